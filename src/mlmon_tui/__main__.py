@@ -1,0 +1,3 @@
+from mlmon_tui.app.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""Which reader opens which file.
+
+Each reader module offers two functions:
+    probe(path: Path, head: bytes) -> int     0 = not mine; higher = more sure (name and content)
+    open_source(path: Path, root: Path) -> Source
+`head` is the first 4 KiB of the file (b"" for an empty file). The most confident reader wins.
+A module that is missing or raises while probing is skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from mlmon_tui.sources.base import Source
+
+READERS = (
+    "mlmon_tui.sources.tfevents",
+    "mlmon_tui.sources.mlflow",
+    "mlmon_tui.sources.hf_trainer",
+    "mlmon_tui.sources.csvlog",
+    "mlmon_tui.sources.jsonl",
+)
+HEAD_BYTES = 4096
+SKIP_DIRS = {".ipynb_checkpoints", "__pycache__", "node_modules"}
+
+
+def _modules():
+    mods = []
+    for name in READERS:
+        try:
+            mods.append(importlib.import_module(name))
+        except ImportError:
+            continue
+    return mods
+
+
+_MODULES = None
+
+
+def modules():
+    global _MODULES
+    if _MODULES is None:
+        _MODULES = _modules()
+    return _MODULES
+
+
+def read_head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(HEAD_BYTES)
+    except OSError:
+        return b""
+
+
+def choose(path: Path, head: bytes | None = None):
+    """The reader module for `path`, or None."""
+    if head is None:
+        head = read_head(path)
+    best, best_score = None, 0
+    for mod in modules():
+        try:
+            score = mod.probe(path, head)
+        except Exception:
+            continue
+        if score > best_score:
+            best, best_score = mod, score
+    return best
+
+
+def open_source(path: Path, root: Path) -> Source | None:
+    mod = choose(path)
+    if mod is None:
+        return None
+    return mod.open_source(path, root)
+
+
+def run_name(path: Path, root: Path) -> str:
+    """A run is the directory that holds the file, named relative to the root ('.' for the
+    root itself, as TensorBoard does)."""
+    try:
+        rel = path.parent.relative_to(root)
+    except ValueError:
+        rel = path.parent
+    name = rel.as_posix()
+    return name if name else "."
+
+
+def skip_dir(name: str) -> bool:
+    return name.startswith(".") or name in SKIP_DIRS
