@@ -1,0 +1,373 @@
+"""The monitor: runs list, charts grouped by tag prefix, gauges and health, live."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+import time
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Static
+
+from mlmon_tui.app.screens import ChartScreen, HelpScreen, Prompt
+from mlmon_tui.panels.chart import Chart, ChartOptions
+from mlmon_tui.panels.palette import colour_for
+from mlmon_tui.panels.runs import RunRow, RunsPanel
+from mlmon_tui.sources.watcher import Watcher
+from mlmon_tui.store import Store
+
+SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
+X_MODES = ("step", "relative", "wall")
+LIVE_SECONDS = 60.0
+
+
+class DataChanged(Message):
+    """Posted from the watcher thread; coalesced in the queue."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DataChanged)
+
+
+def group_of(tag: str) -> str:
+    return tag.split("/", 1)[0] if "/" in tag else ""
+
+
+class MonitorApp(App[None]):
+    TITLE = "mlmon-tui"
+    CSS = """
+    Screen { layout: vertical; }
+    #main { height: 1fr; }
+    #side { width: 34; min-width: 24; max-width: 45%; border-right: tall $panel; }
+    #status { height: 1; color: $text-muted; padding: 0 1; }
+    #charts { width: 1fr; }
+    .group-title { height: 1; background: $boost; color: $accent; padding: 0 1; text-style: bold; }
+    .group { height: auto; grid-gutter: 0 1; }
+    .group Chart { height: 12; }
+    #empty { padding: 1 2; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("slash", "filter_tags", "Tags"),
+        Binding("r", "filter_runs", "Runs"),
+        Binding("space", "toggle_run", "Show/hide", show=False),
+        Binding("s", "smoothing", "Smooth"),
+        Binding("l", "log_scale", "Log"),
+        Binding("x", "x_axis", "X axis"),
+        Binding("enter", "full_screen", "Full", show=False),
+        Binding("question_mark", "help", "Help"),
+    ]
+    HELP = [
+        ("q", "quit"),
+        ("/", "filter tags by regex (empty shows all)"),
+        ("r", "filter runs by regex"),
+        ("space", "show or hide the run under the cursor"),
+        ("s", "cycle the smoothing weight (0, .6, .8, .9, .95, .99)"),
+        ("l", "log scale on or off"),
+        ("x", "x axis: step / relative time / wall time"),
+        ("enter", "open the focused chart full screen"),
+        ("escape", "back"),
+        ("tab", "move between the runs list and the charts"),
+        ("?", "this help"),
+    ]
+
+    def __init__(
+        self,
+        paths: list[str],
+        *,
+        poll: bool = False,
+        runs_re: str | None = None,
+        tags_re: str | None = None,
+        smoothing: float = 0.6,
+        x_mode: str = "step",
+        refresh: float = 0.5,
+        clock=time.time,
+        watch: bool = True,
+    ) -> None:
+        super().__init__()
+        self.paths = paths
+        self.store = Store()
+        self.watcher = Watcher(paths, self.store, poll=poll, on_change=self._on_data)
+        self.watch_live = watch
+        self.runs_re = runs_re
+        self.tags_re = tags_re
+        self.options = ChartOptions(smoothing=smoothing, x_mode=x_mode)
+        self.refresh_seconds = refresh
+        self.clock = clock
+        self.hidden: set[str] = set()
+        self._colours: dict[str, str] = {}
+        self._layout_key: tuple = ()
+        self._charts: dict[str, Chart] = {}
+        self._seen_version = -1
+        self._last_draw = 0.0
+        self._pending = False
+
+    # -- layout ----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="side"):
+                yield RunsPanel(id="runs")
+            yield VerticalScroll(id="charts")
+        yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.watch_live:
+            self.watcher.start()
+        else:
+            self.watcher.load_once()
+        self.set_interval(1.0, self._tick)
+        self.call_after_refresh(self._update)
+
+    def on_unmount(self) -> None:
+        self.watcher.stop()
+
+    # -- data flow -------------------------------------------------------------------
+    def _on_data(self, changed: set) -> None:  # watcher thread
+        try:
+            self.post_message(DataChanged())
+        except Exception:
+            pass
+
+    def on_data_changed(self, _: DataChanged) -> None:
+        wait = self._last_draw + self.refresh_seconds - time.monotonic()
+        if wait <= 0:
+            self._update()
+        elif not self._pending:
+            self._pending = True
+            self.set_timer(wait, self._deferred_update)
+
+    def _deferred_update(self) -> None:
+        self._pending = False
+        self._update()
+
+    def _tick(self) -> None:
+        """Once a second: run states and rates move with the clock even without data."""
+        self._update_runs()
+        self._update_status()
+        if self.store.version != self._seen_version:
+            self._update()
+
+    def _update(self) -> None:
+        self._last_draw = time.monotonic()
+        self._seen_version = self.store.version
+        self._update_runs()
+        self._update_layout()
+        for chart in self._charts.values():
+            chart.poll()
+        if isinstance(self.screen, ChartScreen):
+            self.screen._chart.poll()
+        self._update_status()
+
+    # -- runs ------------------------------------------------------------------------
+    def _run_matches(self, run: str) -> bool:
+        if not self.runs_re:
+            return True
+        try:
+            return re.search(self.runs_re, run) is not None
+        except re.error:
+            return True
+
+    def colour(self, run: str) -> str:
+        c = self._colours.get(run)
+        if c is None:
+            c = self._colours[run] = colour_for(len(self._colours))
+        return c
+
+    def run_state(self, run: str) -> str:
+        info = self.store.run_info(run)
+        if info.last_wall is None:
+            return "idle"
+        return "live" if self.clock() - info.last_wall < LIVE_SECONDS else "idle"
+
+    def _shown_runs(self) -> list[str]:
+        return [r for r in self.store.runs() if self._run_matches(r)]
+
+    def _update_runs(self) -> None:
+        rows = []
+        with self.store.lock:
+            for run in self._shown_runs():
+                info = self.store.run_info(run)
+                rows.append(RunRow(
+                    name=run, colour=self.colour(run), visible=run not in self.hidden,
+                    kind=",".join(sorted(info.kinds)), last_step=info.last_step,
+                    rate=self.store.steps_per_second(run), state=self.run_state(run),
+                ))
+        self.query_one(RunsPanel).set_rows(rows)
+
+    def visible_runs(self) -> list[tuple[str, str]]:
+        return [(r, self.colour(r)) for r in self._shown_runs() if r not in self.hidden]
+
+    # -- charts ----------------------------------------------------------------------
+    def _tags(self) -> list[str]:
+        runs = {r for r, _ in self.visible_runs()}
+        tags = sorted({t for r, t in self.store.keys() if r in runs})
+        if self.tags_re:
+            try:
+                pat = re.compile(self.tags_re)
+                tags = [t for t in tags if pat.search(t)]
+            except re.error:
+                pass
+        return tags
+
+    def _columns(self) -> int:
+        width = self.query_one("#charts").size.width or self.size.width
+        return 3 if width >= 150 else 2 if width >= 90 else 1
+
+    def _update_layout(self) -> None:
+        tags = self._tags()
+        runs = self.visible_runs()
+        key = (tuple(tags), self._columns())
+        if key != self._layout_key:
+            self._layout_key = key
+            self._rebuild(tags)
+        for chart in self._charts.values():
+            chart.set_runs(runs)
+
+    def _rebuild(self, tags: list[str]) -> None:
+        box = self.query_one("#charts", VerticalScroll)
+        box.remove_children()
+        self._charts = {}
+        if not tags:
+            msg = ("Waiting for data..." if not self.store.runs()
+                   else "No tag matches the filter (press / to change it).")
+            box.mount(Static(f"{msg}\nWatching: {', '.join(self.paths)}", id="empty"))
+            return
+        groups: dict[str, list[str]] = {}
+        for tag in tags:
+            groups.setdefault(group_of(tag), []).append(tag)
+        cols = self._columns()
+        widgets = []
+        for group in sorted(groups, key=lambda g: (g == "", g)):
+            title = f"{group}/" if group else "other"
+            widgets.append(Static(f"▾ {title}  ({len(groups[group])})", classes="group-title"))
+            charts = []
+            for tag in groups[group]:
+                chart = Chart(self.store, tag)
+                chart.can_focus = True
+                chart.set_options(self.options)
+                self._charts[tag] = chart
+                charts.append(chart)
+            grid = Grid(*charts, classes="group")
+            grid.styles.grid_size_columns = cols
+            rows = (len(charts) + cols - 1) // cols
+            grid.styles.grid_size_rows = rows
+            grid.styles.height = rows * self._chart_height()
+            widgets.append(grid)
+        box.mount_all(widgets)
+
+    def _chart_height(self) -> int:
+        h = self.size.height
+        return 9 if h < 30 else 12 if h < 50 else 15
+
+    def on_resize(self, _) -> None:
+        self._layout_key = ()
+        self.call_after_refresh(self._update)
+
+    def _apply_options(self) -> None:
+        for chart in self._charts.values():
+            chart.set_options(self.options)
+            chart.poll()
+        if isinstance(self.screen, ChartScreen):
+            self.screen._chart.set_options(self.options)
+            self.screen._chart.poll()
+        self._update_status()
+
+    # -- status line -------------------------------------------------------------------
+    def _update_status(self) -> None:
+        o = self.options
+        problems = len(self.store.problems)
+        parts = [
+            f"{len(self.store.runs())} runs",
+            f"smoothing {o.smoothing:g}",
+            f"x: {o.x_mode}",
+            "log" if o.log_y else "linear",
+            self.watcher.mode,
+        ]
+        if self.tags_re:
+            parts.append(f"tags /{self.tags_re}/")
+        if self.runs_re:
+            parts.append(f"runs /{self.runs_re}/")
+        if problems:
+            last = self.store.problems[-1]
+            parts.append(f"{problems} input problem{'s' if problems > 1 else ''}: "
+                         f"{Path(last.path).name}: {last.message}")
+        try:
+            self.query_one("#status", Static).update(" · ".join(parts))
+        except Exception:
+            pass
+
+    # -- actions ---------------------------------------------------------------------
+    def action_filter_tags(self) -> None:
+        def done(value: str | None) -> None:
+            if value is None:
+                return
+            if value and not self._valid(value):
+                return
+            self.tags_re = value or None
+            self._update()
+
+        self.push_screen(Prompt("Filter tags (regex, empty for all)", self.tags_re or ""), done)
+
+    def action_filter_runs(self) -> None:
+        def done(value: str | None) -> None:
+            if value is None:
+                return
+            if value and not self._valid(value):
+                return
+            self.runs_re = value or None
+            self._update()
+
+        self.push_screen(Prompt("Filter runs (regex, empty for all)", self.runs_re or ""), done)
+
+    def _valid(self, pattern: str) -> bool:
+        try:
+            re.compile(pattern)
+            return True
+        except re.error as e:
+            self.notify(f"Bad regex: {e}", severity="error")
+            return False
+
+    def action_toggle_run(self) -> None:
+        run = self.query_one(RunsPanel).current_run
+        if run is None:
+            return
+        self.hidden.symmetric_difference_update({run})
+        self._update()
+
+    def on_data_table_row_selected(self, event) -> None:
+        self.action_toggle_run()
+
+    def action_smoothing(self) -> None:
+        cur = self.options.smoothing
+        nxt = next((s for s in SMOOTHING_STEPS if s > cur + 1e-9), SMOOTHING_STEPS[0])
+        self.options = replace(self.options, smoothing=nxt)
+        self._apply_options()
+
+    def action_log_scale(self) -> None:
+        self.options = replace(self.options, log_y=not self.options.log_y)
+        self._apply_options()
+
+    def action_x_axis(self) -> None:
+        i = X_MODES.index(self.options.x_mode) if self.options.x_mode in X_MODES else 0
+        self.options = replace(self.options, x_mode=X_MODES[(i + 1) % len(X_MODES)])
+        self._apply_options()
+
+    def action_full_screen(self) -> None:
+        if isinstance(self.screen, ChartScreen):
+            return
+        focused = self.focused
+        tag = focused.tag if isinstance(focused, Chart) else next(iter(self._charts), None)
+        if tag is None:
+            return
+        chart = Chart(self.store, tag)
+        chart.set_options(self.options)
+        chart.set_runs(self.visible_runs())
+        self.push_screen(ChartScreen(chart))
+        self.call_after_refresh(chart.poll)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.HELP))

@@ -1,0 +1,50 @@
+"""`mlmon-tui demo`: a simulated training written live into a temporary folder, monitored.
+
+The writer runs in a child process; quitting stops it and removes the folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def start_writer(root: Path, rate: float, address: str | None) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "mlmon_tui.app.demo_write", str(root), "--rate", str(rate)]
+    if address:
+        cmd += ["--address", address]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=open(root / ".demo-writer.log", "w"), start_new_session=True)
+
+
+def stop_writer(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=2)
+
+
+def run(args) -> int:
+    from mlmon_tui.app.app import MonitorApp
+
+    root = Path(tempfile.mkdtemp(prefix="mlmon-demo-"))
+    proc = None
+    try:
+        proc = start_writer(root, args.rate, None)
+        app = MonitorApp([str(root)], runs_re=args.runs, tags_re=args.tags,
+                         smoothing=args.smoothing, x_mode=args.x)
+        app.run()
+        return app.return_code or 0
+    finally:
+        if proc is not None:
+            stop_writer(proc)
+        if args.keep:
+            print(f"demo logs kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
