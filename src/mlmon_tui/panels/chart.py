@@ -18,6 +18,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
+from rich.text import Text
 
 from mlmon_tui.panels import chart_frame as cf
 from mlmon_tui.panels.braille import row_segments
@@ -76,6 +77,27 @@ class PlotStrip(Widget):
         return line
 
 
+class TextCell(Widget):
+    """One line of text of a fixed width. Changing the text repaints only this widget
+    (`Static.update` would lay out the parent again and repaint the siblings too)."""
+
+    DEFAULT_CSS = "TextCell { height: 1; }"
+
+    def __init__(self, text: Text) -> None:
+        super().__init__()
+        self.text = text
+        self.styles.width = text.cell_len
+
+    def set_text(self, text: Text) -> None:
+        if text.cell_len != self.text.cell_len:
+            self.styles.width = text.cell_len
+        self.text = text
+        self.refresh()
+
+    def render(self) -> Text:
+        return self.text
+
+
 class Chart(Widget):
     """A chart of one tag across runs, fed from a `Store`. Call `poll()` a few times a second."""
 
@@ -86,7 +108,7 @@ class Chart(Widget):
     Chart #chart-yaxis { height: 1fr; color: $text-muted; }
     Chart > #chart-xaxis { height: 1; color: $text-muted; }
     Chart > #chart-legend { height: auto; }
-    Chart > #chart-legend > Static { height: 1; }
+    Chart > #chart-legend > .legend-row { height: 1; }
     """
 
     def __init__(self, store, tag: str, *, id: str | None = None, options: ChartOptions | None = None) -> None:
@@ -219,18 +241,24 @@ class Chart(Widget):
 
     def _update_legend(self, lay: cf.Layout, data: list[cf.RunData]) -> None:
         lines = cf.legend_lines(data, self.options, lay)
-        plain = [ln.plain + "|" + "".join(str(s.style) for s in ln.spans) for ln in lines]
-        if plain == self._legend_texts:
+        keys = [[(p.plain, tuple(map(str, p.spans)), str(p.style)) for p in parts] for parts in lines]
+        if keys == self._legend_texts:
             return
         box = self.query_one("#chart-legend", Vertical)
         box.display = bool(lines)
-        kids = list(box.children)
-        if len(kids) != len(lines):
+        shape = [len(parts) for parts in lines]
+        old = self._legend_texts
+        if shape != [len(k) for k in old] or len(box.children) != len(lines):
             box.remove_children()
-            box.mount(*[Static(ln, markup=False) for ln in lines])
-        else:
-            for kid, ln, old, new in zip(kids, lines, self._legend_texts or [None] * len(lines), plain):
-                if old != new:
-                    kid.update(ln)
-        self._legend_texts = plain
-
+            rows = []
+            for parts in lines:
+                row = Horizontal(*[TextCell(p) for p in parts], classes="legend-row")
+                rows.append(row)
+            box.mount(*rows)
+            old = [[None] * n for n in shape]
+        rows = list(box.children)
+        for row, parts, new_k, old_k in zip(rows, lines, keys, old):
+            for kid, part, new, was in zip(row.children, parts, new_k, old_k):
+                if new != was:
+                    kid.set_text(part)
+        self._legend_texts = keys

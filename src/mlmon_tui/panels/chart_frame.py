@@ -284,8 +284,10 @@ def x_labels(info: FrameInfo, lay: Layout, options) -> str:
     return "".join(line)
 
 
-def legend_lines(data: list[RunData], options, lay: Layout) -> list[Text]:
-    """Per run: swatch, name, (smoothed) last, raw last, min, max; or one compact line."""
+def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
+    """Per run the parts [swatch + name, (smoothed) last (raw last), min max], each a
+    separate widget so a new last value resends only its own few cells; or one compact
+    line [text] for all runs."""
     if lay.legend_rows <= 0 or not data:
         return []
     swatch = "--" if options.ascii else "━━"
@@ -298,7 +300,7 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[Text]:
             t.append(swatch[0], Style(color=rd.colour))
             t.append(f"{_short(rd.run, 10)} {fmt(shown)}  ")
         t.truncate(lay.w)
-        return [t]
+        return [[t]]
     cells = []
     for rd in data:
         if rd.n == 0:
@@ -318,14 +320,13 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[Text]:
     room = min(room, max(4, names))
     out = []
     for rd, (vals, extra) in zip(data, cells):
-        t = Text(no_wrap=True, overflow="crop")
-        t.append(swatch, Style(color=rd.colour))
-        t.append(" " + _short(rd.run, room).ljust(room) + "  ")
-        t.append(vals.rjust(wv), Style(bold=True))
+        head = Text(no_wrap=True, overflow="crop")
+        head.append(swatch, Style(color=rd.colour))
+        head.append(" " + _short(rd.run, room).ljust(room) + "  ")
+        parts = [head, Text(vals.rjust(wv), Style(bold=True), no_wrap=True, overflow="crop")]
         if show_extra:
-            t.append(extra)
-        t.truncate(lay.w)
-        out.append(t)
+            parts.append(Text(extra, no_wrap=True, overflow="crop"))
+        out.append(parts)
     return out
 
 
