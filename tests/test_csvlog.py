@@ -247,3 +247,18 @@ def test_sparse_block_matches_csv_module_reading(tmp_path):
         assert len(have) == len(want)
         assert all(a[0] == b[0] and (a[1] == b[1] or (math.isnan(a[1]) and math.isnan(b[1])))
                    for a, b in zip(have, want))
+
+
+def test_binary_junk_is_reported_and_later_rows_still_read(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,loss\n0,1.0\n")
+    src = csvlog.open_source(path, tmp_path)
+    assert src.poll().scalars[0].value.tolist() == [1.0]
+    with open(path, "ab") as f:
+        f.write(bytes(range(256)) * 4 + b"\n")
+        f.write(b'\x00\x01"unterminated\n')
+        f.write(b"5,0.5\n")
+    update = src.poll()
+    assert any("binary data" in p.message for p in update.problems)
+    loss = [b for b in update.scalars if b.tag == "loss"][0]
+    assert loss.step[-1] == 5 and loss.value[-1] == 0.5

@@ -131,3 +131,24 @@ def test_json_lines_in_json_and_log_names_are_accepted(tmp_path):
         path = tmp_path / name
         append(path, {"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5})
         assert jsonl.probe(path, read_head(path)) > 0
+
+
+def test_binary_junk_and_a_line_without_end(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    append(path, {"step": 0, "loss": 1.0})
+    with open(path, "ab") as f:
+        f.write(bytes(range(256)) * 4 + b"\n")
+    append(path, {"step": 1, "loss": 0.5})
+    src = jsonl.open_source(path, tmp_path)
+    src._tail.max_line = 4096
+    update = src.poll()
+    assert tags(update)["loss"].step.tolist() == [0, 1]
+    assert len(update.problems) == 1 and "not a JSON object" in update.problems[0].message
+    with open(path, "ab") as f:  # a writer that never ends its line
+        f.write(b"x" * 10_000)
+    update = src.poll()
+    assert not update.scalars and "longer than 4096 bytes" in update.problems[0].message
+    with open(path, "ab") as f:
+        f.write(b"\n")
+    append(path, {"step": 2, "loss": 0.25})
+    assert tags(src.poll())["loss"].step.tolist() == [2]

@@ -162,53 +162,79 @@ class JsonlSource:
     def _parse(self, data: bytes, mtime: float, update: Update) -> None:
         recs = self._records(data, update)
         n = len(recs)
-        steps = np.empty(n, dtype=np.float64)
-        walls = np.full(n, float(mtime))
-        cols: dict[str, tuple[list, list]] = {}
-        last = self._last_step
-        for i, rec in enumerate(recs):
-            if rec is None:
-                steps[i] = last
-                continue
-            flat = _flat(rec)
-            if not self._hparams_done and type(rec.get("config")) is dict:
+        rows = [i for i, r in enumerate(recs) if r is not None]
+        if len(rows) < n:
+            recs = [recs[i] for i in rows]
+        if not self._hparams_done:
+            conf = next((r["config"] for r in recs if type(r.get("config")) is dict), None)
+            if conf is not None:
                 self._hparams_done = True
-                update.meta.setdefault(self.run, {})["hparams"] = _hparams(rec["config"])
-            step_key = next((k for k in keys.STEP_KEYS if k in flat), None)
-            if step_key is None:
-                last = self._lines + i
-            else:
-                s = flat.pop(step_key)
-                last = int(s) if s == s and abs(s) != float("inf") else last
-            steps[i] = last
-            tk = self._time_key_of(flat)
+                update.meta.setdefault(self.run, {})["hparams"] = _hparams(conf)
+        cols: dict[str, list] = {}
+        if recs:
+            _collect(recs, rows, "", cols)
+        step_tag = next((k for k in keys.STEP_KEYS if k in cols), None)
+        if step_tag is None:
+            steps = np.arange(self._lines, self._lines + n, dtype=np.int64)
+            last = self._lines + n - 1 if n else self._last_step
+        else:
+            col = np.full(n, np.nan)
+            for idx, vals in cols.pop(step_tag):
+                col[idx] = vals
+            steps, last = keys.steps_from(col, self._last_step)
+        walls = np.full(n, float(mtime))
+        if self._time_key is None:
+            tk = next((k for k in keys.TIME_KEYS if k in cols), None)
             if tk is not None:
-                walls[i] = flat.pop(tk) * self._time_scale
-            for k, v in flat.items():
-                c = cols.get(k)
-                if c is None:
-                    c = cols[k] = ([], [])
-                c[0].append(i)
-                c[1].append(v)
+                scale = keys.wall_scale(float(cols[tk][0][1][0]))
+                if scale:
+                    self._time_key, self._time_scale = tk, scale
+        if self._time_key in cols:
+            for idx, vals in cols.pop(self._time_key):
+                walls[idx] = np.asarray(vals, dtype=np.float64) * self._time_scale
         self._lines += n
         self._last_step = last
-        step_i = steps.astype(np.int64)
-        for tag, (idx, vals) in cols.items():
-            ix = np.array(idx, dtype=np.intp)
-            value = np.array(vals, dtype=np.float64)
-            update.scalars.append(ScalarBatch(self.run, tag, step_i[ix], walls[ix], value, self.path))
-
-    def _time_key_of(self, flat: dict) -> str | None:
-        if self._time_key is None:
-            for k in keys.TIME_KEYS:
-                if k in flat:
-                    scale = keys.wall_scale(float(flat[k]))
-                    if scale:
-                        self._time_key, self._time_scale = k, scale
-                    break
+        for tag, parts in cols.items():
+            if len(parts) == 1:
+                idx, vals = parts[0]
             else:
-                return None
-        return self._time_key if self._time_key in flat else None
+                idx = [i for p in parts for i in p[0]]
+                vals = [v for p in parts for v in p[1]]
+            ix = np.asarray(idx, dtype=np.intp)
+            value = np.asarray(vals, dtype=np.float64)
+            update.scalars.append(ScalarBatch(self.run, tag, steps[ix], walls[ix], value, self.path))
+
+
+_NUMERIC = {int, float}
+
+
+def _collect(recs: list, rows: list, prefix: str, out: dict[str, list]) -> None:
+    """Numeric leaves of `recs` (dicts; `rows` their line indices) column by column into
+    `out[tag] = [(rows, values), ...]`. Records with the same keys (the usual case) go a
+    column at a time; others one by one."""
+    keys0 = recs[0].keys()
+    if not all(r.keys() == keys0 for r in recs):
+        for i, r in zip(rows, recs):
+            for tag, v in _flat(r, prefix).items():
+                out.setdefault(tag, []).append(([i], [v]))
+        return
+    for k in keys0:
+        if not prefix and k in NOT_METRICS:
+            continue
+        col = [r[k] for r in recs]
+        types = set(map(type, col))
+        sub = prefix if (k == "metrics" and not prefix) else f"{prefix}{k}/"
+        if types <= _NUMERIC:
+            out.setdefault(prefix + k, []).append((rows, col))
+        elif types == {dict}:
+            _collect(col, rows, sub, out)
+        else:  # mixed: numbers where they are, nested objects where they are
+            num = [(i, v) for i, v in zip(rows, col) if type(v) in _NUMERIC]
+            if num:
+                out.setdefault(prefix + k, []).append(([i for i, _ in num], [v for _, v in num]))
+            nested = [(i, v) for i, v in zip(rows, col) if type(v) is dict and v]
+            if nested:
+                _collect([v for _, v in nested], [i for i, _ in nested], sub, out)
 
 
 def open_source(path: Path, root: Path) -> JsonlSource:
