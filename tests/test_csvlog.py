@@ -262,3 +262,31 @@ def test_binary_junk_is_reported_and_later_rows_still_read(tmp_path):
     assert any("binary data" in p.message for p in update.problems)
     loss = [b for b in update.scalars if b.tag == "loss"][0]
     assert loss.step[-1] == 5 and loss.value[-1] == 0.5
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=12))
+def test_writes_split_anywhere_give_the_same_points_as_one_read(tmp_path_factory, cuts):
+    """However the writer's bytes are split between polls (mid-number, mid-CRLF, mid-header),
+    the points are those of reading the finished file once."""
+    rows = ["step,loss,val_loss"] + [f"{i},{i / 7:.6f},{'' if i % 4 else i / 3}" for i in range(60)]
+    data = ("\r\n".join(rows) + "\r\n").encode()
+    d = tmp_path_factory.mktemp("split")
+    whole, live = d / "whole.csv", d / "live.csv"
+    whole.write_bytes(data)
+    want = {b.tag: (b.step.tolist(), b.value.tolist()) for b in csvlog.open_source(whole, d).poll().scalars}
+    live.write_bytes(b"")
+    src = csvlog.open_source(live, d)
+    store = Store()
+    at = 0
+    for cut in sorted(c % (len(data) + 1) for c in cuts) + [len(data)]:
+        with open(live, "ab") as f:
+            f.write(data[at:cut])
+        at = max(at, cut)
+        store.apply(src.poll())
+    got = {t: (store.series(".", t).step.tolist(), store.series(".", t).value.tolist())
+           for t in store.tags(".")}
+    assert got == want and len(want["loss"][0]) == 60 and len(want["val_loss"][0]) == 15

@@ -143,7 +143,7 @@ class JsonlSource:
         lines = [ln for ln in data.split(b"\n") if ln.strip()]
         try:  # one parse for the whole block: far less per-line overhead
             recs = json.loads(b"[" + b",".join(lines) + b"]")
-            if all(type(r) is dict for r in recs):
+            if len(recs) == len(lines) and all(type(r) is dict for r in recs):
                 return recs
         except (ValueError, RecursionError):
             pass
