@@ -1,0 +1,90 @@
+"""What the health analysis reports: one `Finding` per problem, located at its onset."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+KINDS = (
+    "nan", "inf", "spike", "divergence", "exploding_gradients", "vanishing_gradients",
+    "overfitting", "plateau", "stall", "gpu_idle", "memory_pressure",
+)
+SEVERITIES = ("info", "warning", "error")
+_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def severity_rank(severity: str) -> int:
+    """0 for info, 1 for warning, 2 for error (unknown names rank as info)."""
+    return _RANK.get(severity, 0)
+
+
+@dataclass(slots=True)
+class Finding:
+    """One health problem.
+
+    `step` is where the problem starts (its onset), not where it was noticed; it is None for
+    findings about the machine (GPU idle, memory pressure). `wall_time` is the Unix time of that
+    onset. `value` is the value that tells (the NaN, the spike's height, the validation value...).
+    `message` is one plain sentence. `extra` holds detector-specific figures (for overfitting:
+    best_step, gap, ratio, evals_since_best; for spikes: recovered).
+    """
+
+    kind: str
+    severity: str
+    run: str
+    tag: str
+    step: int | None
+    wall_time: float | None
+    value: float | None
+    message: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple:
+        """Identity used to tell a new finding from one already reported."""
+        return (self.kind, self.run, self.tag,
+                self.step if self.step is not None else self.wall_time)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: keys run, kind, tag, step, severity, wall_time, value, message (+ extra)."""
+        d = {
+            "run": self.run,
+            "kind": self.kind,
+            "tag": self.tag,
+            "step": self.step,
+            "severity": self.severity,
+            "wall_time": _json_float(self.wall_time),
+            "value": _json_float(self.value),
+            "message": self.message,
+        }
+        if self.extra:
+            d["extra"] = {k: _json_float(v) if isinstance(v, float) else v
+                          for k, v in self.extra.items()}
+        return d
+
+    def line(self) -> str:
+        """One line of plain text for the headless check."""
+        where = f"step {self.step}" if self.step is not None else "now"
+        tag = f" {self.tag}" if self.tag else ""
+        return f"{self.severity.upper():7} {self.kind:19} {self.run}{tag} @ {where}: {self.message}"
+
+
+def _json_float(x):
+    """JSON has no NaN/Inf: say them as strings so the value is not lost."""
+    if x is None:
+        return None
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return x
+
+
+def fmt(x: float | None) -> str:
+    """A number as a person reads it: 3 significant digits."""
+    if x is None:
+        return "?"
+    if not math.isfinite(x):
+        return str(x)
+    return f"{x:.3g}"

@@ -1,0 +1,105 @@
+"""Overfitting: validation stops improving and turns worse while training still improves.
+
+Judged on the evaluations themselves (there are few): the best is taken on a running median of
+three so one lucky evaluation is not "the best"; the rise must beat both a relative margin and
+the validation's own noise (estimated from first differences), so noisy flat validation is not
+flagged. Accuracy-like pairs are flipped so that lower is better throughout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlmon_tui.analysis.config import HealthConfig
+from mlmon_tui.analysis.findings import Finding, fmt
+from mlmon_tui.analysis.pairs import Pair
+from mlmon_tui.analysis.rolling import MAD_TO_SIGMA
+
+
+def _median3(v: np.ndarray) -> np.ndarray:
+    """Trailing running median of three (the first two points: themselves / their mean)."""
+    if len(v) < 3:
+        return v.copy()
+    out = np.empty_like(v)
+    out[0], out[1] = v[0], 0.5 * (v[0] + v[1])
+    out[2:] = np.median(np.stack([v[:-2], v[1:-1], v[2:]]), axis=0)
+    return out
+
+
+def _train_level(step, value, at: int, window: int) -> float:
+    """Median of the training values logged up to `at` (the last `window` of them)."""
+    j = int(np.searchsorted(step, at, side="right"))
+    seg = value[max(0, j - window) : j]
+    seg = seg[np.isfinite(seg)]
+    return float(np.median(seg)) if len(seg) else float("nan")
+
+
+def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
+    """`train`, `val`: objects with step/wall/value arrays (store series)."""
+    vstep, vwall, vraw = val.step, val.wall, val.value
+    ok = np.isfinite(vraw)
+    if ok.sum() < cfg.overfit_min_evals or not len(train.step):
+        return None
+    vstep, vwall, vraw = vstep[ok], vwall[ok], vraw[ok]
+    # work on "badness": losses as they are, accuracies as error rates (or negated if unbounded)
+    bad = _badness(pair.higher_better, np.concatenate([vraw, train.value[np.isfinite(train.value)]]))
+    v = bad(vraw)
+    s = _median3(v)
+    best_i = int(np.argmin(s))
+    since = len(v) - 1 - best_i
+    if since < cfg.overfit_patience:
+        return None
+    best = float(s[best_i])
+    noise = MAD_TO_SIGMA * float(np.median(np.abs(np.diff(v)))) / np.sqrt(2.0)
+    margin = max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * noise, 1e-12)
+    recent = float(np.median(v[-min(3, since):]))
+    after = v[best_i + 1 :]
+    if recent - best <= margin or np.mean(after > best + 0.5 * margin) < 0.6:
+        return None
+    # training must still be improving between the best evaluation and now
+    tw = max(5, cfg.window // 4)
+    t_best = bad(_train_level(train.step, train.value, int(vstep[best_i]), tw))
+    t_now = bad(_train_level(train.step, train.value, int(vstep[-1]), tw))
+    if not (np.isfinite(t_best) and np.isfinite(t_now)):
+        return None
+    if t_best - t_now <= cfg.overfit_train_rel * max(abs(t_best), 1e-12):
+        return None
+    # onset: the raw best evaluation around the smoothed best
+    lo = max(0, best_i - 2)
+    onset = lo + int(np.argmin(v[lo : best_i + 1]))
+    raw_best, raw_recent = float(vraw[onset]), float(np.median(vraw[-min(3, since):]))
+    rel = abs(raw_recent - raw_best) / abs(raw_best) if raw_best else float("inf")
+    train_now = _train_level(train.step, train.value, int(vstep[-1]), tw)
+    val_now = float(vraw[-1])
+    if pair.higher_better:
+        err_t, err_v = _error(train_now), _error(val_now)
+        verb, tverb, dirword = "fallen", "rising", "below"
+    else:
+        err_t, err_v = train_now, val_now
+        verb, tverb, dirword = "risen", "falling", "above"
+    ratio = err_t / err_v if err_v else float("nan")
+    gap = val_now - train_now
+    msg = (f"{pair.val_tag} has {verb} {rel:.0%} {dirword} its best (step {int(vstep[onset])}) "
+           f"for {since} evaluations while {pair.train_tag} keeps {tverb}: likely overfitting")
+    return Finding(
+        kind="overfitting", severity="warning", run=pair.val_run, tag=pair.val_tag,
+        step=int(vstep[onset]), wall_time=float(vwall[onset]), value=val_now, message=msg,
+        extra={"best_step": int(vstep[onset]), "best": raw_best, "gap": gap,
+               "ratio": ratio, "evals_since_best": since, "train_run": pair.train_run,
+               "train_tag": pair.train_tag},
+    )
+
+
+def _badness(higher_better: bool, values: np.ndarray):
+    """Map values to lower-is-better: error rates for accuracies in [0, 1] or [0, 100]."""
+    if not higher_better:
+        return lambda x: x
+    top = 1.0 if values.size and values.min() >= 0 and values.max() <= 1.0 else 100.0
+    if values.size and values.min() >= 0 and values.max() <= top:
+        return lambda x: top - x
+    return lambda x: -x
+
+
+def _error(acc: float) -> float:
+    """Error rate of an accuracy-like value (fraction or percent)."""
+    return (100.0 - acc) if acc > 1.0 else (1.0 - acc)
