@@ -17,7 +17,9 @@ from mlmon_tui.app.screens import ChartScreen, HelpScreen, Prompt
 from mlmon_tui.panels.chart import Chart, ChartOptions
 from mlmon_tui.panels.palette import colour_for
 from mlmon_tui.panels.runs import RunRow, RunsPanel
-from mlmon_tui.sources.watcher import Watcher
+from mlmon_tui.analysis.findings import severity_rank
+from mlmon_tui.app.services import Services
+from mlmon_tui.panels.gauges import GaugesPanel
 from mlmon_tui.store import Store
 
 SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
@@ -46,7 +48,6 @@ class MonitorApp(App[None]):
     #charts { width: 1fr; }
     .group-title { height: 1; background: $boost; color: $accent; padding: 0 1; text-style: bold; }
     .group { height: auto; grid-gutter: 0 1; }
-    .group Chart { height: 12; }
     #empty { padding: 1 2; color: $text-muted; }
     """
     BINDINGS = [
@@ -58,6 +59,7 @@ class MonitorApp(App[None]):
         Binding("l", "log_scale", "Log"),
         Binding("x", "x_axis", "X axis"),
         Binding("enter", "full_screen", "Full", show=False),
+        Binding("g", "toggle_gauges", "Gauges"),
         Binding("question_mark", "help", "Help"),
     ]
     HELP = [
@@ -70,6 +72,7 @@ class MonitorApp(App[None]):
         ("x", "x axis: step / relative time / wall time"),
         ("enter", "open the focused chart full screen"),
         ("escape", "back"),
+        ("g", "show or hide the CPU / memory / GPU gauges"),
         ("tab", "move between the runs list and the charts"),
         ("?", "this help"),
     ]
@@ -86,12 +89,24 @@ class MonitorApp(App[None]):
         refresh: float = 0.5,
         clock=time.time,
         watch: bool = True,
+        gpu: bool = True,
+        interval: float = 1.0,
+        listen: str | None = "default",
+        allow_remote: bool = False,
+        config=None,
+        bell: bool = True,
     ) -> None:
         super().__init__()
         self.paths = paths
         self.store = Store()
-        self.watcher = Watcher(paths, self.store, poll=poll, on_change=self._on_data)
+        self.services = Services(paths, self.store, poll=poll, gpu=gpu, interval=interval,
+                                 listen=listen if watch else None, allow_remote=allow_remote,
+                                 config=config, on_data=self._on_data, clock=clock)
+        self.watcher = self.services.watcher
         self.watch_live = watch
+        self.use_bell = bell
+        self._gauges_version = -1
+        self._findings_version = -1
         self.runs_re = runs_re
         self.tags_re = tags_re
         self.options = ChartOptions(smoothing=smoothing, x_mode=x_mode)
@@ -104,29 +119,31 @@ class MonitorApp(App[None]):
         self._seen_version = -1
         self._last_draw = 0.0
         self._pending = False
+        self._rebuilding = False
+        self._want_tags: list[str] = []
 
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="side"):
                 yield RunsPanel(id="runs")
+                yield GaugesPanel(id="gauges")
             yield VerticalScroll(id="charts")
         yield Static("", id="status")
         yield Footer()
 
     def on_mount(self) -> None:
-        if self.watch_live:
-            self.watcher.start()
-        else:
-            self.watcher.load_once()
+        self.services.start(live=self.watch_live)
+        if not self.watch_live:
+            self.query_one(GaugesPanel).display = False
         self.set_interval(1.0, self._tick)
         self.call_after_refresh(self._update)
 
     def on_unmount(self) -> None:
-        self.watcher.stop()
+        self.services.stop()
 
     # -- data flow -------------------------------------------------------------------
-    def _on_data(self, changed: set) -> None:  # watcher thread
+    def _on_data(self) -> None:  # watcher thread
         try:
             self.post_message(DataChanged())
         except Exception:
@@ -148,6 +165,7 @@ class MonitorApp(App[None]):
         """Once a second: run states and rates move with the clock even without data."""
         self._update_runs()
         self._update_status()
+        self._update_gauges()
         if self.store.version != self._seen_version:
             self._update()
 
@@ -156,11 +174,46 @@ class MonitorApp(App[None]):
         self._seen_version = self.store.version
         self._update_runs()
         self._update_layout()
+        self._update_findings()
         for chart in self._charts.values():
             chart.poll()
         if isinstance(self.screen, ChartScreen):
             self.screen._chart.poll()
         self._update_status()
+
+    def _update_gauges(self) -> None:
+        sampler = self.services.sampler
+        if sampler is None or sampler.version == self._gauges_version:
+            return
+        self._gauges_version = sampler.version
+        panel = self.query_one(GaugesPanel)
+        if panel.display:
+            panel.update_snapshot(sampler.latest)
+
+    def _update_findings(self) -> None:
+        sv = self.services
+        if sv.findings_version == self._findings_version:
+            return
+        self._findings_version = sv.findings_version
+        findings = sv.findings
+        for tag, chart in self._charts.items():
+            chart.set_markers([(f.run, f.step, f.severity) for f in findings
+                               if f.tag == tag and f.step is not None])
+        if sv.new_errors:
+            sv.new_errors = 0
+            if self.use_bell:
+                self.bell()
+
+    def badge(self, run: str) -> tuple[str, str]:
+        worst = -1
+        count = 0
+        for f in self.services.findings:
+            if f.run == run or run in f.run.split(", "):
+                worst = max(worst, severity_rank(f.severity))
+                count += 1
+        if worst < 0:
+            return ("", "")
+        return {2: ("✖", "bold red"), 1: ("▲", "yellow"), 0: ("i", "cyan")}[worst]
 
     # -- runs ------------------------------------------------------------------------
     def _run_matches(self, run: str) -> bool:
@@ -178,6 +231,9 @@ class MonitorApp(App[None]):
         return c
 
     def run_state(self, run: str) -> str:
+        state = self.services.health.run_state(run)
+        if state in ("live", "stalled", "finished", "crashed"):
+            return state
         info = self.store.run_info(run)
         if info.last_wall is None:
             return "idle"
@@ -195,6 +251,7 @@ class MonitorApp(App[None]):
                     name=run, colour=self.colour(run), visible=run not in self.hidden,
                     kind=",".join(sorted(info.kinds)), last_step=info.last_step,
                     rate=self.store.steps_per_second(run), state=self.run_state(run),
+                    badge=self.badge(run),
                 ))
         self.query_one(RunsPanel).set_rows(rows)
 
@@ -213,8 +270,12 @@ class MonitorApp(App[None]):
                 pass
         return tags
 
+    def _side_width(self) -> int:
+        w = self.size.width
+        return 30 if w < 100 else 40 if w < 170 else 48
+
     def _columns(self) -> int:
-        width = self.query_one("#charts").size.width or self.size.width
+        width = self.size.width - self._side_width()
         return 3 if width >= 150 else 2 if width >= 90 else 1
 
     def _update_layout(self) -> None:
@@ -224,22 +285,42 @@ class MonitorApp(App[None]):
         if key != self._layout_key:
             self._layout_key = key
             self._rebuild(tags)
-        for chart in self._charts.values():
-            chart.set_runs(runs)
+        for tag, chart in self._charts.items():
+            chart.set_runs([(r, c) for r, c in runs if self.store.series(r, tag) is not None])
 
     def _rebuild(self, tags: list[str]) -> None:
-        box = self.query_one("#charts", VerticalScroll)
-        box.remove_children()
-        self._charts = {}
+        self._want_tags = tags
+        if not self._rebuilding:
+            self._rebuilding = True
+            self.run_worker(self._rebuild_serial(), group="rebuild")
+
+    async def _rebuild_serial(self) -> None:
+        """Replace the charts; one rebuild at a time, each on a settled tree, so removals
+        and mounts never interleave. Repeats while the wanted tags kept changing."""
+        try:
+            while True:
+                tags = self._want_tags
+                box = self.query_one("#charts", VerticalScroll)
+                await box.remove_children()
+                self._charts = {}
+                widgets = self._chart_widgets(tags)
+                await box.mount_all(widgets)
+                if tags == self._want_tags:
+                    break
+        finally:
+            self._rebuilding = False
+        self.call_after_refresh(self._after_rebuild)
+
+    def _chart_widgets(self, tags: list[str]) -> list:
         if not tags:
             msg = ("Waiting for data..." if not self.store.runs()
                    else "No tag matches the filter (press / to change it).")
-            box.mount(Static(f"{msg}\nWatching: {', '.join(self.paths)}", id="empty"))
-            return
+            return [Static(f"{msg}\nWatching: {', '.join(self.paths)}", id="empty")]
         groups: dict[str, list[str]] = {}
         for tag in tags:
             groups.setdefault(group_of(tag), []).append(tag)
         cols = self._columns()
+        height = self._chart_height()
         widgets = []
         for group in sorted(groups, key=lambda g: (g == "", g)):
             title = f"{group}/" if group else "other"
@@ -249,21 +330,32 @@ class MonitorApp(App[None]):
                 chart = Chart(self.store, tag)
                 chart.can_focus = True
                 chart.set_options(self.options)
+                chart.set_runs(self._runs_with(tag))
                 self._charts[tag] = chart
                 charts.append(chart)
             grid = Grid(*charts, classes="group")
             grid.styles.grid_size_columns = cols
             rows = (len(charts) + cols - 1) // cols
             grid.styles.grid_size_rows = rows
-            grid.styles.height = rows * self._chart_height()
+            grid.styles.grid_rows = str(height)
+            grid.styles.height = rows * height
             widgets.append(grid)
-        box.mount_all(widgets)
+        return widgets
+
+    def _after_rebuild(self) -> None:
+        for chart in self._charts.values():
+            chart.poll()
+
+    def _runs_with(self, tag: str) -> list[tuple[str, str]]:
+        """Visible runs that have this tag, with their colours (a legend lists no strangers)."""
+        return [(r, c) for r, c in self.visible_runs() if self.store.series(r, tag) is not None]
 
     def _chart_height(self) -> int:
         h = self.size.height
         return 9 if h < 30 else 12 if h < 50 else 15
 
     def on_resize(self, _) -> None:
+        self.query_one("#side").styles.width = self._side_width()
         self._layout_key = ()
         self.call_after_refresh(self._update)
 
@@ -365,9 +457,16 @@ class MonitorApp(App[None]):
             return
         chart = Chart(self.store, tag)
         chart.set_options(self.options)
-        chart.set_runs(self.visible_runs())
+        chart.set_runs(self._runs_with(tag))
         self.push_screen(ChartScreen(chart))
         self.call_after_refresh(chart.poll)
+
+    def action_toggle_gauges(self) -> None:
+        panel = self.query_one(GaugesPanel)
+        panel.display = not panel.display
+        if panel.display:
+            self._gauges_version = -1
+            self._update_gauges()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.HELP))

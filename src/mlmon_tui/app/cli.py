@@ -56,7 +56,38 @@ def monitor_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh", type=float, default=0.5, metavar="SECONDS",
                    help="least time between redraws (default 0.5)")
     add_view_options(p)
+    add_service_options(p)
     return p
+
+
+def add_service_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", metavar="ADDRESS", default="default",
+                   help="metrics socket: unix:PATH or tcp:127.0.0.1:PORT "
+                        "(default: unix:<first PATH>/.mlmon/mlmon.sock)")
+    p.add_argument("--no-listen", action="store_true", help="open no metrics socket")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow --listen on a non-loopback TCP address (no authentication!)")
+    p.add_argument("--no-gpu", action="store_true", help="do not query NVIDIA GPUs (NVML)")
+    p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+                   help="CPU/memory/GPU sampling interval (default 1)")
+    p.add_argument("--config", metavar="FILE", help="TOML file with health thresholds")
+    p.add_argument("--no-bell", action="store_true", help="no terminal bell on a new error")
+
+
+def service_kwargs(parser: argparse.ArgumentParser, a) -> dict:
+    config = None
+    if a.config:
+        from mlmon_tui.analysis.config import load_config
+
+        try:
+            config = load_config(a.config)
+        except Exception as e:
+            parser.exit(2, f"mlmon-tui: error: {a.config}: {e}\n")
+    if a.interval <= 0:
+        parser.exit(2, "mlmon-tui: error: --interval must be positive\n")
+    return dict(gpu=not a.no_gpu, interval=a.interval,
+                listen=None if a.no_listen else a.listen, allow_remote=a.allow_remote,
+                config=config, bell=not a.no_bell)
 
 
 def _check_paths(parser: argparse.ArgumentParser, paths: list[str]) -> None:
@@ -72,7 +103,8 @@ def run_monitor(argv: list[str]) -> int:
     from mlmon_tui.app.app import MonitorApp
 
     app = MonitorApp(a.paths, poll=a.poll, runs_re=a.runs, tags_re=a.tags,
-                     smoothing=a.smoothing, x_mode=a.x, refresh=a.refresh)
+                     smoothing=a.smoothing, x_mode=a.x, refresh=a.refresh,
+                     **service_kwargs(parser, a))
     app.run()
     return app.return_code or 0
 
@@ -84,10 +116,11 @@ def run_demo(argv: list[str]) -> int:
     p.add_argument("--rate", type=float, default=4.0, help="simulated steps per second")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     add_view_options(p)
+    add_service_options(p)
     a = p.parse_args(argv)
     from mlmon_tui.app.demo import run as demo_run
 
-    return demo_run(a)
+    return demo_run(a, service_kwargs(p, a))
 
 
 def run_export(argv: list[str]) -> int:

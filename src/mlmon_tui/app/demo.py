@@ -11,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mlmon_tui.sources.socket_protocol import default_unix_path
+
 
 def start_writer(root: Path, rate: float, address: str | None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "mlmon_tui.app.demo_write", str(root), "--rate", str(rate)]
@@ -30,15 +32,20 @@ def stop_writer(proc: subprocess.Popen) -> None:
             proc.wait(timeout=2)
 
 
-def run(args) -> int:
+def run(args, services: dict) -> int:
     from mlmon_tui.app.app import MonitorApp
 
     root = Path(tempfile.mkdtemp(prefix="mlmon-demo-"))
     proc = None
     try:
-        proc = start_writer(root, args.rate, None)
+        address = None
+        if services.get("listen") == "default":
+            address = "unix:" + str(default_unix_path(root))
+        elif services.get("listen"):
+            address = services["listen"]
+        proc = start_writer(root, args.rate, address)
         app = MonitorApp([str(root)], runs_re=args.runs, tags_re=args.tags,
-                         smoothing=args.smoothing, x_mode=args.x)
+                         smoothing=args.smoothing, x_mode=args.x, **services)
         app.run()
         return app.return_code or 0
     finally:

@@ -85,12 +85,14 @@ class Watcher:
         poll: bool = False,
         sweep_interval: float = 2.0,
         on_change: Callable[[set], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.roots = Roots(roots)
         self.store = store
         self.force_poll = poll
         self.sweep_interval = sweep_interval
         self.on_change = on_change
+        self.on_tick = on_tick  # called on the watcher thread about every sweep
         self.mode = "starting"
         self.loaded = threading.Event()  # set once everything present at start was read
         self._sources: dict[Path, _Tracked] = {}
@@ -217,6 +219,8 @@ class Watcher:
                 elif dirty:
                     self._sweep([p for p in dirty if p in self._sources]
                                 + [p for p in dirty if p in self._ignored])
+                if self.on_tick is not None:
+                    self.on_tick()
             except Exception as e:
                 self.store.add_problem(Problem("watcher", f"reading failed: {e!r}", "error"))
 
