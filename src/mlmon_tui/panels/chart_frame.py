@@ -311,8 +311,10 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
             vals = fmt(rd.last)
         extra = f"  min {fmt(rd.vmin)}  max {fmt(rd.vmax)}" if rd.n else ""
         cells.append((vals, extra))
-    wv = max(len(v) for v, _ in cells)
-    we = max(len(e) for _, e in cells)
+    # fixed minimum widths: a value that gets one digit longer must not move (and so lay
+    # out and repaint) its neighbours
+    wv = max(17 if smoothing else 8, max(len(v) for v, _ in cells))
+    we = max(26, max(len(e) for _, e in cells))
     room = lay.w - len(swatch) - 1 - wv - 2
     show_extra = room - we >= 8
     room = max(4, room - we if show_extra else room)
@@ -325,7 +327,7 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
         head.append(" " + _short(rd.run, room).ljust(room) + "  ")
         parts = [head, Text(vals.rjust(wv), Style(bold=True), no_wrap=True, overflow="crop")]
         if show_extra:
-            parts.append(Text(extra, no_wrap=True, overflow="crop"))
+            parts.append(Text(extra.ljust(we), no_wrap=True, overflow="crop"))
         out.append(parts)
     return out
 
