@@ -217,3 +217,19 @@ def test_snapshot(snap_compare):
         await settle(pilot, app.query_one(Chart))
 
     assert snap_compare(app, terminal_size=(80, 20), run_before=run_before)
+
+
+def test_smoothing_cache_extends_and_recomputes_like_tensorboard():
+    from mlmon_tui.panels.chart_frame import ChartState
+    from mlmon_tui.store.series import Series
+
+    s = Series()
+    rng = np.random.default_rng(5)
+    state = ChartState()
+    s.append(np.arange(100), np.zeros(100), rng.standard_normal(100))
+    state.smoothed("a", s, 0.8)
+    s.append(np.arange(100, 150), np.zeros(50), rng.standard_normal(50))  # appended
+    np.testing.assert_allclose(state.smoothed("a", s, 0.8), ema_debiased(s.value, 0.8), rtol=1e-12)
+    s.append(np.array([10]), np.zeros(1), np.array([50.0]))  # out of order: sorted into the middle
+    np.testing.assert_allclose(state.smoothed("a", s, 0.8), ema_debiased(s.value, 0.8), rtol=1e-12)
+    np.testing.assert_allclose(state.smoothed("a", s, 0.5), ema_debiased(s.value, 0.5), rtol=1e-12)
