@@ -235,8 +235,10 @@ class Chart(Widget):
         xtext = cf.x_labels(info, lay, self.options)
         if (ytext, xtext) != self._axis_text:
             self._axis_text = (ytext, xtext)
-            self.query_one("#chart-yaxis", Static).update(ytext)
-            self.query_one("#chart-xaxis", Static).update(" " * lay.yaxis_width + xtext)
+            # rich Text keeps leading spaces (right-aligned labels, the offset under the y axis)
+            self.query_one("#chart-yaxis", Static).update(Text(ytext, no_wrap=True, overflow="crop"))
+            xaxis = Text(" " * lay.yaxis_width + xtext, no_wrap=True, overflow="crop")
+            self.query_one("#chart-xaxis", Static).update(xaxis)
         self._update_legend(lay, data)
 
     def _update_legend(self, lay: cf.Layout, data: list[cf.RunData]) -> None:

@@ -323,7 +323,7 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
         t = Text(no_wrap=True, overflow="crop")
         for rd in data:
             shown = rd.smoothed_last if smoothing and rd.smoothed_last is not None else rd.last
-            t.append(swatch[0], Style(color=rd.colour))
+            t.append(swatch[0], Style(color=rd.colour) if options.color else None)
             t.append(f"{_short(rd.run, 10)} {fmt(shown)}  ")
         t.truncate(lay.w)
         return [[t]]
@@ -349,7 +349,7 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
     out = []
     for rd, (vals, extra) in zip(data, cells):
         head = Text(no_wrap=True, overflow="crop")
-        head.append(swatch, Style(color=rd.colour))
+        head.append(swatch, Style(color=rd.colour) if options.color else None)
         head.append(" " + _short(rd.run, room).ljust(room) + "  ")
         parts = [head, Text(vals.rjust(wv), Style(bold=True), no_wrap=True, overflow="crop")]
         if show_extra:
