@@ -194,6 +194,7 @@ def test_generic_csv_quotes_text_columns_time_and_row_numbers(tmp_path):
     ("debug.log", "2023-11-30 08:17:44,866 INFO MainThread:20872 [setup.py:_flush():76] x\n"),
     ("train.log", "epoch 1, loss 0.5\nepoch 2, loss 0.4\n"),
     ("data.csv", "1,2,3\n4,5,6\n"),
+    ("train.csv", "id,text,label\n1,a fine film,1\n2,dull,0\n"),
     ("params.json", '{"lr": 0.1}\n'),
 ])
 def test_probe_ignores_files_that_are_not_metric_tables(tmp_path, name, text):
