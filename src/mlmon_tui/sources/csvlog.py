@@ -79,13 +79,29 @@ def _hparams_yaml(path: Path) -> dict | None:
         pass
     except Exception:
         return None
-    out = {}  # without PyYAML: flat `key: value` lines only
+    out = {}  # without PyYAML: the flat `key: value` lines, scalars typed as YAML does
     for line in text.splitlines():
-        if line[:1].isspace() or ":" not in line or line.startswith("#"):
+        if line[:1].isspace() or ":" not in line or line.startswith(("#", "-")):
             continue
         k, _, v = line.partition(":")
-        out[k.strip()] = v.strip().strip("'\"")
+        out[k.strip().strip("'\"")] = _yaml_scalar(v.strip())
     return out
+
+
+def _yaml_scalar(v: str):
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+        return v[1:-1]
+    low = v.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("", "null", "~"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(v)
+        except ValueError:
+            pass
+    return v
 
 
 def probe(path: Path, head: bytes) -> int:
