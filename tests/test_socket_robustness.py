@@ -158,3 +158,16 @@ def test_half_closed_socket_during_send(server, tmp_path):
     ok.sendall(good(2))
     ok.close()
     assert wait_for(lambda: server.stats["messages"] >= 1)
+
+
+def test_lone_surrogate_names_and_keys(server, tmp_path):
+    s = connect(server.address)
+    s.sendall(b'{"run":"\\ud800","step":1,"metrics":{"a":1}}\n'
+              b'{"type":"hello","run":"x\\udc80y"}\n'
+              b'{"run":"r","step":1,"metrics":{"\\ud800":1,"b":2}}\n' + good(2))
+    s.close()
+    assert wait_for(lambda: server.stats["messages"] == 2)
+    server.stop()
+    assert server.stats["bad_run_names"] == 2
+    assert server.stats["internal_errors"] == 0
+    assert steps(tmp_path) == [1, 2]
