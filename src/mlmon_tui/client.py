@@ -30,6 +30,9 @@ What it promises the training loop:
     directory of a watched log dir makes the monitor read it like any JSONL log. Spooled
     messages are not re-sent when a monitor appears (no duplicates). Only a queue overflow
     (logging faster than the thread can write) still drops, and is counted.
+  * A monitor that reads slowly makes the thread wait (up to 30 s per send, then it
+    reconnects and counts the batch in flight as dropped); meanwhile messages pile up in
+    the bounded queue, where the oldest are dropped and counted when it is full.
   * At interpreter exit the queue gets `exit_timeout` (0.5 s) to drain, then is abandoned.
   * Values are converted with `float()` on the sending thread (Python numbers, numpy
     scalars, 0-d tensors); pass detached values, not tensors that later change in place.
@@ -51,6 +54,7 @@ import weakref
 __all__ = ["Monitor", "default_address", "safe_run_name"]
 
 STATS_EVERY = 5.0
+SEND_TIMEOUT = 30.0  # a monitor that reads nothing for this long is taken as hung
 _HELLO = object()
 _live: "weakref.WeakSet[Monitor]" = weakref.WeakSet()
 
@@ -243,7 +247,9 @@ class Monitor:
     def _try_connect(self) -> bool:
         try:
             self._sock = _connect(self.address, timeout=1.0)
-            self._sock.settimeout(2.0)
+            # a busy monitor may take a while to read: the sending thread can wait, while
+            # the training thread only ever touches the bounded queue
+            self._sock.settimeout(SEND_TIMEOUT)
         except (OSError, ValueError):
             self._sock = None
             return False
