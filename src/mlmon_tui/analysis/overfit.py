@@ -79,8 +79,12 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
         verb, tverb, dirword = "risen", "falling", "above"
     ratio = err_t / err_v if err_v else float("nan")
     gap = val_now - train_now
-    msg = (f"{pair.val_tag} has {verb} {rel:.0%} {dirword} its best (step {int(vstep[onset])}) "
-           f"for {since} evaluations while {pair.train_tag} keeps {tverb}: likely overfitting")
+    vname, tname = pair.val_tag, pair.train_tag
+    if pair.val_run != pair.train_run:  # Keras: same tag in runs X/train and X/validation
+        vname = f"{pair.val_run.rsplit('/', 1)[-1]}/{vname}"
+        tname = f"{pair.train_run.rsplit('/', 1)[-1]}/{tname}"
+    msg = (f"{vname} has {verb} {rel:.0%} {dirword} its best (step {int(vstep[onset])}) "
+           f"for {since} evaluations while {tname} keeps {tverb}: likely overfitting")
     return Finding(
         kind="overfitting", severity="warning", run=pair.val_run, tag=pair.val_tag,
         step=int(vstep[onset]), wall_time=float(vwall[onset]), value=val_now, message=msg,
