@@ -228,3 +228,27 @@ def test_finding_json_has_the_documented_keys():
     assert set(KINDS) >= {"nan", "inf", "spike", "divergence", "exploding_gradients",
                           "vanishing_gradients", "overfitting", "plateau", "stall", "gpu_idle",
                           "memory_pressure"}
+
+
+def test_samples_from_sampler_history():
+    from dataclasses import dataclass
+
+    from mlmon_tui.analysis.resources import samples_from_history
+
+    @dataclass
+    class History:  # the gauge sampler's History record: same fields, oldest first
+        cpu: tuple = ()
+        mem: tuple = ()
+        gpu_util: tuple = ()
+        gpu_mem: tuple = ()
+
+    h = History(cpu=(5.0,) * 80, mem=(40.0,) * 80,
+                gpu_util=((90.0,) * 20 + (1.0,) * 60, (None,) * 10 + (0.0,) * 70),
+                gpu_mem=((0.5,) * 80, (0.99,) * 80))
+    samples = samples_from_history(h, interval=2.0, now=1000.0)
+    assert len(samples) == 80 and samples[-1].time == 1000.0 and samples[0].time == 842.0
+    assert samples[0].gpu_util == (90.0, None) and samples[0].gpu_mem_percent == (50.0, 99.0)
+    kinds = sorted((f.kind, f.tag) for f in check_resources(samples, ["r"], DEFAULT))
+    assert kinds == [("gpu_idle", "gpu"), ("memory_pressure", "gpu1 memory")]
+    idle = next(f for f in check_resources(samples, ["r"], DEFAULT) if f.kind == "gpu_idle")
+    assert idle.wall_time == samples[20].time
