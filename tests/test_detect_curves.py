@@ -26,6 +26,7 @@ POSITIVES = {
     "overfitting_accuracy": lambda s: G.overfitting(s, "acc", higher_better=True),
     "overfitting_keras_two_runs": G.overfitting_keras_runs,
     "plateau": G.plateau,
+    "underfitting": G.underfitting,
     "stall_gap": G.stall_gap,
     "stall_clock": G.stall_clock,
     "stall_clock_process_alive": lambda s: G.stall_clock(s, alive=True),

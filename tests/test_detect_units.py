@@ -252,3 +252,10 @@ def test_samples_from_sampler_history():
     assert kinds == [("gpu_idle", "gpu"), ("memory_pressure", "gpu1 memory")]
     idle = next(f for f in check_resources(samples, ["r"], DEFAULT) if f.kind == "gpu_idle")
     assert idle.wall_time == samples[20].time
+
+
+def test_underfitting_is_an_info_plateau_of_the_pair():
+    case = G.underfitting(2)
+    (f,) = [f for f in feed(case)[0].findings if f.tag == "val/loss"]
+    assert (f.kind, f.severity, f.extra["underfitting"]) == ("plateau", "info", True)
+    assert "likely underfitting" in f.message

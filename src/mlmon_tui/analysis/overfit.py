@@ -48,14 +48,14 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     best_i = int(np.argmin(s))
     since = len(v) - 1 - best_i
     if since < cfg.overfit_patience:
-        return None
+        return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
     best = float(s[best_i])
     noise = MAD_TO_SIGMA * float(np.median(np.abs(np.diff(v)))) / np.sqrt(2.0)
     margin = max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * noise, 1e-12)
     recent = float(np.median(v[-min(3, since):]))
     after = v[best_i + 1 :]
     if recent - best <= margin or np.mean(after > best + 0.5 * margin) < 0.6:
-        return None
+        return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
     # training must still be improving between the best evaluation and now
     tw = max(5, cfg.window // 4)
     t_best = bad(_train_level(train.step, train.value, int(vstep[best_i]), tw))
@@ -92,6 +92,30 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
                "ratio": ratio, "evals_since_best": since, "train_run": pair.train_run,
                "train_tag": pair.train_tag},
     )
+
+
+def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | None:
+    """Both training and validation still near where they started after many evaluations:
+    the model is not learning (info, reported as a plateau of the pair)."""
+    if len(v) < 2 * cfg.overfit_min_evals:
+        return None
+    q = max(2, len(v) // 4)
+    tv = train.value[np.isfinite(train.value)]
+    if len(tv) < 8:
+        return None
+    tq = max(2, len(tv) // 4)
+    v0, v1 = float(np.median(v[:q])), float(np.median(v[-q:]))
+    t0, t1 = float(bad(np.median(tv[:tq]))), float(bad(np.median(tv[-tq:])))
+    rel = cfg.underfit_rel
+    if v0 - v1 > rel * abs(v0) or t0 - t1 > rel * abs(t0):
+        return None  # one of them improved: learning
+    first_v, last_v = float(np.median(vraw[:q])), float(np.median(vraw[-q:]))
+    msg = (f"{pair.train_tag} and {pair.val_tag} have both stayed near where they started "
+           f"({fmt(first_v)} -> {fmt(last_v)}) over {len(v)} evaluations: likely underfitting "
+           f"(the model is not learning)")
+    return Finding(kind="plateau", severity="info", run=pair.val_run, tag=pair.val_tag,
+                   step=int(vstep[0]), wall_time=float(vwall[0]), value=float(vraw[-1]),
+                   message=msg, extra={"underfitting": True, "train_tag": pair.train_tag})
 
 
 def _badness(higher_better: bool, values: np.ndarray):
