@@ -96,3 +96,24 @@ def test_parse_time():
     assert parse_time("2023-11-14 22:13:20") == 1_700_000_000.0
     with pytest.raises(ValueError):
         parse_time("soon")
+
+
+REAL = Path("/work/shared/real-logs")
+REAL_DIRS = ["pedramfekri__OCTTextureDetector", "CursedSeraphim__process-tensorboard-logs",
+             "0Xero7__slm_training", "Dheena731__tinyLlama-finetune"]
+
+
+def test_real_logs_one_true_overfit_and_no_false_alarm():
+    """Real runs: a Keras fit whose validation loss climbs from epoch 3 while training keeps
+    falling (0.46 -> 1.3 vs 0.86 -> 0.07), next to healthy Keras, RL (DQN/PPO with rising
+    losses and NaN-prefixed rewards), Lightning and Hugging Face runs that must stay quiet."""
+    pytest.importorskip("mlmon_tui.sources.tfevents")
+    if not REAL.exists():
+        pytest.skip("real logs not present")
+    out = _check(*[REAL / d for d in REAL_DIRS], "--json", "--fail-on", "warning")
+    assert out.returncode == 1, out.stderr
+    found = json.loads(out.stdout)
+    assert [(f["run"], f["kind"], f["tag"], f["step"]) for f in found] == [
+        ("pedramfekri__OCTTextureDetector/Train/logs/fit/20220104-193303/validation",
+         "overfitting", "epoch_loss", 3)]
+    assert "train/epoch_loss keeps falling" in found[0]["message"]

@@ -39,21 +39,24 @@ def parse_time(text: str) -> float:
     return dt.timestamp()
 
 
-def _files(root: Path):
+def _files(root: Path, named: bool):
+    """(file, root its run is named from). With several paths (`named`), runs are named from
+    the parent of each path, so two paths' `version_0` runs stay apart."""
     if root.is_file():
-        yield root, root.parent
+        yield root, root.parent.parent if named else root.parent
         return
+    base = root.parent if named else root
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not registry.skip_dir(d))
         for name in sorted(filenames):
-            yield Path(dirpath) / name, root
+            yield Path(dirpath) / name, base
 
 
 def load(paths: list[Path], store: Store) -> list[str]:
     """Read every file a reader claims under `paths` into `store`; returns notes to show."""
     notes = []
     for root in paths:
-        for path, base in _files(root):
+        for path, base in _files(root, named=len(paths) > 1):
             try:
                 source = registry.open_source(path, base)
             except Exception as e:  # a reader failing on one file must not stop the check
