@@ -117,7 +117,12 @@ def child_main(mode: str, feed_seconds: float) -> None:
                 for c in self.query(Chart if mode == "ours" else NaiveChart):
                     c.poll()
 
-    Bench().run()
+    if os.environ.get("CHART_BYTES_PROFILE"):  # developer aid: profile the app
+        import cProfile
+
+        cProfile.runctx("Bench().run()", globals(), locals(), os.environ["CHART_BYTES_PROFILE"] + f".{mode}")
+    else:
+        Bench().run()
 
 
 # ---------------------------------------------------------------------------------- driver

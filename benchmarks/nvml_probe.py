@@ -1,6 +1,7 @@
 """Print one full gauges snapshot as text, or record this machine's raw NVML answers.
 
     PYTHONPATH=src python benchmarks/nvml_probe.py            # one snapshot, as the panel draws it
+    PYTHONPATH=src python benchmarks/nvml_probe.py --run DIR  # ... with the processes writing DIR
     PYTHONPATH=src python benchmarks/nvml_probe.py --record tests/nvml_fixtures/NAME.json
 
 The recording holds exactly what each `pynvml` function returned (or the NVML error it
@@ -81,11 +82,13 @@ def record() -> dict:
     return out
 
 
-def snapshot_text(width: int) -> str:
+def snapshot_text(width: int, runs: list[str]) -> str:
     from mlmon_tui.panels.gauge_lines import build_lines
+    from mlmon_tui.sources.procs import ProcessTracker
     from mlmon_tui.sources.sampler import Sampler
 
-    s = Sampler(interval=1.0)
+    tracker = ProcessTracker(lambda: {os.path.basename(r.rstrip("/")): [r] for r in runs}) if runs else None
+    s = Sampler(interval=1.0, tracker=tracker)
     s.sample_now()
     time.sleep(0.5)  # a second sample gives CPU and I/O rates
     snap = s.sample_now()
@@ -94,6 +97,9 @@ def snapshot_text(width: int) -> str:
     lines.append(f"gpu_status: {snap.gpu_status or 'ok'}; sample took {snap.sample_seconds * 1e3:.2f} ms")
     for g in snap.gpus:
         lines.append(repr(g))
+    for run, procs in snap.runs.items():
+        for p in procs:
+            lines.append(f"run {run}: {p!r}")
     lines.append("compact: " + build_lines(snap, width, compact=True)[0].plain)
     return "\n".join(lines)
 
@@ -102,6 +108,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--record", metavar="FILE", help="write this machine's raw NVML answers as JSON")
     ap.add_argument("--width", type=int, default=140)
+    ap.add_argument("--run", action="append", default=[], metavar="DIR",
+                    help="a run directory: show the processes writing into it (repeatable)")
     args = ap.parse_args()
     if args.record:
         data = record()
@@ -109,7 +117,7 @@ def main() -> int:
             json.dump(data, f, indent=1)
         print(json.dumps(data, indent=1))
         return 0
-    print(snapshot_text(args.width))
+    print(snapshot_text(args.width, args.run))
     return 0
 
 

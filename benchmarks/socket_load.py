@@ -58,7 +58,7 @@ def main() -> None:
     a = ap.parse_args()
     nc, nm = (10, 2000) if a.quick else (a.clients, a.messages)
     raise_nofile_limit()
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")  # no fork() of a process running the server thread
     with tempfile.TemporaryDirectory() as tmp:
         logdir = Path(tmp) / "logs"
         srv = SocketServer(logdir, idle_timeout=120).start()

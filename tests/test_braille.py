@@ -108,3 +108,10 @@ def test_axis_ticks_and_labels():
 def test_palette_distinct_and_wraps():
     assert len(set(RUN_COLOURS)) == len(RUN_COLOURS) >= 12
     assert colour_for(0) == colour_for(len(RUN_COLOURS)) and colour_for(1) != colour_for(0)
+
+
+def test_unicode_detection_from_encoding():
+    from mlmon_tui.panels.braille import unicode_ok
+
+    assert unicode_ok("UTF-8") and unicode_ok("utf8")
+    assert not unicode_ok("ANSI_X3.4-1968") and not unicode_ok("latin-1")

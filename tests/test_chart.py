@@ -217,3 +217,55 @@ def test_snapshot(snap_compare):
         await settle(pilot, app.query_one(Chart))
 
     assert snap_compare(app, terminal_size=(80, 20), run_before=run_before)
+
+
+def test_smoothing_cache_extends_and_recomputes_like_tensorboard():
+    from mlmon_tui.panels.chart_frame import ChartState
+    from mlmon_tui.store.series import Series
+
+    s = Series()
+    rng = np.random.default_rng(5)
+    state = ChartState()
+    s.append(np.arange(100), np.zeros(100), rng.standard_normal(100))
+    state.smoothed("a", s, 0.8)
+    s.append(np.arange(100, 150), np.zeros(50), rng.standard_normal(50))  # appended
+    np.testing.assert_allclose(state.smoothed("a", s, 0.8), ema_debiased(s.value, 0.8), rtol=1e-12)
+    s.append(np.array([10]), np.zeros(1), np.array([50.0]))  # out of order: sorted into the middle
+    np.testing.assert_allclose(state.smoothed("a", s, 0.8), ema_debiased(s.value, 0.8), rtol=1e-12)
+    np.testing.assert_allclose(state.smoothed("a", s, 0.5), ema_debiased(s.value, 0.5), rtol=1e-12)
+
+
+async def test_relative_and_wall_time_axes():
+    st = Store()
+    step = np.arange(0, 3600, 10)
+    st.apply(Update(scalars=[ScalarBatch("a", TAG, step, 1.7e9 + step.astype(float), np.sin(step / 300.0))]))
+    app = ChartApp(st, ["a"], ChartOptions(smoothing=0, x_mode="relative"))
+    async with app.run_test(size=(80, 16)) as pilot:
+        chart = app.query_one(Chart)
+        await settle(pilot, chart)
+        xaxis = str(chart.query_one("#chart-xaxis").render())
+        assert "0s" in xaxis and ("30m" in xaxis or "1h" in xaxis or "20m" in xaxis), xaxis
+        chart.set_options(ChartOptions(smoothing=0, x_mode="wall"))
+        assert chart.poll()
+        await pilot.pause()
+        xaxis = str(chart.query_one("#chart-xaxis").render())
+        import re
+        assert re.search(r"\d\d:\d\d", xaxis), xaxis
+        assert chart.state.xr[0] == 1.7e9  # wall axis starts at the first point's time
+
+
+def test_layout_plan_degrades():
+    from mlmon_tui.panels.chart_frame import plan_layout
+
+    big = plan_layout(160, 40, 3)
+    assert big.legend_rows == 3 and not big.compact_legend and big.xaxis and big.yaxis_width == 7
+    small = plan_layout(38, 8, 3)  # a quarter of an 80x24 screen
+    assert small.legend_rows == 1 and small.compact_legend and small.plot_h >= 4
+    tiny = plan_layout(10, 3, 3)
+    assert (tiny.title, tiny.xaxis, tiny.legend_rows, tiny.yaxis_width) == (True, False, 0, 0)
+    assert tiny.plot_h == 2 and tiny.plot_w == 10
+    for w in range(0, 30):
+        for h in range(0, 12):
+            lay = plan_layout(w, h, 4)
+            assert lay.plot_w >= 0 and lay.plot_h >= 0
+            assert lay.title + lay.xaxis + lay.legend_rows + lay.plot_h <= max(h, 0) or h <= 0

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mlmon_tui.client import Monitor, default_address
+from mlmon_tui.client import Monitor, default_address, safe_run_name
 from mlmon_tui.sources import socket_protocol as proto
 from mlmon_tui.sources.socket_server import SocketServer
 from test_socket_server import read_jsonl, wait_for
@@ -153,3 +155,43 @@ def test_fork_child_gets_its_own_sender(tmp_path):
         assert wait_for(lambda: srv.stats["messages"] == 2)
         mon.close()
     assert len(srv.peers["r"]) == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=300))
+def test_client_run_names_always_accepted_by_server(name):
+    safe = safe_run_name(name)
+    assert proto.check_run_name(safe) == safe
+
+
+def test_safe_run_name_examples():
+    assert safe_run_name("sweep/lr-0.1") == "sweep/lr-0.1"
+    assert safe_run_name("../../etc/x") == "etc/x"
+    assert safe_run_name("/abs/.hidden") == "abs/_hidden"
+    assert safe_run_name("C:\\runs") == "C__runs"
+    assert safe_run_name("..") == "run"
+
+
+def test_log_after_close_is_counted_not_queued(tmp_path):
+    with SocketServer(tmp_path) as srv:
+        mon = Monitor(run="r", address=srv.address)
+        mon.log(1, a=1)
+        mon.close()
+        mon.log(2, a=2)
+        assert mon.dropped == 1
+        assert wait_for(lambda: srv.stats["messages"] == 1)
+
+
+def test_forked_child_that_does_not_log_opens_no_connection(tmp_path):
+    with SocketServer(tmp_path) as srv:
+        mon = Monitor(run="r", address=srv.address)
+        assert wait_for(lambda: srv.stats["connections"] == 1)
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(0.3)  # what a data-loader worker does with the monitor: nothing
+            os._exit(0 if "log" in mon.__dict__ else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        time.sleep(0.2)
+        assert srv.stats["connections"] == 1
+        mon.close()

@@ -1,12 +1,15 @@
 """CSV readers against files written by the real writers, tailed while they grow."""
 
 import csv
+import importlib.util
 import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from mlmon_tui.sources import csvlog
 from mlmon_tui.sources.registry import read_head
@@ -99,14 +102,21 @@ def test_lightning_sparse_rows_append_and_rewrite_with_new_header(tmp_path):
     assert not poll_into(store, src)  # nothing new: nothing read
 
 
-def test_lightning_hparams_yaml_becomes_run_meta(tmp_path):
-    (tmp_path / "hparams.yaml").write_text("lr: 0.001\nlayers: 4\nname: resnet\n")
+@pytest.mark.parametrize("with_pyyaml", [True, False])
+def test_lightning_hparams_yaml_becomes_run_meta(tmp_path, monkeypatch, with_pyyaml):
+    if not with_pyyaml:
+        monkeypatch.setitem(sys.modules, "yaml", None)  # `import yaml` now fails
+    elif importlib.util.find_spec("yaml") is None:
+        pytest.skip("PyYAML not installed")
+    (tmp_path / "hparams.yaml").write_text(
+        "lr: 0.001\nlayers: 4\nname: resnet\nuse_amp: true\nnote: '12'\nseed: null\n")
     writer = lightning_writer(tmp_path)
     writer.log_metrics({"loss": 2.0}, step=0)
     writer.save()
     src = csvlog.open_source(tmp_path / "metrics.csv", tmp_path)
     update = src.poll()
-    assert update.meta == {".": {"hparams": {"lr": 0.001, "layers": 4, "name": "resnet"}}}
+    assert update.meta == {".": {"hparams": {"lr": 0.001, "layers": 4, "name": "resnet",
+                                             "use_amp": True, "note": "12", "seed": None}}}
     assert not src.poll().meta  # said once, until the file changes
 
 
@@ -194,6 +204,7 @@ def test_generic_csv_quotes_text_columns_time_and_row_numbers(tmp_path):
     ("debug.log", "2023-11-30 08:17:44,866 INFO MainThread:20872 [setup.py:_flush():76] x\n"),
     ("train.log", "epoch 1, loss 0.5\nepoch 2, loss 0.4\n"),
     ("data.csv", "1,2,3\n4,5,6\n"),
+    ("train.csv", "id,text,label\n1,a fine film,1\n2,dull,0\n"),
     ("params.json", '{"lr": 0.1}\n'),
 ])
 def test_probe_ignores_files_that_are_not_metric_tables(tmp_path, name, text):
@@ -262,9 +273,6 @@ def test_binary_junk_is_reported_and_later_rows_still_read(tmp_path):
     assert any("binary data" in p.message for p in update.problems)
     loss = [b for b in update.scalars if b.tag == "loss"][0]
     assert loss.step[-1] == 5 and loss.value[-1] == 0.5
-
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=40, deadline=None)

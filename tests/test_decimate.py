@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlmon_tui.store.decimate import column_of, minmax_columns
+from mlmon_tui.store.decimate import column_of, minmax_columns, minmax_columns_many
 from mlmon_tui.store.series import Series
 
 
@@ -103,3 +103,20 @@ def test_property_every_column_max_and_min_equal_raw(points, x0, width, ncols):
 def test_column_of_edges():
     assert list(column_of(np.array([0, 5, 9.999, 10]), 0, 10, 2)) == [0, 1, 1, 1]
     assert list(column_of(np.array([3, 3]), 3, 3, 4)) == [0, 0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=200),
+    st.lists(st.integers(0, 199), max_size=5),
+    st.integers(1, 50),
+)
+def test_many_equals_one_at_a_time(values, holes, ncols):
+    x = np.arange(len(values)) * 3
+    a = np.array(values)
+    b = a * 2 + 1
+    b[[h for h in holes if h < len(b)]] = np.nan  # b has holes, a has none
+    for many, one in zip(minmax_columns_many(x, [a, b], -1, len(values) * 3, ncols),
+                         [minmax_columns(x, y, -1, len(values) * 3, ncols) for y in (a, b)]):
+        for f in ("col", "ymin", "ymax", "first", "last", "nan_x"):
+            assert np.array_equal(getattr(many, f), getattr(one, f))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import subprocess
 import sys
 
@@ -169,3 +171,16 @@ async def test_waiting_and_ascii(monkeypatch, ascii):
         text = "".join(screen_rows(panel))
         assert text.isascii() == ascii
         assert ("#" in text) == ascii and ("█" in text) == (not ascii)
+
+
+async def test_a_stale_snapshot_says_so(monkeypatch):
+    snap = snapshot(monkeypatch, "one_gpu_busy")
+    async with GaugesApp(stale_after=0.2).run_test(size=(120, 30)) as pilot:
+        panel = pilot.app.query_one(GaugesPanel)
+        panel.update_snapshot(snap)
+        await pilot.pause()
+        assert "no new sample" not in screen_rows(panel)[0]
+        await asyncio.sleep(1.6)
+        panel.update_snapshot(snap)  # the sampler is stuck: the same snapshot again
+        await pilot.pause()
+        assert re.search(r"no new sample for [1-9]\d*s", screen_rows(panel)[0])

@@ -1,16 +1,48 @@
 """trainer_state.json written by transformers' own TrainerState, rewritten as training goes."""
 
+import dataclasses
 import json
 import os
 
 import pytest
 
-from mlmon_tui.sources import hf_trainer, jsonl, csvlog
+from mlmon_tui.sources import csvlog, hf_trainer, jsonl
 from mlmon_tui.sources.registry import read_head
 from mlmon_tui.store.store import Store
 
-transformers = pytest.importorskip("transformers.trainer_callback")
-TrainerState = transformers.TrainerState
+try:  # the Trainer's own state class, if transformers is installed
+    from transformers.trainer_callback import TrainerState
+except ImportError:  # pragma: no cover - exercised where transformers is absent
+
+    @dataclasses.dataclass
+    class TrainerState:
+        """transformers 5.x TrainerState's fields and its save_to_json, verbatim."""
+
+        epoch: float | None = None
+        global_step: int = 0
+        max_steps: int = 0
+        logging_steps: int = 500
+        eval_steps: int = 500
+        save_steps: int = 500
+        train_batch_size: int | None = None
+        num_train_epochs: int = 0
+        num_input_tokens_seen: int = 0
+        total_flos: float = 0
+        log_history: list = dataclasses.field(default_factory=list)
+        best_metric: float | None = None
+        best_global_step: int | None = None
+        best_model_checkpoint: str | None = None
+        is_local_process_zero: bool = True
+        is_world_process_zero: bool = True
+        is_hyper_param_search: bool = False
+        trial_name: str | None = None
+        trial_params: dict | None = None
+        stateful_callbacks: dict = dataclasses.field(default_factory=dict)
+
+        def save_to_json(self, json_path: str):
+            json_string = json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+            with open(json_path, "w", encoding="utf-8") as f:
+                f.write(json_string)
 
 
 def train(state, steps, eval_every=None):
@@ -115,7 +147,7 @@ def test_half_written_then_broken_file(tmp_path, sources):
     path = tmp_path / "trainer_state.json"
     state = TrainerState()
     train(state, [10, 20])
-    text = json.dumps(state.__dict__ | {"log_history": state.log_history}, default=str)
+    text = json.dumps(dataclasses.asdict(state), indent=2, sort_keys=True)
     path.write_text(text[: len(text) // 2])  # caught mid-write: wait, say nothing yet
     src = open_hf(sources, path, tmp_path)
     assert not src.poll()

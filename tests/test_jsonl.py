@@ -129,7 +129,9 @@ def test_probe_ignores_json_documents_and_text(tmp_path, name, text):
 def test_json_lines_in_json_and_log_names_are_accepted(tmp_path):
     for name in ("metrics.json", "train.log"):
         path = tmp_path / name
-        append(path, {"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5})
+        append(path, {"step": 1, "loss": 1.0})  # a live log that has just begun
+        assert jsonl.probe(path, read_head(path)) > 0
+        append(path, {"step": 2, "loss": 0.5})
         assert jsonl.probe(path, read_head(path)) > 0
 
 

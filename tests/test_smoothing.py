@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlmon_tui.store.smoothing import ema_debiased, linear_scan
+from mlmon_tui.store.smoothing import IncrementalEma, ema_debiased, linear_scan
 
 
 def tensorboard_reference(values, smoothing_weight):
@@ -95,3 +95,26 @@ def test_linear_scan_long_and_small_factor():
 )
 def test_property_equals_reference(values, w):
     assert_same(ema_debiased(np.array(values, dtype=np.float64), w), tensorboard_reference(values, w))
+
+
+def test_incremental_equals_full_recompute():
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal(3000).cumsum()
+    v[[10, 1500, 2999]] = [np.nan, np.inf, np.nan]
+    for w in (0.0, 0.6, 0.99):
+        inc = IncrementalEma(w)
+        n = 0
+        for k in (1, 1, 5, 300, 1, 2000, 693):
+            n += k
+            got = inc.update(v[:n], appended=n > k)
+            assert_same(np.array(got), tensorboard_reference(list(v[:n]), w))
+
+
+def test_incremental_constant_then_not_and_resets():
+    inc = IncrementalEma(0.5)
+    assert list(inc.update(np.array([2.0, 2.0]), False)) == [2.0, 2.0]
+    assert list(inc.update(np.array([2.0, 2.0, 2.0]), True)) == [2.0, 2.0, 2.0]
+    v = np.array([2.0, 2.0, 2.0, 4.0])
+    assert_same(np.array(inc.update(v, True)), tensorboard_reference(list(v), 0.5))
+    other = np.array([9.0, 1.0])  # a different series (e.g. points dropped): recomputed
+    assert_same(np.array(inc.update(other, False)), tensorboard_reference(list(other), 0.5))

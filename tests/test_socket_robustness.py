@@ -80,17 +80,20 @@ def test_oversized_line_discarded_without_unbounded_buffering(server, tmp_path):
     assert steps(tmp_path) == [1, 2]
 
 
-def test_idle_client_timed_out_without_blocking_others(server, tmp_path):
+def test_idle_client_timed_out_without_blocking_others(tmp_path):
+    server = SocketServer(tmp_path, idle_timeout=1.0).start()
     idle = connect(server.address)  # connects and says nothing
     busy = connect(server.address)
-    for i in range(5):
+    for i in range(20):
         busy.sendall(good(i))
-        time.sleep(0.2)  # keeps `busy` under the 0.5 s idle timeout
-    assert wait_for(lambda: server.stats["idle_clients"] >= 1, 3)
+        time.sleep(0.1)  # keeps `busy` well under the 1 s idle timeout
+    assert wait_for(lambda: server.stats["idle_clients"] >= 1, 5)
     assert idle.recv(10) == b""  # the server hung up on it
     busy.close()
-    assert wait_for(lambda: server.stats["messages"] == 5)
+    assert wait_for(lambda: server.stats["messages"] == 20)
+    assert server.stats["idle_clients"] == 1
     idle.close()
+    server.stop()
 
 
 def test_disconnect_mid_line_counted_not_written(server, tmp_path):
@@ -158,3 +161,16 @@ def test_half_closed_socket_during_send(server, tmp_path):
     ok.sendall(good(2))
     ok.close()
     assert wait_for(lambda: server.stats["messages"] >= 1)
+
+
+def test_lone_surrogate_names_and_keys(server, tmp_path):
+    s = connect(server.address)
+    s.sendall(b'{"run":"\\ud800","step":1,"metrics":{"a":1}}\n'
+              b'{"type":"hello","run":"x\\udc80y"}\n'
+              b'{"run":"r","step":1,"metrics":{"\\ud800":1,"b":2}}\n' + good(2))
+    s.close()
+    assert wait_for(lambda: server.stats["messages"] == 2)
+    server.stop()
+    assert server.stats["bad_run_names"] == 2
+    assert server.stats["internal_errors"] == 0
+    assert steps(tmp_path) == [1, 2]

@@ -7,6 +7,9 @@
             ...
             mon.log(step, loss=loss.item(), lr=sched.get_last_lr()[0])
 
+The run name is made safe for the monitor first (see `safe_run_name`): "a/b" makes nested
+run directories; "..", absolute paths, backslashes and control characters are neutralised.
+
 Where it sends (first that applies):
   1. the `address` argument, `unix:PATH` or `tcp:HOST:PORT`;
   2. the environment variable `MLMON_ADDRESS`;
@@ -27,6 +30,9 @@ What it promises the training loop:
     directory of a watched log dir makes the monitor read it like any JSONL log. Spooled
     messages are not re-sent when a monitor appears (no duplicates). Only a queue overflow
     (logging faster than the thread can write) still drops, and is counted.
+  * A monitor that reads slowly makes the thread wait (up to 30 s per send, then it
+    reconnects and counts the batch in flight as dropped); meanwhile messages pile up in
+    the bounded queue, where the oldest are dropped and counted when it is full.
   * At interpreter exit the queue gets `exit_timeout` (0.5 s) to drain, then is abandoned.
   * Values are converted with `float()` on the sending thread (Python numbers, numpy
     scalars, 0-d tensors); pass detached values, not tensors that later change in place.
@@ -45,11 +51,25 @@ import time
 import uuid
 import weakref
 
-__all__ = ["Monitor", "default_address"]
+__all__ = ["Monitor", "default_address", "safe_run_name"]
 
 STATS_EVERY = 5.0
+SEND_TIMEOUT = 30.0  # a monitor that reads nothing for this long is taken as hung
 _HELLO = object()
 _live: "weakref.WeakSet[Monitor]" = weakref.WeakSet()
+
+
+def safe_run_name(name: str) -> str:
+    """`name` made acceptable to the monitor, which refuses names that could leave its log dir:
+    backslashes and control characters become "_", empty, "." and ".." components are
+    dropped, a leading "." of a component becomes "_", and at most 200 characters are kept."""
+    name = "".join("_" if (c < " " or c in "\x7f\\") else c for c in str(name))
+    parts = [p for p in name.split("/") if p not in ("", ".", "..")]
+    parts = ["_" + p[1:] if p.startswith(".") else p for p in parts]
+    name = "/".join(parts)[:200].rstrip("/")
+    if len(name) >= 2 and name[1] == ":" and name[0].isalpha():  # a Windows drive
+        name = name[0] + "_" + name[2:]
+    return name or "run"
 
 
 def default_address() -> str:
@@ -97,13 +117,14 @@ class Monitor:
         if run is None:
             script = os.path.splitext(os.path.basename(sys.argv[0] or "python"))[0] or "python"
             run = os.environ.get("MLMON_RUN") or f"{script}-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.run = run
+        self.run = safe_run_name(run)
         self.address = address or default_address()
         self.spool = spool or os.environ.get("MLMON_SPOOL") or None
         self.hparams = dict(hparams or {})
         self.meta = dict(meta or {})
         self.exit_timeout = exit_timeout
-        self.dropped = 0  # messages lost (queue overflow, or no monitor and no spool)
+        self._lost_in_log = 0  # counted by the training thread only (queue full, closed)
+        self._lost_in_send = 0  # counted by the sending thread only
         self.spooled = 0
         self.sent = 0
         self.bad_values = 0
@@ -128,21 +149,39 @@ class Monitor:
     def log(self, step: int, metrics: dict | None = None, /, **kw) -> None:
         """Queue `metrics` (a dict, or keyword arguments, or both) for `step`."""
         q = self._q
-        if len(q) >= self._maxlen:
-            self.dropped += 1
+        if len(q) >= self._maxlen or self._closed:
+            self._lost_in_log += 1
+            if self._closed:
+                return
         elif not q:
             q.append((step, time.time(), metrics, kw))
             self._wake.set()
             return
         q.append((step, time.time(), metrics, kw))
 
+    @property
+    def dropped(self) -> int:
+        """Messages lost: queue overflow, logged after close, or no monitor and no spool."""
+        return self._lost_in_log + self._lost_in_send
+
+    def _ensure_sender(self) -> None:
+        """In a forked child, start a sender on first use (none survives fork())."""
+        if self.__dict__.pop("log", None) is not None:  # back to the class's `log`
+            self._start_thread()
+
+    def _first_log_after_fork(self, step, metrics=None, /, **kw) -> None:
+        self._ensure_sender()
+        self.log(step, metrics, **kw)
+
     def log_hparams(self, **hparams) -> None:
+        self._ensure_sender()
         self.hparams.update(hparams)
         self._q.append(_HELLO)
         self._wake.set()
 
     def flush(self, timeout: float = 2.0) -> bool:
         """Wait until everything queued so far is sent or spooled; False on timeout."""
+        self._ensure_sender()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._idle.clear()
@@ -158,6 +197,9 @@ class Monitor:
         if self._closed:
             return
         self._closed = True
+        if "log" in self.__dict__:  # a forked child that never logged: nothing to send
+            _live.discard(self)
+            return
         self._wake.set()
         self._thread.join(timeout)
         _live.discard(self)
@@ -205,7 +247,9 @@ class Monitor:
     def _try_connect(self) -> bool:
         try:
             self._sock = _connect(self.address, timeout=1.0)
-            self._sock.settimeout(2.0)
+            # a busy monitor may take a while to read: the sending thread can wait, while
+            # the training thread only ever touches the bounded queue
+            self._sock.settimeout(SEND_TIMEOUT)
         except (OSError, ValueError):
             self._sock = None
             return False
@@ -244,7 +288,7 @@ class Monitor:
             elif self.spool:
                 self._spool_items(items)
             else:
-                self.dropped += n
+                self._lost_in_send += n
 
     def _send_lines(self, lines: list[str]) -> bool:
         try:
@@ -259,7 +303,7 @@ class Monitor:
         if self.spool:
             self._spool_items(items)
         else:
-            self.dropped += sum(1 for it in items if it is not _HELLO)
+            self._lost_in_send += sum(1 for it in items if it is not _HELLO)
 
     def _spool_items(self, items) -> None:
         recs = []
@@ -279,7 +323,7 @@ class Monitor:
             self._spool_file.flush()
             self.spooled += n
         except OSError:
-            self.dropped += n
+            self._lost_in_send += n
 
     # --- serialisation -----------------------------------------------------------------------
     def _metrics_dict(self, item):
@@ -332,8 +376,9 @@ def _after_fork_in_child() -> None:
     for mon in list(_live):
         if not mon._closed:
             mon._client_id = uuid.uuid4().hex[:12]
-            mon.dropped = mon.spooled = mon.sent = 0
-            mon._start_thread()
+            mon._lost_in_log = mon._lost_in_send = mon.spooled = mon.sent = 0
+            mon._q = collections.deque(maxlen=mon._maxlen)
+            mon.log = mon._first_log_after_fork  # start a sender only if the child logs
 
 
 def _at_exit() -> None:

@@ -199,3 +199,19 @@ def stall_clock(seed: int, alive: bool | None = None) -> Case:
     return Case(f"stall_clock[{seed},{alive}]",
                 [Seg("run", "train/loss", _step(n), w, noisy(rng, decay(rng, n), 0.05))],
                 [Expect("stall", "train/loss", n - 1, 0)], now=float(w[-1]) + 1800.0, alive=alive)
+
+
+def underfitting(seed: int) -> Case:
+    """Neither training nor validation loss moves from its starting level."""
+    rng = np.random.default_rng(seed)
+    n_eval = int(rng.integers(15, 50))
+    every = 100
+    n = n_eval * every
+    level = rng.uniform(0.7, 2.3)
+    train = noisy(rng, np.full(n, level), 0.05)
+    vstep = np.arange(1, n_eval + 1) * every - 1
+    val = noisy(rng, np.full(n_eval, level * 1.02), 0.02)
+    w = walls(rng, n)
+    return Case(f"underfitting[{seed}]", [Seg("run", "train/loss", _step(n), w, train),
+                                          Seg("run", "val/loss", vstep, w[vstep], val)],
+                [Expect("plateau", "val/loss", int(vstep[0]), 0)], allow=("plateau",))

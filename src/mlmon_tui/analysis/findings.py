@@ -45,8 +45,9 @@ class Finding:
         return (self.kind, self.run, self.tag,
                 self.step if self.step is not None else self.wall_time)
 
-    def to_dict(self) -> dict:
-        """JSON-ready: keys run, kind, tag, step, severity, wall_time, value, message (+ extra)."""
+    def to_dict(self, extra: bool = True) -> dict:
+        """JSON-ready: keys run, kind, tag, step, severity, wall_time, value, message, and
+        `extra` when asked for and not empty."""
         d = {
             "run": self.run,
             "kind": self.kind,
@@ -57,7 +58,7 @@ class Finding:
             "value": _json_float(self.value),
             "message": self.message,
         }
-        if self.extra:
+        if extra and self.extra:
             d["extra"] = {k: _json_float(v) if isinstance(v, float) else v
                           for k, v in self.extra.items()}
         return d

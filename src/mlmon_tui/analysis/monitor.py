@@ -37,12 +37,12 @@ MAX_STEP_KEYS = ("max_steps", "total_steps", "num_training_steps", "last_step")
 
 
 class _SeriesState:
-    __slots__ = ("n", "first", "last", "stats", "detectors")
+    __slots__ = ("n", "anchors", "stats", "detectors")
 
     def __init__(self, ctx: Context) -> None:
         cfg = ctx.cfg
         self.n = 0
-        self.first = self.last = None
+        self.anchors: dict[int, tuple] = {}  # index -> (step, value) as processed
         self.stats = None
         self.detectors = [NonFiniteDetector(ctx)]
         if ctx.cls == GRAD or (ctx.cls == LOSS and not ctx.rl):
@@ -63,23 +63,26 @@ class _SeriesState:
         for d in self.detectors:
             d.feed(view, self.n, n)
         self.n = n
-        self.first = (int(view.step[0]), float(view.value[0]))
-        self.last = (int(view.step[n - 1]), float(view.value[n - 1]))
+        # points whose change means the series was rewritten: the ends, the quarters and
+        # every finding's onset (so a finding never outlives the data it was about)
+        idx = {0, n // 4, n // 2, 3 * n // 4, n - 1}
+        idx.update(int(np.searchsorted(view.step, f.step)) for f in self.findings()
+                   if f.step is not None)
+        self.anchors = {i: _point(view, i) for i in idx if 0 <= i < n}
 
     def unchanged(self, view: View) -> bool:
         """The points already processed are still there as they were."""
-        n = len(view.step)
-        if not self.n:
-            return True
-        if n < self.n:
+        if len(view.step) < self.n:
             return False
-        i = self.n - 1
-        return (_same(self.first, (int(view.step[0]), float(view.value[0])))
-                and _same(self.last, (int(view.step[i]), float(view.value[i]))))
+        return all(_same(p, _point(view, i)) for i, p in self.anchors.items())
 
     def findings(self) -> Iterable[Finding]:
         for d in self.detectors:
             yield from d.findings
+
+
+def _point(view: View, i: int) -> tuple:
+    return int(view.step[i]), float(view.value[i])
 
 
 def _same(a, b) -> bool:

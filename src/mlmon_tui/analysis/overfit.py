@@ -48,14 +48,14 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     best_i = int(np.argmin(s))
     since = len(v) - 1 - best_i
     if since < cfg.overfit_patience:
-        return None
+        return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
     best = float(s[best_i])
     noise = MAD_TO_SIGMA * float(np.median(np.abs(np.diff(v)))) / np.sqrt(2.0)
     margin = max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * noise, 1e-12)
     recent = float(np.median(v[-min(3, since):]))
     after = v[best_i + 1 :]
     if recent - best <= margin or np.mean(after > best + 0.5 * margin) < 0.6:
-        return None
+        return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
     # training must still be improving between the best evaluation and now
     tw = max(5, cfg.window // 4)
     t_best = bad(_train_level(train.step, train.value, int(vstep[best_i]), tw))
@@ -79,8 +79,12 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
         verb, tverb, dirword = "risen", "falling", "above"
     ratio = err_t / err_v if err_v else float("nan")
     gap = val_now - train_now
-    msg = (f"{pair.val_tag} has {verb} {rel:.0%} {dirword} its best (step {int(vstep[onset])}) "
-           f"for {since} evaluations while {pair.train_tag} keeps {tverb}: likely overfitting")
+    vname, tname = pair.val_tag, pair.train_tag
+    if pair.val_run != pair.train_run:  # Keras: same tag in runs X/train and X/validation
+        vname = f"{pair.val_run.rsplit('/', 1)[-1]}/{vname}"
+        tname = f"{pair.train_run.rsplit('/', 1)[-1]}/{tname}"
+    msg = (f"{vname} has {verb} {rel:.0%} {dirword} its best (step {int(vstep[onset])}) "
+           f"for {since} evaluations while {tname} keeps {tverb}: likely overfitting")
     return Finding(
         kind="overfitting", severity="warning", run=pair.val_run, tag=pair.val_tag,
         step=int(vstep[onset]), wall_time=float(vwall[onset]), value=val_now, message=msg,
@@ -88,6 +92,30 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
                "ratio": ratio, "evals_since_best": since, "train_run": pair.train_run,
                "train_tag": pair.train_tag},
     )
+
+
+def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | None:
+    """Both training and validation still near where they started after many evaluations:
+    the model is not learning (info, reported as a plateau of the pair)."""
+    if len(v) < 2 * cfg.overfit_min_evals:
+        return None
+    q = max(2, len(v) // 4)
+    tv = train.value[np.isfinite(train.value)]
+    if len(tv) < 8:
+        return None
+    tq = max(2, len(tv) // 4)
+    v0, v1 = float(np.median(v[:q])), float(np.median(v[-q:]))
+    t0, t1 = float(bad(np.median(tv[:tq]))), float(bad(np.median(tv[-tq:])))
+    rel = cfg.underfit_rel
+    if v0 - v1 > rel * abs(v0) or t0 - t1 > rel * abs(t0):
+        return None  # one of them improved: learning
+    first_v, last_v = float(np.median(vraw[:q])), float(np.median(vraw[-q:]))
+    msg = (f"{pair.train_tag} and {pair.val_tag} have both stayed near where they started "
+           f"({fmt(first_v)} -> {fmt(last_v)}) over {len(v)} evaluations: likely underfitting "
+           f"(the model is not learning)")
+    return Finding(kind="plateau", severity="info", run=pair.val_run, tag=pair.val_tag,
+                   step=int(vstep[0]), wall_time=float(vwall[0]), value=float(vraw[-1]),
+                   message=msg, extra={"underfitting": True, "train_tag": pair.train_tag})
 
 
 def _badness(higher_better: bool, values: np.ndarray):

@@ -6,8 +6,9 @@ Input: a history of `ResourceSample`s, oldest first, as a gauge sampler produces
     ResourceSample(time=1700000000.0, gpu_util=(97.0, 95.0), gpu_mem_percent=(80.0, 78.0),
                    mem_percent=63.0)
 
-`gpu_util` and `gpu_mem_percent` are percents per GPU (empty without GPUs); `mem_percent` is
-the host's used memory in percent (None when unknown).
+`gpu_util` and `gpu_mem_percent` are percents per GPU (empty without GPUs, None where a
+reading is missing); `mem_percent` is the host's used memory in percent (None when unknown).
+`samples_from_history()` builds them from the gauge sampler's `History`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,28 @@ class ResourceSample:
     mem_percent: float | None = None
 
 
+def samples_from_history(history, interval: float, now: float) -> list[ResourceSample]:
+    """ResourceSamples from a sampler `History` (oldest first, one sample per `interval`
+    seconds ending at `now`): `mem` in percent, `gpu_util[g]` percent series per GPU,
+    `gpu_mem[g]` fraction series per GPU."""
+    mem = list(getattr(history, "mem", ()) or ())
+    gutil = [list(g) for g in getattr(history, "gpu_util", ()) or ()]
+    gmem = [list(g) for g in getattr(history, "gpu_mem", ()) or ()]
+    n = max([len(mem)] + [len(g) for g in gutil] + [len(g) for g in gmem])
+
+    def at(series: list, i: int):  # series aligned at their newest end
+        j = i - (n - len(series))
+        return series[j] if 0 <= j < len(series) else None
+
+    out = []
+    for i in range(n):
+        gm = tuple(None if at(g, i) is None else 100.0 * at(g, i) for g in gmem)
+        out.append(ResourceSample(now - (n - 1 - i) * interval,
+                                  gpu_util=tuple(at(g, i) for g in gutil),
+                                  gpu_mem_percent=gm, mem_percent=at(mem, i)))
+    return out
+
+
 def check_resources(samples: Sequence[ResourceSample], live_runs: Sequence[str],
                     cfg: HealthConfig) -> list[Finding]:
     out = []
@@ -50,12 +73,16 @@ def _gpu_idle(samples, run, cfg) -> Finding | None:
     if len(recent) < 3 or recent[-1].time - recent[0].time < 0.5 * cfg.gpu_idle_window_s:
         return None
     n = min(len(s.gpu_util) for s in recent)
-    util = np.array([s.gpu_util[:n] for s in recent], float)
-    mean = util.mean(axis=0)
+    util = np.array([[np.nan if u is None else u for u in s.gpu_util[:n]] for s in recent], float)
+    seen = ~np.isnan(util)
+    read = seen.sum(axis=0) >= max(3, len(recent) // 2)  # GPUs with enough readings
+    if not read.any():
+        return None
+    mean = np.where(seen, util, 0.0).sum(axis=0)[read] / seen.sum(axis=0)[read]
     if mean.max() >= cfg.gpu_idle_util:
         return None
     # onset: where the trailing stretch of idle samples starts
-    busiest = np.array([max(s.gpu_util) for s in gpu])
+    busiest = np.array([max((u for u in s.gpu_util if u is not None), default=0.0) for s in gpu])
     k = len(gpu)
     while k > 0 and busiest[k - 1] < cfg.gpu_idle_util:
         k -= 1

@@ -57,13 +57,16 @@ class Rhythm:
         q = self.quantile(self.cfg.stall_quantile)
         return max(self.cfg.stall_factor * q, self.cfg.stall_min_s)
 
-    def _learn(self, gaps: np.ndarray) -> None:
-        gaps = gaps[gaps > 0]
-        if not len(gaps):
-            return
+    @staticmethod
+    def _bins(gaps: np.ndarray) -> np.ndarray:
+        gaps = gaps[np.isfinite(gaps) & (gaps > 0)]
         k = np.clip(np.floor((np.log10(gaps) - _LO) * _PER_DECADE), 0, _NBINS - 1).astype(int)
-        self.counts += np.bincount(k, minlength=_NBINS)
-        self.total += len(gaps)
+        return np.bincount(k, minlength=_NBINS)
+
+    def _learn(self, gaps: np.ndarray) -> None:
+        counts = self._bins(gaps)
+        self.counts += counts
+        self.total += int(counts.sum())
 
     def feed(self, view: View, n0: int, n1: int,
              explained: Callable[[float, float], bool]) -> None:
@@ -77,6 +80,15 @@ class Rhythm:
         if view.src is not None:
             restart = view.src[lo + 1 : n1] != view.src[lo : n1 - 1]
         thr = self.threshold()
+        if thr is None:
+            # not learned yet: judge this batch against a rhythm that includes it (one long
+            # pause among many short gaps barely moves the high quantile)
+            counts = self._bins(gaps[~restart])
+            self.counts += counts
+            self.total += int(counts.sum())
+            thr = self.threshold()
+            self.counts -= counts
+            self.total -= int(counts.sum())
         big = np.zeros(len(gaps), bool)
         if thr is not None:
             with np.errstate(invalid="ignore"):

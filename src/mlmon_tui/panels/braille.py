@@ -11,6 +11,9 @@ Degrades to ASCII (`. ' :`) without Unicode and to plain dots without colour.
 
 from __future__ import annotations
 
+import locale
+import sys
+
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -26,6 +29,14 @@ MARK_NAN = ("×", "x")
 MARK_POSINF = ("▲", "^")
 MARK_NEGINF = ("▼", "v")
 MARK_FINDING = ("◆", "!")
+
+
+def unicode_ok(encoding: str | None = None) -> bool:
+    """Whether the terminal's encoding can show braille (else draw in ASCII). Without an
+    explicit encoding, stdout's (or the locale's) is used, as curses programs do."""
+    if encoding is None:
+        encoding = getattr(sys.stdout, "encoding", None) or locale.getpreferredencoding(False)
+    return "utf" in (encoding or "").lower().replace("-", "")
 
 
 def _ascii_table() -> np.ndarray:

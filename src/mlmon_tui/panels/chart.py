@@ -125,6 +125,7 @@ class Chart(Widget):
         self._strips: list[PlotStrip] = []
         self._legend_texts: list[str] = []
         self._axis_text = ("", "")
+        self._title = ""
 
     # -- public API ------------------------------------------------------------------
     def set_runs(self, runs: list[tuple[str, str]]) -> None:
@@ -171,9 +172,6 @@ class Chart(Widget):
             yield Static("", id="chart-yaxis", markup=False)
         yield Static("", id="chart-xaxis", markup=False)
         yield Vertical(id="chart-legend")
-
-    def on_mount(self) -> None:
-        self.query_one("#chart-title", Static).update(self.tag)
 
     def on_resize(self) -> None:
         self.poll()
@@ -228,15 +226,17 @@ class Chart(Widget):
         title = self.tag + ("  [log]" if self.options.log_y else "")
         if info.n_bad:
             title += f"  ({info.n_bad} NaN/Inf)"
-        t = self.query_one("#chart-title", Static)
-        if str(t.render()) != title:
-            t.update(title)
+        if title != self._title:
+            self._title = title
+            self.query_one("#chart-title", Static).update(Text(title, no_wrap=True, overflow="ellipsis"))
         ytext = "\n".join(cf.y_labels(info, lay, self.options))
         xtext = cf.x_labels(info, lay, self.options)
         if (ytext, xtext) != self._axis_text:
             self._axis_text = (ytext, xtext)
-            self.query_one("#chart-yaxis", Static).update(ytext)
-            self.query_one("#chart-xaxis", Static).update(" " * lay.yaxis_width + xtext)
+            # rich Text keeps leading spaces (right-aligned labels, the offset under the y axis)
+            self.query_one("#chart-yaxis", Static).update(Text(ytext, no_wrap=True, overflow="crop"))
+            xaxis = Text(" " * lay.yaxis_width + xtext, no_wrap=True, overflow="crop")
+            self.query_one("#chart-xaxis", Static).update(xaxis)
         self._update_legend(lay, data)
 
     def _update_legend(self, lay: cf.Layout, data: list[cf.RunData]) -> None:

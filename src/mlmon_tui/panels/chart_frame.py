@@ -17,8 +17,8 @@ from rich.text import Text
 from mlmon_tui.panels.axis import format_tick, format_value, log_ticks, nice_ceil, nice_step, ticks
 from mlmon_tui.panels.braille import MARK_FINDING, MARK_NAN, MARK_NEGINF, MARK_POSINF, Canvas
 from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR
-from mlmon_tui.store.decimate import Columns, empty_columns, minmax_columns
-from mlmon_tui.store.smoothing import ema_debiased
+from mlmon_tui.store.decimate import Columns, empty_columns, minmax_columns, minmax_columns_many
+from mlmon_tui.store.smoothing import IncrementalEma
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,32 @@ class ChartState:
     def reset_ranges(self) -> None:
         self.xr = self.yr = None
 
-    def smoothed(self, run: str, key: tuple, y: np.ndarray, weight: float) -> np.ndarray:
+    def smoothed(self, run: str, series, weight: float) -> np.ndarray:
+        """The EMA of a series' values (step order), extended when points were appended."""
+        n = len(series)
         hit = self.smooth_cache.get(run)
-        if hit is not None and hit[0] == (key, weight):
-            return hit[1]
-        sm = ema_debiased(y, weight)
-        self.smooth_cache[run] = ((key, weight), sm)
-        return sm
+        if hit is not None:
+            sid, w, m, head, tail, ema, out = hit
+            if (sid, w) == (id(series), weight) and n >= m and m:
+                same = series.step[0] == head and _same_point(series, m - 1, tail)
+                if same and n == m:
+                    return out
+                if same:
+                    out = ema.update(series.value, appended=True)
+                    self.smooth_cache[run] = (sid, w, n, head, _point(series, n - 1), ema, out)
+                    return out
+        ema = IncrementalEma(weight)
+        out = ema.update(series.value, appended=False)
+        self.smooth_cache[run] = (id(series), weight, n, series.step[0], _point(series, n - 1), ema, out)
+        return out
+
+
+def _point(series, i: int) -> tuple[int, bytes]:
+    return int(series.step[i]), series.value[i].tobytes()
+
+
+def _same_point(series, i: int, point: tuple[int, bytes]) -> bool:
+    return _point(series, i) == point
 
 
 def _x_of(series, x_mode: str) -> np.ndarray:
@@ -126,28 +145,35 @@ def collect(store, tag: str, runs, options, markers, state: ChartState, ncols: i
     for run, colour in runs:
         s = store.series(run, tag)
         if s is None or not len(s):
-            found.append((RunData(run, colour), None, None, None))
+            found.append((RunData(run, colour), None, None, None, None))
             continue
         x = _x_of(s, options.x_mode)
         y = s.value
-        if len(x) > 1 and not bool(np.all(x[1:] >= x[:-1])):  # wall time went back
+        order = None
+        if options.x_mode != "step" and len(x) > 1 and not bool(np.all(x[1:] >= x[:-1])):
+            # wall time went back (clock change, restart): draw in time order
             order = np.argsort(x, kind="stable")
             x, y = x[order], y[order]
         rd = RunData(run, colour, n=len(s), last=s.last_value, vmin=s.min, vmax=s.max, n_bad=s.n_nan + s.n_inf)
-        found.append((rd, s, x, y))
-    spans = [(float(x[0]), float(x[-1])) for _, _, x, _ in found if x is not None]
+        found.append((rd, s, x, y, order))
+    spans = [(float(x[0]), float(x[-1])) for _, _, x, _, _ in found if x is not None]
     if not spans:
         return [f[0] for f in found], _stable_x(state, 0.0, 1.0)
     x0, x1 = _stable_x(state, min(a for a, _ in spans), max(b for _, b in spans))
     out = []
-    for rd, s, x, y in found:
+    for rd, s, x, y, order in found:
         if s is not None:
-            rd.raw = minmax_columns(x, y, x0, x1, ncols)
             if options.smoothing > 0:
-                sm = state.smoothed(rd.run, (id(s), s.version, len(s), options.x_mode), y, options.smoothing)
-                rd.smooth = minmax_columns(x, sm, x0, x1, ncols)
-                fin = sm[np.isfinite(sm)]
-                rd.smoothed_last = float(fin[-1]) if len(fin) else None
+                sm = state.smoothed(rd.run, s, options.smoothing)  # step order, as TensorBoard
+                fin = np.flatnonzero(np.isfinite(sm[-64:]))
+                if len(fin):
+                    rd.smoothed_last = float(sm[len(sm) - min(64, len(sm)) + fin[-1]])
+                else:
+                    fin = np.flatnonzero(np.isfinite(sm))
+                    rd.smoothed_last = float(sm[fin[-1]]) if len(fin) else None
+                rd.raw, rd.smooth = minmax_columns_many(x, [y, sm if order is None else sm[order]], x0, x1, ncols)
+            else:
+                rd.raw = minmax_columns(x, y, x0, x1, ncols)
             for run, step, severity in markers:
                 if run == rd.run and len(s):
                     i = min(int(np.searchsorted(s.step, step)), len(s) - 1)
@@ -297,7 +323,7 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
         t = Text(no_wrap=True, overflow="crop")
         for rd in data:
             shown = rd.smoothed_last if smoothing and rd.smoothed_last is not None else rd.last
-            t.append(swatch[0], Style(color=rd.colour))
+            t.append(swatch[0], Style(color=rd.colour) if options.color else None)
             t.append(f"{_short(rd.run, 10)} {fmt(shown)}  ")
         t.truncate(lay.w)
         return [[t]]
@@ -311,8 +337,10 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
             vals = fmt(rd.last)
         extra = f"  min {fmt(rd.vmin)}  max {fmt(rd.vmax)}" if rd.n else ""
         cells.append((vals, extra))
-    wv = max(len(v) for v, _ in cells)
-    we = max(len(e) for _, e in cells)
+    # fixed minimum widths: a value that gets one digit longer must not move (and so lay
+    # out and repaint) its neighbours
+    wv = max(17 if smoothing else 8, max(len(v) for v, _ in cells))
+    we = max(26, max(len(e) for _, e in cells))
     room = lay.w - len(swatch) - 1 - wv - 2
     show_extra = room - we >= 8
     room = max(4, room - we if show_extra else room)
@@ -321,11 +349,11 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
     out = []
     for rd, (vals, extra) in zip(data, cells):
         head = Text(no_wrap=True, overflow="crop")
-        head.append(swatch, Style(color=rd.colour))
+        head.append(swatch, Style(color=rd.colour) if options.color else None)
         head.append(" " + _short(rd.run, room).ljust(room) + "  ")
         parts = [head, Text(vals.rjust(wv), Style(bold=True), no_wrap=True, overflow="crop")]
         if show_extra:
-            parts.append(Text(extra, no_wrap=True, overflow="crop"))
+            parts.append(Text(extra.ljust(we), no_wrap=True, overflow="crop"))
         out.append(parts)
     return out
 

@@ -229,7 +229,8 @@ def compact_line(snap: Snapshot, width: int, ascii: bool) -> Text:
         line.fits(" mem " + levels(mem, len(mem), ascii=ascii))
     n = sum(1 + len(p.children) for procs in snap.runs.values() for p in procs)
     if n:
-        line.fits(f"  {len(snap.runs)} runs, {n} procs", DIM)
+        runs = len(snap.runs)
+        line.fits(f"  {runs} run{'s' * (runs != 1)}, {n} proc{'s' * (n != 1)}", DIM)
     return line.text
 
 

@@ -38,21 +38,21 @@ def _sep_of(line: str) -> str:
     return SEPARATORS[counts.index(max(counts))] if max(counts) else ","
 
 
-def _fill_empty(body: str, sep: str) -> str:
-    """Write EMPTY_TEXT into every empty cell (str.replace runs at memory speed; two passes
-    of `,,` fill any run of empty cells)."""
+def _fill_empty(body: str, sep: str, fill: str) -> str:
+    """Write `fill` into every empty cell (str.replace runs at memory speed; two passes of
+    `,,` fill any run of empty cells)."""
     two = sep + sep
-    fill = f"{sep}{EMPTY_TEXT}{sep}"
     if two in body:
-        body = body.replace(two, fill).replace(two, fill)
+        mid = f"{sep}{fill}{sep}"
+        body = body.replace(two, mid).replace(two, mid)
     if f"\n{sep}" in body:
-        body = body.replace(f"\n{sep}", f"\n{EMPTY_TEXT}{sep}")
+        body = body.replace(f"\n{sep}", f"\n{fill}{sep}")
     if f"{sep}\n" in body:
-        body = body.replace(f"{sep}\n", f"{sep}{EMPTY_TEXT}\n")
+        body = body.replace(f"{sep}\n", f"{sep}{fill}\n")
     if body.startswith(sep):
-        body = EMPTY_TEXT + body
+        body = fill + body
     if body.endswith(sep):
-        body += EMPTY_TEXT
+        body += fill
     return body
 
 
@@ -79,13 +79,29 @@ def _hparams_yaml(path: Path) -> dict | None:
         pass
     except Exception:
         return None
-    out = {}  # without PyYAML: flat `key: value` lines only
+    out = {}  # without PyYAML: the flat `key: value` lines, scalars typed as YAML does
     for line in text.splitlines():
-        if line[:1].isspace() or ":" not in line or line.startswith("#"):
+        if line[:1].isspace() or ":" not in line or line.startswith(("#", "-")):
             continue
         k, _, v = line.partition(":")
-        out[k.strip()] = v.strip().strip("'\"")
+        out[k.strip().strip("'\"")] = _yaml_scalar(v.strip())
     return out
+
+
+def _yaml_scalar(v: str):
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+        return v[1:-1]
+    low = v.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("", "null", "~"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(v)
+        except ValueError:
+            pass
+    return v
 
 
 def probe(path: Path, head: bytes) -> int:
@@ -113,6 +129,8 @@ def probe(path: Path, head: bytes) -> int:
             return 0
         if not any(_is_number(c) for c in row):
             return 0
+        if step < 0 and not all(_is_number(c) or not c.strip() for c in row[:-1]):
+            return 0  # no step column and text cells: a data set (id,text,label), not a log
     elif path.suffix.lower() != ".csv" and name not in KNOWN_NAMES:
         return 0
     if path.suffix.lower() in {".log", ".txt"} and (len(fields) < 2 or step < 0):
@@ -210,7 +228,10 @@ class CsvSource:
         """All rows at once with numpy's C parser, or None if the block needs the slow path."""
         sep, n = self._sep, len(self.columns)
         use = [j for j in range(n) if j not in self._text_cols]
-        body = _fill_empty(body, sep)
+        # With no `n` anywhere there is no nan/inf cell, so empty cells can be the cheaper
+        # `nan` and every NaN parsed is an empty cell.
+        literal_nan = "n" in body or "N" in body
+        body = _fill_empty(body, sep, EMPTY_TEXT if literal_nan else "nan")
         try:
             part = np.loadtxt(io.StringIO(body), delimiter=sep, usecols=use, ndmin=2,
                               comments=None, dtype=np.float64)
@@ -218,6 +239,8 @@ class CsvSource:
             return None
         if part.shape[1] != len(use) or body.count("\n") + 1 != len(part):
             return None
+        if not literal_nan:
+            part[np.isnan(part)] = EMPTY
         if len(use) == n:
             return part
         table = np.full((len(part), n), EMPTY)

@@ -24,6 +24,7 @@ from mlmon_tui.sources.textfile import TextTail
 LINES_SUFFIXES = {".jsonl", ".ndjson"}
 MAYBE_SUFFIXES = {".json", ".log"}
 NOT_METRICS = {"run", "config"}
+LIVE_STEP_KEYS = set(keys.STEP_KEYS) - {"epoch"}  # one line with one of these: a log begun
 MAX_CHUNKS_PER_POLL = 8
 # JSON files that are one document, never a metric stream.
 NOT_LINES = {
@@ -62,7 +63,7 @@ def probe(path: Path, head: bytes) -> int:
         return 45  # Ray Tune: lines longer than the head
     if not objs or any(o is None for o in objs):
         return 0
-    if len(objs) < 2 and name != "result.json":
+    if len(objs) < 2 and name != "result.json" and not set(objs[0]) & LIVE_STEP_KEYS:
         return 0  # one object alone is a JSON document (a summary, a config), not a log
     if not any(type(v) in (int, float) for o in objs for v in _flat(o).values()):
         return 0

@@ -13,7 +13,9 @@ Transport
     loopback address is refused unless explicitly allowed (and then logged as a warning).
 
 Messages
-    Newline-delimited JSON objects, UTF-8, one per line, at most 1 MiB per line.
+    Newline-delimited JSON objects, UTF-8, one per line, at most 1 MiB per line (a longer
+    line is discarded up to its newline). A connection silent for 60 s is closed (the
+    client sends a stats line every 5 s, and reconnects when needed).
 
     {"type":"hello","run":"name","pid":123,"host":"box","hparams":{...},"meta":{...}}
         Optional. Names the connection's default run and records hyper-parameters.
@@ -32,7 +34,8 @@ Messages
 Run names (they become directories under the log dir)
     A name is one or more components separated by "/". It is rejected (and the message
     counted under `bad_run_names`, nothing written) when it is empty or longer than 200
-    characters; contains a NUL, a control character or a backslash; starts with "/" or a
+    characters; contains a NUL, a control character, a backslash or a lone surrogate (not
+    encodable as UTF-8); starts with "/" or a
     Windows drive letter ("C:"); or has a component that is empty or starts with "." (which
     rules out "." and ".." and hidden directories such as `.mlmon`). As a last guard the
     resolved real path of the run directory must lie inside the log dir's real path (a
@@ -87,6 +90,10 @@ def check_run_name(name: object) -> str | None:
     if not isinstance(name, str) or not name or len(name) > MAX_RUN_NAME:
         return None
     if _CONTROL.search(name) or name.startswith("/") or _DRIVE.match(name):
+        return None
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a "\ud800" escape
         return None
     for part in name.split("/"):
         if not part or part.startswith("."):

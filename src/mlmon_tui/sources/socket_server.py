@@ -13,26 +13,28 @@ import errno
 import json
 import logging
 import os
-import resource
 import selectors
 import socket
-import stat
 import struct
 import threading
 import time
 from pathlib import Path
 
+from mlmon_tui.sources import socket_bind as bind
 from mlmon_tui.sources import socket_protocol as proto
+from mlmon_tui.sources.socket_bind import raise_nofile_limit
+from mlmon_tui.sources.socket_files import RunFiles
+
+__all__ = ["SocketServer", "raise_nofile_limit"]
 
 log = logging.getLogger("mlmon_tui.socket")
 
 FLUSH_EVERY = 0.2
 RECV_SIZE = 1 << 16
-MAX_OPEN_FILES = 128
 COUNTERS = ("connections", "active", "messages", "hellos", "client_stats", "malformed_json",
             "bad_messages", "bad_values", "bad_run_names", "oversized_lines", "binary_junk",
             "idle_clients", "disconnected_midline", "dropped_by_client", "accept_errors",
-            "write_errors")
+            "write_errors", "internal_errors")
 
 
 class _Conn:
@@ -48,30 +50,25 @@ class _Conn:
         self.got_line = False
 
 
-def raise_nofile_limit() -> int:
-    """Raise the soft open-files limit to the hard one; returns the soft limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            return hard
-        except (ValueError, OSError):
-            pass
-    return soft
-
-
-def _private_dir(path: Path) -> None:
-    """Create `path` as a 0700 directory, or check an existing one is ours and make it 0700."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-        raise RuntimeError(f"{path} is not a directory owned by this user; refusing to use it")
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(path, 0o700)
-
-
 class SocketServer:
-    """Receive metrics over `address` and append them to JSONL files under `logdir`."""
+    """Receive metrics over `address` and append them to JSONL files under `logdir`.
+
+    `address`: None for the default Unix socket under the log dir, else `unix:PATH` or
+    `tcp:HOST:PORT` (port 0 picks a free one; `.address` tells which after `start()`).
+    `start()` binds in the caller's thread, so a bad address or a live monitor already on
+    the socket raises there (ValueError / RuntimeError / OSError), then runs the loop in a
+    daemon thread. `stop()` flushes and returns within about two seconds.
+
+    `stats` counters: connections (accepted in all), active (open now), messages (metrics
+    lines written), hellos, client_stats, malformed_json, bad_messages (JSON but not a
+    valid message), bad_values (metric values dropped), bad_run_names, oversized_lines
+    (over 1 MiB, discarded up to the next newline), binary_junk (not UTF-8, or NUL bytes),
+    idle_clients (closed after `idle_timeout` seconds of silence), disconnected_midline
+    (closed with a partial line, which is not written), dropped_by_client (sum of what
+    clients reported losing), accept_errors, write_errors, internal_errors.
+    `peers`: run -> process ids sending to it (SO_PEERCRED on Unix sockets, and the pid
+    a hello states). Memory per connection is bounded by one line (1 MiB + one read).
+    """
 
     def __init__(self, logdir: Path, address: str | None = None, allow_remote: bool = False,
                  idle_timeout: float = 60.0):
@@ -88,7 +85,7 @@ class SocketServer:
         self._peers: dict[str, set[int]] = {}
         self._client_drops: dict[tuple, int] = {}
         self._meta: dict[str, dict] = {}
-        self._files: dict[str, object] = {}
+        self._files = RunFiles(self.root_real, self._count)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -113,15 +110,19 @@ class SocketServer:
         raise_nofile_limit()
         self.logdir.mkdir(parents=True, exist_ok=True)
         if self._requested is None:
-            path = proto.default_unix_path(self.logdir)
-            self._listener = self._bind_unix(path)
+            kind, where = "unix", proto.default_unix_path(self.logdir)
         else:
             kind, where = proto.parse_address(self._requested)
-            if kind == "unix":
-                self._listener = self._bind_unix(Path(where))
-            else:
-                self._listener = self._bind_tcp(*where)
-        self._write_address_file()
+        if kind == "unix":
+            self._listener, self._unix_path, self._unix_ino = bind.bind_unix(Path(where))
+            self.address = f"unix:{self._unix_path}"
+        else:
+            self._listener, self.address, warning = bind.bind_tcp(*where, self.allow_remote)
+            if warning:
+                self.warnings.append(warning)
+        warning = bind.write_address_file(self.logdir, self.address)
+        if warning:
+            self.warnings.append(warning)
         self._sel = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -151,82 +152,6 @@ class SocketServer:
         self.stop()
 
     # --- binding -----------------------------------------------------------------------------
-    def _bind_unix(self, path: Path) -> socket.socket:
-        path = Path(os.path.abspath(path))
-        if len(os.fsencode(str(path))) > proto.UNIX_PATH_MAX:
-            raise ValueError(f"Unix socket path is {len(os.fsencode(str(path)))} bytes, over the "
-                             f"limit of {proto.UNIX_PATH_MAX}: {path}")
-        _private_dir(path.parent)
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            st = None
-        if st is not None:
-            if not stat.S_ISSOCK(st.st_mode):
-                raise RuntimeError(f"{path} exists and is not a socket; not replacing it")
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            probe.settimeout(1.0)
-            try:
-                probe.connect(str(path))
-            except (ConnectionRefusedError, FileNotFoundError):
-                os.unlink(path)  # stale: left by a monitor that died
-                log.info("replaced stale socket %s", path)
-            except OSError as e:
-                raise RuntimeError(f"cannot tell whether {path} is in use: {e}") from e
-            else:
-                raise RuntimeError(f"another monitor is already listening on {path}")
-            finally:
-                probe.close()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.bind(str(path))
-            os.chmod(path, 0o600)
-            sock.listen(1024)
-        except OSError:
-            sock.close()
-            raise
-        sock.setblocking(False)
-        st = os.stat(path)
-        self._unix_path, self._unix_ino = path, (st.st_dev, st.st_ino)
-        self.address = f"unix:{path}"
-        return sock
-
-    def _bind_tcp(self, host: str, port: int) -> socket.socket:
-        if not proto.is_loopback(host):
-            if not self.allow_remote:
-                raise ValueError(
-                    f"refusing to listen on non-loopback address {host}: anyone who can reach "
-                    "it could write into the log dir; use tcp:127.0.0.1:PORT or allow remote "
-                    "connections explicitly")
-            msg = (f"listening on non-loopback address {host}:{port}; any host that can reach "
-                   "it can send metrics")
-            self.warnings.append(msg)
-            log.warning(msg)
-        host = "127.0.0.1" if host == "localhost" else host
-        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(fam, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-            sock.listen(1024)
-        except OSError:
-            sock.close()
-            raise
-        sock.setblocking(False)
-        h, p = sock.getsockname()[:2]
-        self.address = f"tcp:[{h}]:{p}" if fam == socket.AF_INET6 else f"tcp:{h}:{p}"
-        return sock
-
-    def _write_address_file(self) -> None:
-        d = self.logdir / proto.SOCKET_DIR
-        try:
-            _private_dir(d)
-            tmp = d / (proto.ADDRESS_FILE + ".tmp")
-            tmp.write_text(self.address + "\n")
-            os.replace(tmp, d / proto.ADDRESS_FILE)
-        except (OSError, RuntimeError) as e:
-            self.warnings.append(f"could not write the address file in {d}: {e}")
-
     # --- loop --------------------------------------------------------------------------------
     def _run(self) -> None:
         last_flush = last_idle = time.monotonic()
@@ -246,7 +171,7 @@ class SocketServer:
                     else:
                         self._read(key.data, now)
                 if now - last_flush >= FLUSH_EVERY:
-                    self._flush()
+                    self._files.flush()
                     last_flush = now
                 if now - last_idle >= min(1.0, self.idle_timeout / 2):
                     self._reap_idle(now)
@@ -307,7 +232,11 @@ class SocketServer:
             if conn.discarding:
                 conn.discarding = False
             else:
-                self._line(conn, bytes(buf[start:nl]), now)
+                try:
+                    self._line(conn, bytes(buf[start:nl]), now)
+                except Exception:  # one message must never stop the server
+                    log.exception("socket message handling failed")
+                    self._count("internal_errors")
             start = nl + 1
         if start:
             del buf[:start]
@@ -360,7 +289,7 @@ class SocketServer:
             return
         if bad:
             self._count("bad_values", bad)
-        f = self._file(run)
+        f = self._files.writer(run)
         if f is None:
             return
         try:
@@ -392,7 +321,7 @@ class SocketServer:
             self._stats["hellos"] += 1
             if pids:
                 self._peers.setdefault(run, set()).update(pids)
-        self._write_meta(run)
+        self._files.write_meta(run, self._meta[run])
 
     def _client_stats(self, conn: _Conn, obj: dict) -> None:
         run = obj.get("run", conn.run)
@@ -412,61 +341,7 @@ class SocketServer:
         if dropped != prev:
             meta = self._meta.setdefault(run, {"run": run, "pids": []})
             meta["dropped_by_client"] = meta.get("dropped_by_client", 0) + max(0, dropped - prev)
-            self._write_meta(run)
-
-    # --- files -------------------------------------------------------------------------------
-    def _file(self, run: str):
-        f = self._files.get(run)
-        if f is not None:
-            return f
-        d = proto.run_dir(self.root_real, run)
-        if d is None:
-            self._count("bad_run_names")
-            return None
-        try:
-            os.makedirs(d, exist_ok=True)
-            if proto.run_dir(self.root_real, run) != d:  # raced with a symlink
-                self._count("bad_run_names")
-                return None
-            fd = os.open(os.path.join(d, proto.DATA_FILE),
-                         os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         0o644)
-            f = os.fdopen(fd, "a", encoding="utf-8", buffering=1 << 16)
-        except OSError:
-            self._count("write_errors")
-            return None
-        if len(self._files) >= MAX_OPEN_FILES:
-            old = next(iter(self._files))
-            self._close_file(self._files.pop(old))
-        self._files[run] = f
-        return f
-
-    def _write_meta(self, run: str) -> None:
-        d = proto.run_dir(self.root_real, run)
-        if d is None:
-            return
-        try:
-            os.makedirs(d, exist_ok=True)
-            tmp = os.path.join(d, "." + proto.META_FILE + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self._meta[run], f, default=str)
-            os.replace(tmp, os.path.join(d, proto.META_FILE))
-        except (OSError, ValueError, TypeError):
-            self._count("write_errors")
-
-    def _close_file(self, f) -> None:
-        try:
-            f.close()
-        except OSError:
-            self._count("write_errors")
-
-    def _flush(self) -> None:
-        for f in self._files.values():
-            try:
-                f.flush()
-            except OSError:
-                self._count("write_errors")
+            self._files.write_meta(run, self._meta[run])
 
     # --- housekeeping ------------------------------------------------------------------------
     def _count(self, name: str, n: int = 1) -> None:
@@ -501,9 +376,7 @@ class SocketServer:
                 if conn.buf or conn.discarding:
                     self._count("disconnected_midline")
                 self._close(conn)
-        for f in self._files.values():
-            self._close_file(f)
-        self._files.clear()
+        self._files.close()
         for s in (self._listener, self._wake_r, self._wake_w):
             try:
                 self._sel.unregister(s)
@@ -511,16 +384,4 @@ class SocketServer:
                 pass
             s.close()
         self._sel.close()
-        if self._unix_path is not None:
-            try:
-                st = os.stat(self._unix_path)
-                if (st.st_dev, st.st_ino) == self._unix_ino:
-                    os.unlink(self._unix_path)
-            except OSError:
-                pass
-        try:
-            addr_file = self.logdir / proto.SOCKET_DIR / proto.ADDRESS_FILE
-            if addr_file.read_text().strip() == self.address:
-                addr_file.unlink()
-        except OSError:
-            pass
+        bind.cleanup(self.logdir, self.address, self._unix_path, self._unix_ino)

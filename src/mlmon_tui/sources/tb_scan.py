@@ -20,6 +20,8 @@ from mlmon_tui.sources.tfrecord import header_ok
 
 _U64 = struct.Struct("<Q").unpack_from
 _U32 = struct.Struct("<I").unpack_from
+_F32 = struct.Struct("<f").unpack_from
+_F64 = struct.Struct("<d").unpack_from
 _MASK = 0xA282EAD8
 _M32 = 0xFFFFFFFF
 _TF32, _META = tbd.TENSOR_F32, tbd.META_SCALARS
@@ -190,24 +192,30 @@ class Decoder:
     # -- pending points --------------------------------------------------------------
     def _settle(self) -> None:
         """Turn the points collected as lists into arrays while the buffer is at hand."""
-        a = np.frombuffer(self._buf, np.uint8)
+        a = None
+        if any(len(e[5]) >= 32 for e in self._live):
+            a = np.frombuffer(self._buf, np.uint8)
         for steps_append, poss_append, tag, delta, steps, poss in self._live:
             if not poss:
                 continue
-            p = np.array(poss, dtype=np.int64)
-            n = _gather(a, p, 8, "<u8").astype(np.int64)
-            wall = _gather(a, p + 13, 8, "<f8")
-            value = _gather(a, p + 12 + n - delta, 4, "<f4").astype(np.float64)
-            step = np.array(steps, dtype=np.int64)
-            self._chunks.setdefault(tag, []).append((step, wall, value, p + self._base))
+            base = self._base
+            if len(poss) < 32:  # a poll while tailing: plain lists, arrays once in take()
+                buf = self._buf
+                wall = [_F64(buf, q + 13)[0] for q in poss]
+                value = [_F32(buf, q + 8 + _U64(buf, q)[0] + 4 - delta)[0] for q in poss]
+                chunk = (steps[:], wall, value, [q + base for q in poss])
+            else:
+                p = np.array(poss, dtype=np.int64)
+                n = _gather(a, p, 8, "<u8").astype(np.int64)
+                wall = _gather(a, p + 13, 8, "<f8")
+                value = _gather(a, p + 12 + n - delta, 4, "<f4").astype(np.float64)
+                chunk = (np.array(steps, dtype=np.int64), wall, value, p + base)
+            self._chunks.setdefault(tag, []).append(chunk)
             steps.clear()
             poss.clear()
         for tag, (steps, walls, values, poss) in self._slow.items():
             if steps:
-                chunk = (
-                    np.array(steps, dtype=np.int64), np.array(walls, dtype=np.float64),
-                    np.array(values, dtype=np.float64), np.array(poss, dtype=np.int64) + self._base,
-                )  # fmt: skip
+                chunk = (steps, walls, values, [q + self._base for q in poss])
                 self._chunks.setdefault(tag, []).append(chunk)
         self._slow = {}
 
@@ -217,7 +225,10 @@ class Decoder:
         for tag in list(self._chunks) if tags is None else tags:
             chunks = self._chunks.get(tag)
             if chunks:
-                self._chunks[tag] = [tuple(col[c[0] < step] for col in c) for c in chunks]
+                keep = [np.asarray(c[0]) < step for c in chunks]
+                self._chunks[tag] = [
+                    tuple(np.asarray(col)[k] for col in c) for c, k in zip(chunks, keep)
+                ]
         self.histograms = [
             h for h in self.histograms if h[1] < step or (tags is not None and h[0] not in tags)
         ]
@@ -228,13 +239,17 @@ class Decoder:
         """Pending points as {tag: (step int64, wall, value)} and histograms; clears them."""
         out = {}
         for tag, chunks in self._chunks.items():
-            cols = [np.concatenate(c) for c in zip(*chunks)] if len(chunks) > 1 else chunks[0]
-            step, wall, value, pos = cols
-            if not len(step):
-                continue
-            if len(chunks) > 1:
+            if len(chunks) == 1:
+                step, wall, value, _ = chunks[0]
+            else:
+                step, wall, value, pos = (np.concatenate(col) for col in zip(*chunks))
                 order = np.argsort(pos, kind="stable")
                 step, wall, value = step[order], wall[order], value[order]
+            if not len(step):
+                continue
+            step = np.asarray(step, dtype=np.int64)
+            wall = np.asarray(wall, dtype=np.float64)
+            value = np.asarray(value, dtype=np.float64)
             out[tag.decode("utf-8", "replace")] = (step, wall, value)
             top = int(step.max())
             self.emitted_max = top if self.emitted_max is None else max(self.emitted_max, top)

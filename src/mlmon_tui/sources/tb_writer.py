@@ -2,7 +2,7 @@
 
 Encodes the few `Event` fields it needs by hand, as `tb_decode` reads them, so writing
 needs neither TensorBoard's nor tensorboardX's packages (importing tensorboardX alone takes
-over a second). Files it writes are read by TensorBoard, tbparse and tensorboardX.
+over a second). Tests check its files with TensorBoard's own EventAccumulator.
 """
 
 from __future__ import annotations

@@ -85,3 +85,72 @@ def ema_debiased(values: np.ndarray, weight: float) -> np.ndarray:
     last[:head] /= 1.0 - np.power(w, np.arange(1, head + 1, dtype=np.float64))
     out[finite] = last
     return out
+
+
+class IncrementalEma:
+    """`ema_debiased` of a series that grows at the end, extended instead of recomputed.
+
+    `update(values, appended)`: pass `appended=True` when `values` is the previous call's
+    array with points added at the end (the caller checks; anything else recomputes).
+    Returns a view valid until the next call. Results equal `ema_debiased(values, weight)`.
+    """
+
+    def __init__(self, weight: float) -> None:
+        self.weight = float(weight)
+        self._buf = np.empty(0)
+        self._n = 0
+        self._last = 0.0  # the un-debiased accumulator after the previous call
+        self._num = 0  # finite points seen
+        self._const: float | None = None  # the value when every point so far is equal
+
+    def update(self, values: np.ndarray, appended: bool) -> np.ndarray:
+        v = np.asarray(values, dtype=np.float64)
+        w = min(self.weight, 0.999999)
+        n = len(v)
+        if w <= 0.0:
+            return v
+        if not appended or n < self._n or w <= 0.0 or self._n == 0:
+            return self._reset(v)
+        new = v[self._n :]
+        if self._const is not None:
+            if np.all(new == self._const):
+                return self._store(new)
+            return self._reset(v)  # the series just stopped being constant
+        finite = np.isfinite(new)
+        x = new[finite]
+        out = new.copy()
+        if len(x):
+            last = linear_scan((1.0 - w) * x, w)
+            last += self._last * np.power(w, np.arange(1, len(x) + 1, dtype=np.float64))
+            num = self._num + np.arange(1, len(x) + 1)
+            head = int(np.searchsorted(num, int(np.ceil(-38.0 / np.log(w))) + 1, side="right"))
+            self._last = float(last[-1])
+            self._num += len(x)
+            if head:
+                last[:head] /= 1.0 - np.power(w, num[:head].astype(np.float64))
+            out[finite] = last
+        return self._store(out)
+
+    def _reset(self, v: np.ndarray) -> np.ndarray:
+        w = min(self.weight, 0.999999)
+        self._n = 0
+        self._last, self._num = 0.0, 0
+        self._const = float(v[0]) if len(v) and np.all(v == v[0]) else None
+        out = ema_debiased(v, self.weight)
+        if self._const is None and w > 0 and len(v):
+            finite = np.isfinite(v)
+            num = int(finite.sum())
+            if num:  # the accumulator is the debiased value times the debias factor
+                self._last = float(out[finite][-1]) * (1.0 - w**num)
+                self._num = num
+        return self._store(out)
+
+    def _store(self, part: np.ndarray) -> np.ndarray:
+        need = self._n + len(part)
+        if need > len(self._buf):
+            buf = np.empty(max(need, len(self._buf) * 2, 1024))
+            buf[: self._n] = self._buf[: self._n]
+            self._buf = buf
+        self._buf[self._n : need] = part
+        self._n = need
+        return self._buf[:need]

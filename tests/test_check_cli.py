@@ -1,0 +1,119 @@
+"""The headless check on real TensorBoard event files written by tensorboardX."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlmon_tui.app.check import parse_time, run_check
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def _check(*args):
+    env = dict(os.environ, PYTHONPATH=SRC)
+    return subprocess.run([sys.executable, "-m", "mlmon_tui.app.check", *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def _write_runs(root: Path, t0: float = 1_700_000_000.0):
+    tbx = pytest.importorskip("tensorboardX")
+    rng = np.random.default_rng(0)
+    n = 400
+    loss = 0.3 + 2.0 * (1 + np.arange(n) / 20.0) ** -0.7 * np.exp(0.03 * rng.standard_normal(n))
+    for run, bad_at in (("healthy", None), ("broken", 300)):
+        w = tbx.SummaryWriter(str(root / run))
+        for i in range(n):
+            v = float("nan") if bad_at is not None and i >= bad_at else float(loss[i])
+            w.add_scalar("train/loss", v, i, walltime=t0 + i)
+            w.add_scalar("lr", 1e-3, i, walltime=t0 + i)
+        w.close()
+    return t0 + n
+
+
+@pytest.fixture
+def runs(tmp_path):
+    pytest.importorskip("mlmon_tui.sources.tfevents")
+    end = _write_runs(tmp_path)
+    return tmp_path, end
+
+
+def test_json_findings_and_exit_code(runs):
+    root, end = runs
+    out = _check(root, "--json", "--now", end + 5)
+    assert out.returncode == 1, out.stderr
+    found = json.loads(out.stdout)
+    assert [(f["run"], f["kind"], f["tag"], f["step"], f["severity"]) for f in found] == [
+        ("broken", "nan", "train/loss", 300, "error")]
+    assert set(found[0]) == {"run", "kind", "tag", "step", "severity", "wall_time", "value",
+                             "message"}
+    assert found[0]["wall_time"] == pytest.approx(1_700_000_300.0)
+
+
+def test_text_output_and_fail_on(runs):
+    root, end = runs
+    healthy = _check(root / "healthy", "--now", end + 5)
+    assert healthy.returncode == 0, healthy.stderr
+    assert "no findings in 1 run" in healthy.stdout
+    # a stall (warning) judged against a later time, with ISO 8601 --now
+    later = "2023-11-14T23:00:00Z"  # about 1.5 h after the last point
+    warn = _check(root / "healthy", "--now", later, "--fail-on", "warning")
+    assert warn.returncode == 1
+    assert "stall" in warn.stdout and "no new data for" in warn.stdout
+    assert _check(root / "healthy", "--now", later).returncode == 0  # default: errors only
+
+
+def test_config_file_changes_thresholds(runs, tmp_path):
+    root, end = runs
+    cfg = tmp_path / "h.toml"
+    cfg.write_text("[health]\nstall_min_s = 100000\n")
+    out = _check(root / "healthy", "--now", "2023-11-14T23:00:00Z", "--fail-on", "warning",
+                 "--config", cfg)
+    assert out.returncode == 0, out.stdout
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    assert run_check([str(tmp_path / "missing")], json_out=False, fail_on="error", now=None,
+                     config=None) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[health]\nnot_a_key = 1\n")
+    assert run_check([str(tmp_path)], json_out=False, fail_on="error", now=None,
+                     config=bad) == 2
+    assert "unknown [health] key" in capsys.readouterr().err
+    out = _check(tmp_path, "--now", "next tuesday")
+    assert out.returncode == 2 and "not a time" in out.stderr
+
+
+def test_parse_time():
+    assert parse_time("1700000000") == 1_700_000_000.0
+    assert parse_time("2023-11-14T22:13:20Z") == 1_700_000_000.0
+    assert parse_time("2023-11-15T00:13:20+02:00") == 1_700_000_000.0
+    assert parse_time("2023-11-14 22:13:20") == 1_700_000_000.0
+    with pytest.raises(ValueError):
+        parse_time("soon")
+
+
+REAL = Path("/work/shared/real-logs")
+REAL_DIRS = ["pedramfekri__OCTTextureDetector", "CursedSeraphim__process-tensorboard-logs",
+             "0Xero7__slm_training", "Dheena731__tinyLlama-finetune"]
+
+
+def test_real_logs_one_true_overfit_and_no_false_alarm():
+    """Real runs: a Keras fit whose validation loss climbs from epoch 3 while training keeps
+    falling (0.46 -> 1.3 vs 0.86 -> 0.07), next to healthy Keras, RL (DQN/PPO with rising
+    losses and NaN-prefixed rewards), Lightning and Hugging Face runs that must stay quiet."""
+    pytest.importorskip("mlmon_tui.sources.tfevents")
+    if not REAL.exists():
+        pytest.skip("real logs not present")
+    out = _check(*[REAL / d for d in REAL_DIRS], "--json", "--fail-on", "warning")
+    assert out.returncode == 1, out.stderr
+    found = json.loads(out.stdout)
+    assert [(f["run"], f["kind"], f["tag"], f["step"]) for f in found] == [
+        ("pedramfekri__OCTTextureDetector/Train/logs/fit/20220104-193303/validation",
+         "overfitting", "epoch_loss", 3)]
+    assert "train/epoch_loss keeps falling" in found[0]["message"]
