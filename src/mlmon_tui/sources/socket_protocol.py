@@ -23,8 +23,10 @@ Messages
         `type` defaults to "metrics". `step` is an integer (an integral float is accepted).
         `wall_time` (Unix seconds) is optional: the server's receive time is used without it.
         `run` is optional after a hello (the hello's run is used).
-    {"type":"stats","run":"name","pid":123,"dropped":4,"spooled":0}
-        Sent by the client now and then: its cumulative count of messages it had to drop.
+    {"type":"stats","run":"name","pid":123,"client":"3f9a0c","dropped":4,"spooled":0}
+        Sent by the client every 5 s and at close: its cumulative count of messages it had
+        to drop. `client` (a random id per client object) lets the server add up counters
+        from one client across reconnections without counting them twice.
 
     Metric values must be numbers. `null` and the strings "NaN", "Infinity", "-Infinity"
     (any case, also "nan"/"inf"/"-inf") and JSON's non-standard NaN/Infinity tokens read as
