@@ -37,7 +37,7 @@ def grad_norm_at(p: Profile, step: int) -> float:
     g = 1.5 * math.exp(-step / (3 * p.tau)) + 0.4
     g *= math.exp(0.15 * _noise(p.seed, step, 3))
     if p.explode_at is not None and step > p.explode_at:
-        g *= math.exp((step - p.explode_at) / 25.0)
+        g *= math.exp((step - p.explode_at) / 8.0)
     return g
 
 
@@ -46,8 +46,8 @@ def train_loss_at(p: Profile, step: int) -> float:
     if p.overfit_at is not None and step > p.overfit_at:
         base *= math.exp(-(step - p.overfit_at) / (2 * p.tau))  # memorising: keeps falling
     if p.explode_at is not None and step > p.explode_at:
-        blow = math.exp((step - p.explode_at) / 30.0)
-        if blow > 1e6:
+        blow = math.exp((step - p.explode_at) / 15.0)
+        if blow > 40:
             return float("nan")
         base *= blow
     return base * (1 + p.noise * _noise(p.seed, step, 1))
@@ -58,8 +58,8 @@ def val_loss_at(p: Profile, step: int) -> float:
     if p.overfit_at is not None and step > p.overfit_at:
         base += 0.0009 * (step - p.overfit_at)
     if p.explode_at is not None and step > p.explode_at:
-        blow = math.exp((step - p.explode_at) / 30.0)
-        if blow > 1e6:
+        blow = math.exp((step - p.explode_at) / 15.0)
+        if blow > 40:
             return float("nan")
         base *= blow
     return base * (1 + 0.5 * p.noise * _noise(p.seed, step, 2))

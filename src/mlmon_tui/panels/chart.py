@@ -197,6 +197,9 @@ class Chart(Widget):
             ]
             if self._strips:
                 body.mount(*self._strips)
+                # Lay the body out again once the strips are in: a layout computed while
+                # they were still mounting gives the y axis the whole width.
+                self.call_after_refresh(body.refresh, layout=True)
         self._legend_texts = []
         self._axis_text = ("", "")
 

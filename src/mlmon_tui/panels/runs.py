@@ -51,27 +51,59 @@ class RunsPanel(DataTable):
     """
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
         self._rows: dict[str, RunRow] = {}
         self._order: list[str] = []
+        self._width = 0
+        self._keys: list[str] = []
 
-    def on_mount(self) -> None:
-        self.add_column(" ", key="c", width=1)
-        self.add_column("run", key="run")
-        self.add_column("step", key="step")
-        self.add_column("st/s", key="rate")
-        self.add_column("state", key="state")
-        self.add_column("!", key="h")
+    COLUMNS = {  # key: (label, width)
+        "c": ("", 2), "run": ("run", 0), "step": ("  step ", 7), "rate": (" st/s ", 6),
+        "state": (" state", 9), "h": ("", 2),
+    }
+
+    def on_resize(self) -> None:
+        width = self.size.width
+        if width and width != self._width:
+            self._width = width
+            self._set_columns()
+
+    def _set_columns(self) -> None:
+        wide = self._width >= 38
+        keys = ["c", "run", "step", "rate", "state", "h"] if wide else ["c", "run", "step", "h"]
+        fixed = sum(self.COLUMNS[k][1] for k in keys if k != "run")
+        self._name_width = max(6, self._width - fixed - 1)
+        self._keys = keys
+        self.clear(columns=True)
+        for k in keys:
+            label, width = self.COLUMNS[k]
+            self.add_column(label, key=k, width=width or self._name_width)
+        rows = [self._rows[n] for n in self._order]
+        self._order = []
+        self.set_rows(rows)
 
     def _cells(self, row: RunRow) -> list:
-        dot = Text("●" if row.visible else "○", style=row.colour if row.visible else "dim")
-        name = Text(row.name, style="" if row.visible else "dim")
-        state = Text(row.state, style=STATE_STYLE.get(row.state, ""))
-        return [dot, name, fmt_step(row.last_step), fmt_rate(row.rate), state,
-                Text(row.badge[0], style=row.badge[1])]
+        dot = Text("● " if row.visible else "○ ", style=row.colour if row.visible else "dim")
+        name = row.name
+        width = getattr(self, "_name_width", 20)
+        if len(name) > width:
+            name = "…" + name[-(width - 1):]
+        cells = {
+            "c": dot,
+            "run": Text(name, style="" if row.visible else "dim"),
+            "step": Text(f"{fmt_step(row.last_step):>6} "),
+            "rate": Text(f"{fmt_rate(row.rate):>5} "),
+            "state": Text(" " + row.state, style=STATE_STYLE.get(row.state, "")),
+            "h": Text(" " + row.badge[0], style=row.badge[1]),
+        }
+        return [cells[k] for k in self._keys]
 
     def set_rows(self, rows: list[RunRow]) -> None:
         """Show exactly these rows, in this order; touches only cells that changed."""
+        if not self._keys:
+            self._rows = {r.name: r for r in rows}
+            self._order = [r.name for r in rows]
+            return
         names = [r.name for r in rows]
         if names != self._order:
             cursor = self.cursor_row
@@ -84,7 +116,7 @@ class RunsPanel(DataTable):
             if rows:
                 self.move_cursor(row=min(cursor, len(rows) - 1))
             return
-        keys = ["c", "run", "step", "rate", "state", "h"]
+        keys = self._keys
         for r in rows:
             old = self._rows.get(r.name)
             if old == r:

@@ -142,6 +142,8 @@ class Watcher:
     # -- the one-shot loader (check, export, screenshot) -------------------------------
     def load_once(self, max_rounds: int = 1000) -> None:
         """Read everything there is now, on the calling thread, then return."""
+        if self.mode == "starting":
+            self.mode = "read once"
         self._scan()
         for _ in range(max_rounds):
             if not self._sweep(list(self._sources)):
