@@ -174,10 +174,12 @@ def collect(store, tag: str, runs, options, markers, state: ChartState, ncols: i
                 rd.raw, rd.smooth = minmax_columns_many(x, [y, sm if order is None else sm[order]], x0, x1, ncols)
             else:
                 rd.raw = minmax_columns(x, y, x0, x1, ncols)
-            for run, step, severity in markers:
-                if run == rd.run and len(s):
+            mine = [(step, sev) for run, step, sev in markers if run == rd.run]
+            if mine:
+                xm = _x_of(s, options.x_mode)  # in step order, like s.step
+                for step, severity in mine:
                     i = min(int(np.searchsorted(s.step, step)), len(s) - 1)
-                    rd.finding_x.append((float(_x_of(s, options.x_mode)[i]), severity))
+                    rd.finding_x.append((float(xm[i]), severity))
         out.append(rd)
     return out, (x0, x1)
 
