@@ -102,6 +102,7 @@ class IncrementalEma:
         self._last = 0.0  # the un-debiased accumulator after the previous call
         self._num = 0  # finite points seen
         self._const: float | None = None  # the value when every point so far is equal
+        self.generation = 0  # counts recomputations (earlier results may have changed)
 
     def update(self, values: np.ndarray, appended: bool) -> np.ndarray:
         v = np.asarray(values, dtype=np.float64)
@@ -132,6 +133,7 @@ class IncrementalEma:
         return self._store(out)
 
     def _reset(self, v: np.ndarray) -> np.ndarray:
+        self.generation += 1
         w = min(self.weight, 0.999999)
         self._n = 0
         self._last, self._num = 0.0, 0
@@ -148,7 +150,7 @@ class IncrementalEma:
     def _store(self, part: np.ndarray) -> np.ndarray:
         need = self._n + len(part)
         if need > len(self._buf):
-            buf = np.empty(max(need, len(self._buf) * 2, 1024))
+            buf = np.empty(max(need + need // 4, len(self._buf) * 2, 1024))
             buf[: self._n] = self._buf[: self._n]
             self._buf = buf
         self._buf[self._n : need] = part
