@@ -259,3 +259,33 @@ def test_underfitting_is_an_info_plateau_of_the_pair():
     (f,) = [f for f in feed(case)[0].findings if f.tag == "val/loss"]
     assert (f.kind, f.severity, f.extra["underfitting"]) == ("plateau", "info", True)
     assert "likely underfitting" in f.message
+
+
+# -- any input -------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=1,
+                       max_size=400),
+       cuts=st.lists(st.integers(1, 60), min_size=1, max_size=20),
+       tag=st.sampled_from(["train/loss", "grad_norm", "val/acc", "ep_rew_mean", "lr", "x"]))
+def test_any_values_any_chunking_never_crash_and_agree(values, cuts, tag):
+    v = np.array(values, float)
+    n = len(v)
+    steps = np.arange(n, dtype=np.int64)
+    walls = 1e9 + steps.astype(float)
+
+    def run(bounds):
+        store, mon = Store(), HealthMonitor()
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if b > a:
+                up = Update(scalars=[ScalarBatch("r", tag, steps[a:b], walls[a:b], v[a:b], "s")])
+                mon.update(store, store.apply(up), now=walls[b - 1] + 1)
+        mon.finish(store)
+        return sorted((f.kind, f.step) for f in mon.findings)
+
+    chunked = [0] + [int(c) for c in np.cumsum(cuts) if c < n] + [n]
+    assert run(chunked) == run([0, n])
