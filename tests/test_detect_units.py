@@ -289,3 +289,13 @@ def test_any_values_any_chunking_never_crash_and_agree(values, cuts, tag):
 
     chunked = [0] + [int(c) for c in np.cumsum(cuts) if c < n] + [n]
     assert run(chunked) == run([0, n])
+
+
+def test_ongoing_resource_condition_is_reported_once():
+    case, last = _run_case()
+    case.now = last + 1
+    mon, _ = feed(case)
+    first = mon.update_resources(_samples([2.0] * 60, t0=last - 100))
+    later = mon.update_resources(_samples([2.0] * 60, t0=last - 80))  # the window slid
+    assert [f.kind for f in first] == ["gpu_idle"] and later == []
+    assert [f.wall_time for f in mon.findings if f.kind == "gpu_idle"] == [last - 100]

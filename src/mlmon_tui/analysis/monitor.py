@@ -144,7 +144,14 @@ class HealthMonitor:
     def update_resources(self, samples: Sequence[ResourceSample]) -> list[Finding]:
         """Judge a history of resource samples (oldest first) against the live runs."""
         live = sorted(r for r, s in self.run_states.items() if s == "live")
-        self._resource = check_resources(samples, live, self.cfg)
+        before = {(f.kind, f.tag): f for f in self._resource}
+        found = check_resources(samples, live, self.cfg)
+        for f in found:
+            # a condition that goes on keeps its first onset (the history window slides)
+            old = before.get((f.kind, f.tag))
+            if old is not None and old.wall_time is not None and f.wall_time is not None:
+                f.wall_time = min(old.wall_time, f.wall_time)
+        self._resource = found
         return self._collect()
 
     def run_state(self, run: str) -> str:
