@@ -156,7 +156,7 @@ def test_process_gone_before_known_last_step_is_an_error():
     (f,) = mon.findings
     assert (f.kind, f.severity, f.step) == ("stall", "error", 599)
     assert "gone at step 599 of 5000" in f.message
-    assert mon.run_state("run") == "stalled"
+    assert mon.run_state("run") == "crashed"
 
 
 def test_process_gone_without_known_end_is_finished():

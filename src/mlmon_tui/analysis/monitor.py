@@ -95,7 +95,8 @@ class HealthMonitor:
         self.cfg = config or DEFAULT
         self.process_alive = process_alive
         self.findings: list[Finding] = []
-        self.run_states: dict[str, str] = {}  # run -> live | stalled | finished | unknown
+        # run -> live | stalled | finished | crashed (process gone before its known last step)
+        self.run_states: dict[str, str] = {}
         self._series: dict[Key, _SeriesState] = {}
         self._hist: dict[Key, tuple[Series, int, tuple | None]] = {}  # norms from histograms
         self._run_tags: dict[str, int] = {}
@@ -312,7 +313,7 @@ class HealthMonitor:
                         "stall", "error", run, rh.tag, int(info.last_step), info.last_wall, None,
                         f"the process writing {run} is gone at step {info.last_step} of "
                         f"{max_step}: the run stopped before it finished")
-                    self.run_states[run] = "stalled"
+                    self.run_states[run] = "crashed"
                 else:
                     self.run_states[run] = "finished"
                 continue
