@@ -85,6 +85,32 @@ def bench_from_scratch(updates):
     return t
 
 
+def bench_live(runs: int = 10, history: int = 2000, updates: int = 300) -> float:
+    """A live monitor: 10 runs x 10 tags (losses, accuracies, grad norm, lr, validation at
+    every step: the worst case for the pair check), one new point per series per update,
+    after `history` points. Returns CPU seconds per update."""
+    rng = np.random.default_rng(1)
+    tags = ["train/loss", "train/grad_norm", "lr", "train/acc", "val/loss", "val/acc",
+            "aux_loss", "gpu_mem", "throughput", "epoch"]
+
+    def batch(r, tag, s0, k):
+        st = np.arange(s0, s0 + k)
+        v = np.exp(0.05 * rng.standard_normal(k)) * (1 + 1 / (1 + st / 100))
+        return ScalarBatch(f"run{r}", tag, st, 1.7e9 + st.astype(float), v, source="e")
+
+    store, mon = Store(), HealthMonitor()
+    first = Update(scalars=[batch(r, t, 0, history) for r in range(runs) for t in tags])
+    mon.update(store, store.apply(first), now=1.7e9 + history)
+    total = 0.0
+    for i in range(updates):
+        s = history + i
+        ch = store.apply(Update(scalars=[batch(r, t, s, 1) for r in range(runs) for t in tags]))
+        t0 = time.process_time()
+        mon.update(store, ch, now=1.7e9 + s + 0.5)
+        total += time.process_time() - t0
+    return total / updates
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--points", type=int, default=1_000_000)
@@ -108,6 +134,10 @@ def main() -> None:
           f"{t_inc_prefix / m * 1e6:.2f} us/point")
     print(f"  ratio from-scratch / incremental: {t_scratch / t_inc_prefix:.0f}x "
           f"(grows with the run's length)")
+    per = bench_live(updates=100 if args.quick else 300)
+    print(f"live: 100 series x 1 new point per update: {per * 1e3:.2f} ms per update "
+          f"({per * 1e4:.0f} us per series); at one update a second that is "
+          f"{per * 100:.2f} % of a core")
 
 
 if __name__ == "__main__":

@@ -269,3 +269,31 @@ def test_layout_plan_degrades():
             lay = plan_layout(w, h, 4)
             assert lay.plot_w >= 0 and lay.plot_h >= 0
             assert lay.title + lay.xaxis + lay.legend_rows + lay.plot_h <= max(h, 0) or h <= 0
+
+
+def test_incremental_frames_equal_a_fresh_draw():
+    from mlmon_tui.panels import chart_frame as cf
+
+    st = loss_store(("a", "b"), n=500)
+    runs = [("a", "red"), ("b", "blue")]
+    opts = ChartOptions(smoothing=0.7)
+    state = cf.ChartState()
+    rng = np.random.default_rng(9)
+    for k in range(30):
+        with st.lock:
+            data, xr = cf.collect(st, TAG, runs, opts, [], state, 80)
+        frame, _ = cf.draw(state, data, xr, opts, 40, 10)
+        vals = rng.standard_normal(3)
+        vals[0] = np.nan if k == 7 else vals[0]
+        st.apply(Update(scalars=[batch(r, 500 + 3 * k + np.arange(3), vals) for r, _ in runs]))
+    fresh = cf.ChartState()
+    fresh.xr, fresh.yr = state.xr, state.yr
+    with st.lock:
+        data, xr = cf.collect(st, TAG, runs, opts, [], state, 80)
+        data2, xr2 = cf.collect(st, TAG, runs, opts, [], fresh, 80)
+    a, _ = cf.draw(state, data, xr, opts, 40, 10)
+    b, _ = cf.draw(fresh, data2, xr2, opts, 40, 10)
+    assert xr == xr2
+    assert np.array_equal(a.codes, b.codes) and np.array_equal(a.sid, b.sid)
+    assert "×" in "".join(map(chr, a.codes[0]))
+    assert set(state.column_cache) == {"a", "b"}  # the extended path was taken

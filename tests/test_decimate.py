@@ -120,3 +120,29 @@ def test_many_equals_one_at_a_time(values, holes, ncols):
                          [minmax_columns(x, y, -1, len(values) * 3, ncols) for y in (a, b)]):
         for f in ("col", "ymin", "ymax", "first", "last", "nan_x"):
             assert np.array_equal(getattr(many, f), getattr(one, f))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.one_of(st.floats(-1e3, 1e3, allow_nan=False), st.just(math.nan))),
+        min_size=2,
+        max_size=300,
+    ),
+    st.data(),
+    st.integers(1, 60),
+)
+def test_extend_equals_full_recompute(points, data, ncols):
+    from mlmon_tui.store.decimate import extend_columns
+
+    x = np.cumsum([p[0] for p in points])  # sorted, with repeats
+    y = np.array([p[1] for p in points])
+    y2 = np.where(np.isnan(y), np.nan, y * 0.5)
+    m = data.draw(st.integers(1, len(x)))
+    x1 = float(x[-1]) + data.draw(st.integers(0, 20))
+    prev = minmax_columns_many(x[:m], [y[:m], y2[:m]], 0, x1, ncols)
+    got = extend_columns(prev, x, [y, y2], 0, x1, ncols)
+    want = minmax_columns_many(x, [y, y2], 0, x1, ncols)
+    for g, w in zip(got, want):
+        for f in ("col", "ymin", "ymax", "first", "last", "nan_x"):
+            assert np.array_equal(getattr(g, f), getattr(w, f)), f

@@ -45,6 +45,9 @@ NEGATIVES = {
     "finished_max_steps": N.finished,
     "archived": N.archived,
     "writer_gone": N.writer_gone,
+    "lr_step_decay": N.step_decay,
+    "epoch_saw_tooth": N.epoch_bumps,
+    "clipped_grad_norm": N.clipped_grads,
 }
 
 

@@ -156,7 +156,7 @@ def test_process_gone_before_known_last_step_is_an_error():
     (f,) = mon.findings
     assert (f.kind, f.severity, f.step) == ("stall", "error", 599)
     assert "gone at step 599 of 5000" in f.message
-    assert mon.run_state("run") == "stalled"
+    assert mon.run_state("run") == "crashed"
 
 
 def test_process_gone_without_known_end_is_finished():
@@ -259,3 +259,43 @@ def test_underfitting_is_an_info_plateau_of_the_pair():
     (f,) = [f for f in feed(case)[0].findings if f.tag == "val/loss"]
     assert (f.kind, f.severity, f.extra["underfitting"]) == ("plateau", "info", True)
     assert "likely underfitting" in f.message
+
+
+# -- any input -------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=1,
+                       max_size=400),
+       cuts=st.lists(st.integers(1, 60), min_size=1, max_size=20),
+       tag=st.sampled_from(["train/loss", "grad_norm", "val/acc", "ep_rew_mean", "lr", "x"]))
+def test_any_values_any_chunking_never_crash_and_agree(values, cuts, tag):
+    v = np.array(values, float)
+    n = len(v)
+    steps = np.arange(n, dtype=np.int64)
+    walls = 1e9 + steps.astype(float)
+
+    def run(bounds):
+        store, mon = Store(), HealthMonitor()
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if b > a:
+                up = Update(scalars=[ScalarBatch("r", tag, steps[a:b], walls[a:b], v[a:b], "s")])
+                mon.update(store, store.apply(up), now=walls[b - 1] + 1)
+        mon.finish(store)
+        return sorted((f.kind, f.step) for f in mon.findings)
+
+    chunked = [0] + [int(c) for c in np.cumsum(cuts) if c < n] + [n]
+    assert run(chunked) == run([0, n])
+
+
+def test_ongoing_resource_condition_is_reported_once():
+    case, last = _run_case()
+    case.now = last + 1
+    mon, _ = feed(case)
+    first = mon.update_resources(_samples([2.0] * 60, t0=last - 100))
+    later = mon.update_resources(_samples([2.0] * 60, t0=last - 80))  # the window slid
+    assert [f.kind for f in first] == ["gpu_idle"] and later == []
+    assert [f.wall_time for f in mon.findings if f.kind == "gpu_idle"] == [last - 100]

@@ -168,3 +168,43 @@ def writer_gone(seed: int) -> Case:
 
 NEGATIVES = [healthy, warmup, sgdr, lambda s: sgdr(s, log_lr=False), noisy_flat_val, tiny_loss,
              rl, resumed, eval_pauses, finished, archived, writer_gone]
+
+
+def step_decay(seed: int) -> Case:
+    """Learning rate divided by 10 twice: the loss drops in steps (downward jumps are fine)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3000, 9000))
+    t = np.arange(n)
+    drops = (t >= n // 2).astype(float) + (t >= 3 * n // 4)
+    clean = decay(rng, n, 2.5, 0.6) * (1 - 0.25 * drops)
+    w = walls(rng, n)
+    return Case(f"step_decay[{seed}]", [
+        Seg("run", "train/loss", _step(n), w, noisy(rng, clean, 0.04)),
+        Seg("run", "lr", _step(n), w, 0.1 * 0.1 ** drops)])
+
+
+def epoch_bumps(seed: int) -> Case:
+    """Loss that falls within each epoch and jumps a little at every epoch start (a new pass
+    over reshuffled data), the saw-tooth of many real runs."""
+    rng = np.random.default_rng(seed)
+    epochs = int(rng.integers(5, 20))
+    per = int(rng.integers(100, 500))
+    n = epochs * per
+    t = np.arange(n)
+    saw = 0.08 * (1 - (t % per) / per)
+    clean = decay(rng, n) * (1 + saw)
+    return Case(f"epoch_bumps[{seed}]", [
+        Seg("run", "train/loss", _step(n), walls(rng, n), noisy(rng, clean, 0.03))])
+
+
+def clipped_grads(seed: int) -> Case:
+    """Gradient norm of a clipped run: heavy-tailed but bounded, slowly drifting."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2000, 8000))
+    g = np.minimum(np.exp(0.3 * rng.standard_normal(n)) * np.linspace(2.0, 0.8, n), 3.0)
+    w = walls(rng, n)
+    return Case(f"clipped_grads[{seed}]", [Seg("run", "grad_norm", _step(n), w, g),
+                                           Seg("run", "loss", _step(n), w, noisy(rng, decay(rng, n), 0.05))])
+
+
+NEGATIVES += [step_decay, epoch_bumps, clipped_grads]

@@ -15,6 +15,8 @@ from mlmon_tui.analysis.findings import Finding, fmt
 from mlmon_tui.analysis.pairs import Pair
 from mlmon_tui.analysis.rolling import MAD_TO_SIGMA
 
+MAX_EVALS = 2000
+
 
 def _median3(v: np.ndarray) -> np.ndarray:
     """Trailing running median of three (the first two points: themselves / their mean)."""
@@ -36,7 +38,8 @@ def _train_level(step, value, at: int, window: int) -> float:
 
 def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     """`train`, `val`: objects with step/wall/value arrays (store series)."""
-    vstep, vwall, vraw = val.step, val.wall, val.value
+    # the last MAX_EVALS evaluations are plenty (validation logged every step stays O(1))
+    vstep, vwall, vraw = val.step[-MAX_EVALS:], val.wall[-MAX_EVALS:], val.value[-MAX_EVALS:]
     ok = np.isfinite(vraw)
     if ok.sum() < cfg.overfit_min_evals or not len(train.step):
         return None

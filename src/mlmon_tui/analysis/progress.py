@@ -107,13 +107,20 @@ class PlateauDetector(_Blocks):
         if not np.isfinite(early - late) or abs(early - late) + 2.0 * np.sqrt(2.0) * se >= thr:
             self.findings.clear()  # improving, getting worse, or too noisy to tell
             return
-        if self.findings or (self.divergence is not None and self.divergence.reported):
+        if self.divergence is not None and self.divergence.reported:
+            return
+        if self.findings:  # still flat: keep the onset, bring the length up to date
+            f = self.findings[-1]
+            f.message = self._message(f.step, int(view.step[self.index(view, b)]), thr, late)
+            f.value = late
             return
         # onset: where the smoothed curve settled at this level
         above = np.flatnonzero(np.abs(self.stats.med[: b + 1] - late) > 2 * thr)
         onset_b = int(above[-1]) + 1 if len(above) else self.first_b
         i = self.index(view, onset_b)
-        n_steps = int(view.step[self.index(view, b)] - view.step[i])
-        msg = (f"{self.ctx.tag} has changed by less than {fmt(thr)} for {n_steps} steps "
-               f"(since step {int(view.step[i])}, level {fmt(late)}): a plateau")
+        msg = self._message(int(view.step[i]), int(view.step[self.index(view, b)]), thr, late)
         self.add(self.finding("plateau", "info", view, i, msg, value=late))
+
+    def _message(self, onset: int, now: int, thr: float, level: float) -> str:
+        return (f"{self.ctx.tag} has changed by less than {fmt(thr)} for {now - onset} steps "
+                f"(since step {onset}, level {fmt(level)}): a plateau")

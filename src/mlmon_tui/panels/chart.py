@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
-from rich.text import Text
 
 from mlmon_tui.panels import chart_frame as cf
 from mlmon_tui.panels.braille import row_segments
@@ -99,7 +99,11 @@ class TextCell(Widget):
 
 
 class Chart(Widget):
-    """A chart of one tag across runs, fed from a `Store`. Call `poll()` a few times a second."""
+    """A chart of one tag across runs, fed from a `Store`.
+
+    The app calls `poll()` a few times a second (all charts inside one
+    `app.batch_update()`, so their changes reach the terminal in one write); a poll that
+    finds nothing new costs a few microseconds and sends nothing."""
 
     DEFAULT_CSS = """
     Chart { layout: vertical; height: 1fr; min-height: 3; }
@@ -123,7 +127,8 @@ class Chart(Widget):
         self._sig = None
         self._layout: cf.Layout | None = None
         self._strips: list[PlotStrip] = []
-        self._legend_texts: list[str] = []
+        self._legend_texts: list[list[tuple]] = []
+        self._legend_rows: list[Horizontal] = []
         self._axis_text = ("", "")
         self._title = ""
 
@@ -251,17 +256,13 @@ class Chart(Widget):
         box.display = bool(lines)
         shape = [len(parts) for parts in lines]
         old = self._legend_texts
-        if shape != [len(k) for k in old] or len(box.children) != len(lines):
+        self._legend_texts = keys
+        if shape != [len(k) for k in old] or len(self._legend_rows) != len(lines):
             box.remove_children()
-            rows = []
-            for parts in lines:
-                row = Horizontal(*[TextCell(p) for p in parts], classes="legend-row")
-                rows.append(row)
-            box.mount(*rows)
-            old = [[None] * n for n in shape]
-        rows = list(box.children)
-        for row, parts, new_k, old_k in zip(rows, lines, keys, old):
+            self._legend_rows = [Horizontal(*map(TextCell, parts), classes="legend-row") for parts in lines]
+            box.mount(*self._legend_rows)
+            return
+        for row, parts, new_k, old_k in zip(self._legend_rows, lines, keys, old):
             for kid, part, new, was in zip(row.children, parts, new_k, old_k):
                 if new != was:
                     kid.set_text(part)
-        self._legend_texts = keys

@@ -17,7 +17,7 @@ from rich.text import Text
 from mlmon_tui.panels.axis import format_tick, format_value, log_ticks, nice_ceil, nice_step, ticks
 from mlmon_tui.panels.braille import MARK_FINDING, MARK_NAN, MARK_NEGINF, MARK_POSINF, Canvas
 from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR
-from mlmon_tui.store.decimate import Columns, empty_columns, minmax_columns, minmax_columns_many
+from mlmon_tui.store.decimate import Columns, empty_columns, extend_columns, minmax_columns_many
 from mlmon_tui.store.smoothing import IncrementalEma
 
 
@@ -90,6 +90,7 @@ class ChartState:
         self.xr: tuple[float, float] | None = None
         self.yr: tuple[float, float] | None = None
         self.smooth_cache: dict[str, tuple] = {}
+        self.column_cache: dict[str, tuple] = {}
 
     def reset_ranges(self) -> None:
         self.xr = self.yr = None
@@ -112,6 +113,31 @@ class ChartState:
         out = ema.update(series.value, appended=False)
         self.smooth_cache[run] = (id(series), weight, n, series.step[0], _point(series, n - 1), ema, out)
         return out
+
+
+    def smooth_generation(self, run: str) -> tuple | None:
+        """Changes whenever the run's smoothed values were recomputed rather than extended."""
+        hit = self.smooth_cache.get(run)
+        return (id(hit[5]), hit[5].generation) if hit is not None else None
+
+    def columns(self, run: str, series, x, ys, key: tuple, appendable: bool) -> list[Columns]:
+        """Decimated columns of `ys` over `x`; when the series only grew since the last call
+        with the same `key` (range, width, mode), only the newest column is reduced again."""
+        n = len(series)
+        hit = self.column_cache.get(run)
+        if appendable and hit is not None:
+            sid, k, m, head, tail, cols = hit
+            if (sid, k) == (id(series), key) and m <= n and series.step[0] == head and _same_point(series, m - 1, tail):
+                if n > m:
+                    cols = extend_columns(cols, x, ys, key[2], key[3], key[4])
+                    self.column_cache[run] = (sid, k, n, head, _point(series, n - 1), cols)
+                return cols
+        cols = minmax_columns_many(x, ys, key[2], key[3], key[4])
+        if appendable:
+            self.column_cache[run] = (id(series), key, n, series.step[0], _point(series, n - 1), cols)
+        else:
+            self.column_cache.pop(run, None)
+        return cols
 
 
 def _point(series, i: int) -> tuple[int, bytes]:
@@ -171,13 +197,18 @@ def collect(store, tag: str, runs, options, markers, state: ChartState, ncols: i
                 else:
                     fin = np.flatnonzero(np.isfinite(sm))
                     rd.smoothed_last = float(sm[fin[-1]]) if len(fin) else None
-                rd.raw, rd.smooth = minmax_columns_many(x, [y, sm if order is None else sm[order]], x0, x1, ncols)
+                ys = [y, sm if order is None else sm[order]]
             else:
-                rd.raw = minmax_columns(x, y, x0, x1, ncols)
-            for run, step, severity in markers:
-                if run == rd.run and len(s):
+                ys = [y]
+            key = (options.x_mode, options.smoothing, x0, x1, ncols, state.smooth_generation(rd.run))
+            cols = state.columns(rd.run, s, x, ys, key, appendable=order is None)
+            rd.raw, rd.smooth = cols[0], (cols[1] if len(cols) > 1 else None)
+            mine = [(step, sev) for run, step, sev in markers if run == rd.run]
+            if mine:
+                xm = _x_of(s, options.x_mode)  # in step order, like s.step
+                for step, severity in mine:
                     i = min(int(np.searchsorted(s.step, step)), len(s) - 1)
-                    rd.finding_x.append((float(_x_of(s, options.x_mode)[i]), severity))
+                    rd.finding_x.append((float(xm[i]), severity))
         out.append(rd)
     return out, (x0, x1)
 

@@ -134,3 +134,43 @@ def _reduce(ys: np.ndarray, cols: np.ndarray, starts: np.ndarray, ends: np.ndarr
         ys[starts],
         ys[ends],
     )
+
+
+def first_index_at_or_after_column(x: np.ndarray, x0: float, x1: float, ncols: int, col: int) -> int:
+    """Smallest i with column(x[i]) >= col (len(x) if none), by bisection on sorted x.
+    Uses the very float arithmetic of `column_of`, so it agrees with it exactly."""
+    span = float(x1) - float(x0)
+    lo, hi = 0, len(x)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        c = 0 if span <= 0 else min(math.floor((float(x[mid]) - x0) * ncols / span), ncols - 1)
+        if c >= col:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def extend_columns(
+    prev: list[Columns], x: np.ndarray, ys: list[np.ndarray], x0: float, x1: float, ncols: int
+) -> list[Columns]:
+    """`minmax_columns_many(x, ys, ...)` when `prev` holds that result for a prefix of the
+    same points: only the points from the previous last column on are reduced again."""
+    last = max((int(c.col[-1]) for c in prev if len(c)), default=0)
+    j = first_index_at_or_after_column(x, x0, x1, ncols, last)
+    if j >= len(x):
+        return prev
+    xcut = float(x[j])
+    new = minmax_columns_many(x[j:], [y[j:] for y in ys], x0, x1, ncols)
+    out = []
+    for p, n in zip(prev, new):
+        keep = p.col < last
+        c = Columns(*(np.concatenate((getattr(p, f)[keep], getattr(n, f))) for f in _FIELDS))
+        for f in ("nan_x", "posinf_x", "neginf_x"):
+            old = getattr(p, f)
+            setattr(c, f, np.concatenate((old[old < xcut], getattr(n, f))))
+        out.append(c)
+    return out
+
+
+_FIELDS = ("col", "ymin", "ymax", "first", "last")
