@@ -130,7 +130,7 @@ def test_server_restart_mid_run(tmp_path):
 
 def test_process_exit_is_not_held_up_without_monitor(tmp_path):
     code = ("from mlmon_tui.client import Monitor\n"
-            f"m = Monitor(run='r', address='tcp:127.0.0.1:9')\n"
+            "m = Monitor(run='r', address='tcp:127.0.0.1:9')\n"
             "for i in range(100000): m.log(i, loss=1.0)\n")
     t0 = time.monotonic()
     subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": SRC},

@@ -11,15 +11,16 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from rich.text import Text
 from textual.widgets import Footer, Static
 
 from mlmon_tui.app.screens import ChartScreen, HelpScreen, Prompt
 from mlmon_tui.panels.chart import Chart, ChartOptions
 from mlmon_tui.panels.palette import colour_for
 from mlmon_tui.panels.runs import RunRow, RunsPanel
-from mlmon_tui.analysis.findings import severity_rank
 from mlmon_tui.app.services import Services
 from mlmon_tui.panels.gauges import GaugesPanel
+from mlmon_tui.panels.health import HealthPanel, badge as health_badge
 from mlmon_tui.store import Store
 
 SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
@@ -45,7 +46,11 @@ class MonitorApp(App[None]):
     #main { height: 1fr; }
     #side { width: 34; min-width: 24; max-width: 45%; border-right: tall $panel; }
     #status { height: 1; color: $text-muted; padding: 0 1; }
-    #charts { width: 1fr; }
+    #right { width: 1fr; }
+    #charts { height: 1fr; }
+    #health { height: 3; border-top: tall $panel; padding: 0 1; }
+    #details { height: auto; max-height: 8; padding: 0 1; color: $text-muted;
+               border-top: tall $panel; }
     .group-title { height: 1; background: $boost; color: $accent; padding: 0 1; text-style: bold; }
     .group { height: auto; grid-gutter: 0 1; }
     #empty { padding: 1 2; color: $text-muted; }
@@ -60,6 +65,7 @@ class MonitorApp(App[None]):
         Binding("x", "x_axis", "X axis"),
         Binding("enter", "full_screen", "Full", show=False),
         Binding("g", "toggle_gauges", "Gauges"),
+        Binding("h", "toggle_health", "Health"),
         Binding("question_mark", "help", "Help"),
     ]
     HELP = [
@@ -73,6 +79,7 @@ class MonitorApp(App[None]):
         ("enter", "open the focused chart full screen"),
         ("escape", "back"),
         ("g", "show or hide the CPU / memory / GPU gauges"),
+        ("h", "show or hide the health findings (f in the list: severity filter)"),
         ("tab", "move between the runs list and the charts"),
         ("?", "this help"),
     ]
@@ -127,15 +134,23 @@ class MonitorApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="side"):
                 yield RunsPanel(id="runs")
+                yield Static("", id="details")
                 yield GaugesPanel(id="gauges")
-            yield VerticalScroll(id="charts")
+            with Vertical(id="right"):
+                yield VerticalScroll(id="charts")
+                yield HealthPanel(id="health")
         yield Static("", id="status")
         yield Footer()
+
+    @property
+    def _main(self):
+        """The monitor's own screen (queries must not go to a help or full-screen chart)."""
+        return self.screen_stack[0] if self.screen_stack else self.screen
 
     def on_mount(self) -> None:
         self.services.start(live=self.watch_live)
         if not self.watch_live:
-            self.query_one(GaugesPanel).display = False
+            self._main.query_one(GaugesPanel).display = False
         self.set_interval(1.0, self._tick)
         self.call_after_refresh(self._update)
 
@@ -186,7 +201,7 @@ class MonitorApp(App[None]):
         if sampler is None or sampler.version == self._gauges_version:
             return
         self._gauges_version = sampler.version
-        panel = self.query_one(GaugesPanel)
+        panel = self._main.query_one(GaugesPanel)
         if panel.display:
             panel.update_snapshot(sampler.latest)
 
@@ -199,21 +214,48 @@ class MonitorApp(App[None]):
         for tag, chart in self._charts.items():
             chart.set_markers([(f.run, f.step, f.severity) for f in findings
                                if f.tag == tag and f.step is not None])
+        self._main.query_one(HealthPanel).set_findings(findings)
+        self._update_details()
         if sv.new_errors:
             sv.new_errors = 0
             if self.use_bell:
                 self.bell()
 
+    def findings_for(self, run: str) -> list:
+        return [f for f in self.services.findings if f.run == run or run in f.run.split(", ")]
+
     def badge(self, run: str) -> tuple[str, str]:
-        worst = -1
-        count = 0
-        for f in self.services.findings:
-            if f.run == run or run in f.run.split(", "):
-                worst = max(worst, severity_rank(f.severity))
-                count += 1
-        if worst < 0:
-            return ("", "")
-        return {2: ("✖", "bold red"), 1: ("▲", "yellow"), 0: ("i", "cyan")}[worst]
+        found = self.findings_for(run)
+        return health_badge(found) if found else ("", "")
+
+    def _update_details(self) -> None:
+        """The selected run: what feeds it, its hyper-parameters and overfitting figures."""
+        run = self._main.query_one(RunsPanel).current_run
+        box = self._main.query_one("#details", Static)
+        if run is None:
+            box.display = False
+            return
+        info = self.store.run_info(run)
+        text = Text.assemble((run, "bold"), f"  {', '.join(sorted(info.kinds)) or '-'}"
+                             f"  {info.points} points")
+        for f in self.findings_for(run):
+            if f.kind == "overfitting" and "best_step" in f.extra:
+                e = f.extra
+                ratio = e.get("ratio")
+                text.append("\n")
+                text.append("overfitting ", style="yellow")
+                text.append(
+                    f"{f.tag}: best at step {e['best_step']}, "
+                    f"{e.get('evals_since_best', '?')} evals since; gap {e.get('gap', 0):.3g}"
+                    + (f", train/val {ratio:.2f}" if isinstance(ratio, float) else ""))
+        hp = info.meta.get("hparams") or {}
+        if isinstance(hp, dict) and hp:
+            text.append("\n" + "  ".join(f"{k}={v}" for k, v in list(hp.items())[:6]))
+        box.update(text)
+        box.display = True
+
+    def on_data_table_row_highlighted(self, _) -> None:
+        self._update_details()
 
     # -- runs ------------------------------------------------------------------------
     def _run_matches(self, run: str) -> bool:
@@ -253,7 +295,7 @@ class MonitorApp(App[None]):
                     rate=self.store.steps_per_second(run), state=self.run_state(run),
                     badge=self.badge(run),
                 ))
-        self.query_one(RunsPanel).set_rows(rows)
+        self._main.query_one(RunsPanel).set_rows(rows)
 
     def visible_runs(self) -> list[tuple[str, str]]:
         return [(r, self.colour(r)) for r in self._shown_runs() if r not in self.hidden]
@@ -300,7 +342,7 @@ class MonitorApp(App[None]):
         try:
             while True:
                 tags = self._want_tags
-                box = self.query_one("#charts", VerticalScroll)
+                box = self._main.query_one("#charts", VerticalScroll)
                 await box.remove_children()
                 self._charts = {}
                 widgets = self._chart_widgets(tags)
@@ -320,7 +362,8 @@ class MonitorApp(App[None]):
         for tag in tags:
             groups.setdefault(group_of(tag), []).append(tag)
         cols = self._columns()
-        height = self._chart_height()
+        n_rows = sum((len(g) + cols - 1) // cols for g in groups.values())
+        height = self._chart_height(n_rows, len(groups))
         widgets = []
         for group in sorted(groups, key=lambda g: (g == "", g)):
             title = f"{group}/" if group else "other"
@@ -350,12 +393,20 @@ class MonitorApp(App[None]):
         """Visible runs that have this tag, with their colours (a legend lists no strangers)."""
         return [(r, c) for r, c in self.visible_runs() if self.store.series(r, tag) is not None]
 
-    def _chart_height(self) -> int:
+    def _chart_height(self, n_rows: int = 0, n_groups: int = 0) -> int:
+        """Charts fill the area when they fit; otherwise a readable height and scrolling."""
         h = self.size.height
-        return 9 if h < 30 else 12 if h < 50 else 15
+        least = 9 if h < 30 else 12 if h < 50 else 14
+        health = self._main.query_one(HealthPanel)
+        room = h - 2 - (health.styles.height.value if health.display and health.styles.height
+                        else 0) - n_groups
+        if n_rows:
+            return max(least, min(3 * least, room // n_rows))
+        return least
 
     def on_resize(self, _) -> None:
-        self.query_one("#side").styles.width = self._side_width()
+        self._main.query_one("#side").styles.width = self._side_width()
+        self._size_health()
         self._layout_key = ()
         self.call_after_refresh(self._update)
 
@@ -379,6 +430,11 @@ class MonitorApp(App[None]):
             "log" if o.log_y else "linear",
             self.watcher.mode,
         ]
+        found = self.services.findings
+        if found:
+            n_err = sum(1 for f in found if f.severity == "error")
+            n_warn = sum(1 for f in found if f.severity == "warning")
+            parts.append(f"health: {n_err} errors, {n_warn} warnings")
         if self.tags_re:
             parts.append(f"tags /{self.tags_re}/")
         if self.runs_re:
@@ -388,7 +444,7 @@ class MonitorApp(App[None]):
             parts.append(f"{problems} input problem{'s' if problems > 1 else ''}: "
                          f"{Path(last.path).name}: {last.message}")
         try:
-            self.query_one("#status", Static).update(" · ".join(parts))
+            self._main.query_one("#status", Static).update(" · ".join(parts))
         except Exception:
             pass
 
@@ -424,7 +480,7 @@ class MonitorApp(App[None]):
             return False
 
     def action_toggle_run(self) -> None:
-        run = self.query_one(RunsPanel).current_run
+        run = self._main.query_one(RunsPanel).current_run
         if run is None:
             return
         self.hidden.symmetric_difference_update({run})
@@ -462,11 +518,24 @@ class MonitorApp(App[None]):
         self.call_after_refresh(chart.poll)
 
     def action_toggle_gauges(self) -> None:
-        panel = self.query_one(GaugesPanel)
+        panel = self._main.query_one(GaugesPanel)
         panel.display = not panel.display
         if panel.display:
             self._gauges_version = -1
             self._update_gauges()
+
+    def _size_health(self) -> None:
+        """Two lines when all is well; up to a quarter of the screen when there are findings."""
+        panel = self._main.query_one(HealthPanel)
+        want = 3 if not self.services.findings else min(
+            max(5, self.size.height // 4), len(self.services.findings) + 3)
+        if panel.styles.height is None or panel.styles.height.value != want:
+            panel.styles.height = want
+            self._layout_key = ()
+
+    def action_toggle_health(self) -> None:
+        panel = self._main.query_one(HealthPanel)
+        panel.display = not panel.display
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.HELP))

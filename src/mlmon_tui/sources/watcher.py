@@ -9,7 +9,6 @@ network filesystem (where it misses remote writes), everything falls back to pol
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
