@@ -115,3 +115,14 @@ def test_unicode_detection_from_encoding():
 
     assert unicode_ok("UTF-8") and unicode_ok("utf8")
     assert not unicode_ok("ANSI_X3.4-1968") and not unicode_ok("latin-1")
+
+
+def test_palette_colours_survive_256_colour_downgrade():
+    from rich.color import Color, ColorSystem
+
+    from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR
+
+    for hex_ in (*RUN_COLOURS, ERROR_COLOUR, WARNING_COLOUR):
+        c = Color.parse(hex_)
+        down = c.downgrade(ColorSystem.EIGHT_BIT)
+        assert down.get_truecolor() == c.get_truecolor(), hex_  # an exact xterm-256 entry
