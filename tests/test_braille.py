@@ -115,3 +115,30 @@ def test_unicode_detection_from_encoding():
 
     assert unicode_ok("UTF-8") and unicode_ok("utf8")
     assert not unicode_ok("ANSI_X3.4-1968") and not unicode_ok("latin-1")
+
+
+def test_palette_colours_survive_256_colour_downgrade():
+    from rich.color import Color, ColorSystem
+
+    from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR
+
+    for hex_ in (*RUN_COLOURS, ERROR_COLOUR, WARNING_COLOUR):
+        c = Color.parse(hex_)
+        down = c.downgrade(ColorSystem.EIGHT_BIT)
+        assert down.get_truecolor() == c.get_truecolor(), hex_  # an exact xterm-256 entry
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-1e307, 1e307), st.floats(-1e307, 1e307), st.integers(1, 12), st.booleans())
+def test_ticks_always_terminate_within_range(lo, hi, k, time_axis):
+    got = ticks(lo, hi, k, time_axis=time_axis)
+    assert len(got) <= max(k, 1)
+    a, b = min(lo, hi), max(lo, hi)
+    tol = 1e-9 * max(abs(a), abs(b), 1.0)
+    assert all(a - tol <= v <= b + tol for v in got)
+    for v in got:
+        assert format_value(v, got[1] - got[0] if len(got) > 1 else None)

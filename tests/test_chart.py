@@ -297,3 +297,33 @@ def test_incremental_frames_equal_a_fresh_draw():
     assert np.array_equal(a.codes, b.codes) and np.array_equal(a.sid, b.sid)
     assert "×" in "".join(map(chr, a.codes[0]))
     assert set(state.column_cache) == {"a", "b"}  # the extended path was taken
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hst  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    hst.lists(hst.one_of(hst.floats(allow_nan=True, allow_infinity=True), hst.floats(-10, 10)), min_size=1, max_size=60),
+    hst.integers(1, 60),
+    hst.integers(1, 12),
+    hst.booleans(),
+    hst.sampled_from(["step", "relative", "wall"]),
+    hst.sampled_from([0.0, 0.6, 0.999]),
+)
+def test_any_values_any_size_draw_without_error(values, w, h, log_y, x_mode, smoothing):
+    from mlmon_tui.panels import chart_frame as cf
+
+    st = Store()
+    st.apply(Update(scalars=[batch("a", np.arange(len(values)), values)]))
+    opts = ChartOptions(smoothing=smoothing, log_y=log_y, x_mode=x_mode)
+    state = cf.ChartState()
+    lay = cf.plan_layout(w, h + 3, 1)
+    with st.lock:
+        data, xr = cf.collect(st, TAG, [("a", "red")], opts, [("a", 3, "warning")], state, 2 * lay.plot_w)
+    frame, info = cf.draw(state, data, xr, opts, lay.plot_w, lay.plot_h)
+    assert frame.codes.shape == (lay.plot_h, lay.plot_w)
+    assert len(cf.y_labels(info, lay, opts)) in (0, lay.plot_h)
+    assert len(cf.x_labels(info, lay, opts)) == lay.plot_w
+    cf.legend_lines(data, opts, lay)

@@ -53,7 +53,7 @@ def nice_floor(v: float) -> float:
 def ticks(lo: float, hi: float, max_ticks: int, *, time_axis: bool = False) -> list[float]:
     """Round tick values inside [lo, hi], at most `max_ticks` of them (at least one if the
     range is valid). With `time_axis` the step is a round duration in seconds."""
-    if max_ticks < 1 or not (math.isfinite(lo) and math.isfinite(hi)):
+    if max_ticks < 1 or not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(hi - lo)):
         return []
     if hi < lo:
         lo, hi = hi, lo
@@ -70,6 +70,8 @@ def ticks(lo: float, hi: float, max_ticks: int, *, time_axis: bool = False) -> l
         if n <= max_ticks or max_ticks == 1 and n <= 1:
             break
         step = nice_step(step * 1.0001) if not time_axis else _next_time_step(step)
+        if not math.isfinite(step) or step > abs(hi - lo) * 10:
+            return [lo]
     out = [round(i * step, 12) for i in range(first, last + 1)]
     return out or [lo]
 
@@ -100,12 +102,12 @@ def format_value(v: float, step: float | None = None) -> str:
         return "0"
     a = abs(v)
     scale = abs(step) if step else a
-    if a >= 1000:
+    if 1000 <= a < 1e15:
         for div, suf in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
             if a >= div:
                 d = _decimals(scale / div) if step else max(0, 2 - int(math.log10(a / div)))
                 return f"{v / div:.{d}f}".rstrip("0").rstrip(".") + suf if d else f"{v / div:.0f}{suf}"
-    if a < 1e-3 or (step is not None and 0 < abs(step) < 1e-3):
+    if a < 1e-3 or a >= 1e15 or (step is not None and 0 < abs(step) < 1e-3):
         s = f"{v:.1e}" if (step is None or _decimals_e(v, step)) else f"{v:.0e}"
         mant, exp = s.split("e")
         mant = mant.rstrip("0").rstrip(".") if "." in mant else mant

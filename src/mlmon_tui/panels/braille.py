@@ -99,10 +99,11 @@ class Canvas:
             y0 = np.log10(y0) if y0 > 0 else -300.0
             y1 = np.log10(y1) if y1 > 0 else y0 + 1
         rows = 4 * self.height
-        span = y1 - y0
-        if not span > 0:
-            return np.where(np.isfinite(y), (rows - 1) / 2.0, np.nan)
-        return (y1 - y) * ((rows - 1) / span)
+        with np.errstate(over="ignore", invalid="ignore"):  # ranges near the float limits
+            span = y1 - y0
+            if not span > 0:
+                return np.where(np.isfinite(y), (rows - 1) / 2.0, np.nan)
+            return (y1 - y) * ((rows - 1) / span)
 
     # -- drawing ---------------------------------------------------------------------
     def draw_series(self, x: np.ndarray, y: np.ndarray, style: Style | str | None) -> Columns:

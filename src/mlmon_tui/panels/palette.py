@@ -16,7 +16,7 @@ RUN_COLOURS: tuple[str, ...] = (
     "#ff87d7",  # magenta       (212)
     "#87d7ff",  # sky           (117)
     "#d7875f",  # brown         (173)
-    "#afafaf",  # grey          (145)
+    "#949494",  # grey          (246)
 )
 
 ERROR_COLOUR = "#ff0000"
