@@ -118,6 +118,7 @@ def main() -> int:
             time.sleep(0.3)
             tracker = ProcessTracker(lambda: runs)
             sampler = Sampler(gpu=True, tracker=tracker)
+            sampler.sample_now()  # the first sample goes out before NVML starts
             snap = sampler.sample_now()
             assert len(snap.gpus) == 8, snap.gpu_status
             n_tracked = sum(len(v) for v in snap.runs.values())

@@ -34,7 +34,10 @@ def snapshot(monkeypatch, fixture: str | None, tracker=None):
 
 
 def screen_rows(panel: GaugesPanel) -> list[str]:
-    return [panel.render_line(y).text.rstrip() for y in range(panel.size.height)]
+    """The panel's rows as the screen shows them (all its cells composed)."""
+    strips = panel.app.screen._compositor.render_strips()
+    r = panel.region
+    return [strips[y].crop(r.x, r.right).text.rstrip() for y in range(r.y, r.bottom)]
 
 
 async def test_one_gpu(monkeypatch):

@@ -120,7 +120,7 @@ def test_hanging_nvml_never_blocks_the_reader_or_stop(monkeypatch):
     s = Sampler(interval=0.05, gpu=True)
     s.start()
     deadline = time.monotonic() + 5
-    while s.latest is None and time.monotonic() < deadline:
+    while (s.latest is None or not s.latest.gpus) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert s.latest is not None and s.latest.gpus[0].util == 100
     hang["on"] = True
@@ -134,3 +134,28 @@ def test_hanging_nvml_never_blocks_the_reader_or_stop(monkeypatch):
     assert time.monotonic() - t0 < 0.5  # quitting does not wait for the hung call
     assert s._thread.daemon
     release.set()
+
+
+def test_first_snapshot_does_not_wait_for_nvml(monkeypatch):
+    FakeNvml("one_gpu_busy").install(monkeypatch)
+    release = threading.Event()
+    real_init = pynvml.nvmlInit
+
+    def slow_init():
+        release.wait(30)  # a driver that takes its time to answer
+        real_init()
+
+    monkeypatch.setattr(pynvml, "nvmlInit", slow_init)
+    s = Sampler(interval=0.05, gpu=True)
+    s.start()
+    deadline = time.monotonic() + 5
+    while s.latest is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = s.latest
+    assert first is not None and first.host is not None and first.gpus == ()
+    assert "starting" in first.gpu_status
+    release.set()
+    while (s.latest is None or not s.latest.gpus) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    s.stop()
+    assert s.latest.gpus[0].name == "NVIDIA H100 80GB HBM3" and s.latest.gpu_status == ""

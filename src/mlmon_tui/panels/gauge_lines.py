@@ -76,6 +76,27 @@ def levels(values, width: int, scale: float = 100.0, ascii: bool = False) -> str
     )
 
 
+HISTORY_CHARS = 30  # 60 samples, two per character
+
+
+def history(values, last_index: int, width: int, per_char: int = 2, ascii: bool = False) -> str:
+    """The last samples as `width` cells, `per_char` samples per cell (their max, so a spike
+    shows). Buckets are aligned to the samples' absolute index, so the picture moves one cell
+    every `per_char` samples instead of redrawing at every sample; left-padded to `width`."""
+    vals = list(values)
+    if width <= 0:
+        return ""
+    buckets: dict[int, float | None] = {}
+    first = last_index - len(vals) + 1
+    for j, v in enumerate(vals):
+        b = (first + j) // per_char
+        old = buckets.get(b)
+        buckets[b] = v if old is None else old if v is None else max(old, v)
+    last_b = last_index // per_char
+    row = [buckets.get(b) for b in range(last_b - width + 1, last_b + 1)]
+    return levels(row, width, ascii=ascii)
+
+
 class _Line:
     """A Text being built, with a width budget."""
 
@@ -104,19 +125,19 @@ def host_lines(snap: Snapshot, width: int, ascii: bool) -> list[Text]:
     if h is None:
         return [Text("CPU n/a" + (f"  ({snap.error})" if snap.error else ""), DIM)]
     cpu = _Line(width)
-    cpu.add("CPU ", "bold").add(fmt_pct(h.cpu_percent), level_style(h.cpu_percent)).add(" ")
-    cpu.add(bar(h.cpu_percent / 100, 10, ascii), level_style(h.cpu_percent))
+    cpu.add("CPU ", "bold")
+    cpu.add(f"{fmt_pct(h.cpu_percent)} {bar(h.cpu_percent / 100, 10, ascii)}", level_style(h.cpu_percent))
     tail = f"  load {h.load[0]:.2f} {h.load[1]:.2f} {h.load[2]:.2f}" if h.load else ""
-    hist_w = min(len(snap.history.cpu), max(0, cpu.room - len(tail) - 1))
+    hist_w = min(HISTORY_CHARS, max(0, cpu.room - len(tail) - 1))
     if hist_w >= 8:
-        cpu.add(" ").add(levels(snap.history.cpu, hist_w, ascii=ascii), GREEN)
+        cpu.add(" ").add(history(snap.history.cpu, snap.seq, hist_w, ascii=ascii), GREEN)
     cpu.fits(tail, DIM)
     cores = _Line(width)
     cores.add(f"{h.cpu_count:>3} cores ", DIM)
     cores.add(levels(h.per_cpu, max(1, min(len(h.per_cpu), cores.room)), ascii=ascii), GREEN)
     mem = _Line(width)
-    mem.add("MEM ", "bold").add(fmt_pct(h.mem_percent), level_style(h.mem_percent)).add(" ")
-    mem.add(bar(h.mem_percent / 100, 10, ascii), level_style(h.mem_percent))
+    mem.add("MEM ", "bold")
+    mem.add(f"{fmt_pct(h.mem_percent)} {bar(h.mem_percent / 100, 10, ascii)}", level_style(h.mem_percent))
     mem.add(f" {fmt_bytes(h.mem_used)}/{fmt_bytes(h.mem_total)}")
     if h.swap_total:
         mem.fits(f"  swap {fmt_bytes(h.swap_used)}/{fmt_bytes(h.swap_total)}", level_style(h.swap_percent))
@@ -125,7 +146,7 @@ def host_lines(snap: Snapshot, width: int, ascii: bool) -> list[Text]:
     return [cpu.text, cores.text, mem.text]
 
 
-def gpu_line(g: GpuStats, hist: tuple, width: int, ascii: bool, name_w: int) -> list[Text]:
+def gpu_line(g: GpuStats, hist: tuple, seq: int, width: int, ascii: bool, name_w: int) -> list[Text]:
     line = _Line(width)
     line.add(f"GPU{g.index:<2}", "bold").add(f"{g.name[:name_w]:<{name_w}} ", DIM)
     if g.lost:
@@ -133,8 +154,7 @@ def gpu_line(g: GpuStats, hist: tuple, width: int, ascii: bool, name_w: int) -> 
     if g.util is None:
         line.add(" n/a (MIG) " if g.util_note == "MIG" else " n/a       ", DIM)
     else:
-        line.add(fmt_pct(g.util), level_style(g.util)).add(" ")
-        line.add(bar(g.util / 100, 6, ascii), level_style(g.util))
+        line.add(f"{fmt_pct(g.util)} {bar(g.util / 100, 6, ascii)}", level_style(g.util))
     mf = g.mem_fraction
     line.add("  mem ").add(fmt_pct(None if mf is None else mf * 100), level_style(None if mf is None else mf * 100))
     line.add(f" {fmt_bytes(g.mem_used)}/{fmt_bytes(g.mem_total)}")
@@ -144,7 +164,8 @@ def gpu_line(g: GpuStats, hist: tuple, width: int, ascii: bool, name_w: int) -> 
     lim = "n/a" if g.power_limit_w is None else f"{g.power_limit_w:.0f}"
     line.fits(f" {pw:>4}/{lim}W", "")
     if hist and line.room >= 10:
-        line.add(" ").add(levels(hist, min(len(hist), line.room - 1), ascii=ascii), GREEN)
+        w = min(HISTORY_CHARS, line.room - 1)
+        line.add(" ").add(history(hist, seq, w, ascii=ascii), GREEN)
     out = [line.text]
     if g.mig is not None:
         mig = _Line(width).add("     MIG ", DIM)
@@ -165,7 +186,7 @@ def gpu_lines(snap: Snapshot, width: int, ascii: bool) -> list[Text]:
     out: list[Text] = []
     for g in snap.gpus:
         hist = snap.history.gpu_util[g.index] if g.index < len(snap.history.gpu_util) else ()
-        out.extend(gpu_line(g, hist, width, ascii, name_w))
+        out.extend(gpu_line(g, hist, snap.seq, width, ascii, name_w))
     if snap.untracked_gpu:
         other = _Line(width).add("GPU procs not in a run: ", DIM)
         for idx, p in snap.untracked_gpu:

@@ -95,6 +95,10 @@ class Sampler:
             return "GPU monitoring off (--no-gpu)"
         assert self._nvml is not None
         if not self._nvml_opened:
+            if self.version == 0:
+                # the first snapshot goes out with host figures only: NVML's start-up can
+                # take seconds (or hang), and the screen should not wait for it
+                return "starting NVML…"
             self._nvml_opened = True
             self._nvml.open()
         return self._nvml.status
