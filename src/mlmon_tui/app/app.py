@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 import time
@@ -15,6 +16,7 @@ from rich.text import Text
 from textual.widgets import Footer, Static
 
 from mlmon_tui.app.screens import ChartScreen, HelpScreen, Prompt
+from mlmon_tui.panels.braille import unicode_ok
 from mlmon_tui.panels.chart import Chart, ChartOptions
 from mlmon_tui.panels.palette import colour_for
 from mlmon_tui.panels.runs import RunRow, RunsPanel
@@ -102,6 +104,7 @@ class MonitorApp(App[None]):
         allow_remote: bool = False,
         config=None,
         bell: bool = True,
+        ascii: bool = False,
     ) -> None:
         super().__init__()
         self.paths = paths
@@ -116,7 +119,9 @@ class MonitorApp(App[None]):
         self._findings_version = -1
         self.runs_re = runs_re
         self.tags_re = tags_re
-        self.options = ChartOptions(smoothing=smoothing, x_mode=x_mode)
+        self.options = ChartOptions(
+            smoothing=smoothing, x_mode=x_mode, ascii=ascii or not unicode_ok(),
+            color=not os.environ.get("NO_COLOR"))
         self.refresh_seconds = refresh
         self.clock = clock
         self.hidden: set[str] = set()

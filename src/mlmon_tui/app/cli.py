@@ -42,6 +42,8 @@ def add_view_options(p: argparse.ArgumentParser) -> None:
                    help="EMA smoothing weight in [0, 1), as TensorBoard (default 0.6)")
     p.add_argument("--x", choices=("step", "relative", "wall"), default="step",
                    help="x axis (default step)")
+    p.add_argument("--ascii", action="store_true",
+                   help="draw charts with ASCII instead of braille (automatic without UTF-8)")
 
 
 def monitor_parser() -> argparse.ArgumentParser:
@@ -102,7 +104,7 @@ def run_monitor(argv: list[str]) -> int:
     from mlmon_tui.app.app import MonitorApp
 
     app = MonitorApp(a.paths, poll=a.poll, runs_re=a.runs, tags_re=a.tags,
-                     smoothing=a.smoothing, x_mode=a.x, refresh=a.refresh,
+                     smoothing=a.smoothing, x_mode=a.x, refresh=a.refresh, ascii=a.ascii,
                      **service_kwargs(parser, a))
     app.run()
     return app.return_code or 0
@@ -147,7 +149,7 @@ def run_screenshot(argv: list[str]) -> int:
     from mlmon_tui.app.screenshot import screenshot
 
     return screenshot(a.paths, a.output, a.size, runs_re=a.runs, tags_re=a.tags,
-                      smoothing=a.smoothing, x_mode=a.x)
+                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii)
 
 
 def run_check(argv: list[str]) -> int:

@@ -45,7 +45,8 @@ def run(args, services: dict) -> int:
             address = services["listen"]
         proc = start_writer(root, args.rate, address)
         app = MonitorApp([str(root)], runs_re=args.runs, tags_re=args.tags,
-                         smoothing=args.smoothing, x_mode=args.x, **services)
+                         smoothing=args.smoothing, x_mode=args.x, ascii=args.ascii,
+                         **services)
         app.run()
         return app.return_code or 0
     finally:
