@@ -4,8 +4,10 @@ CSV with a header and numeric columns.
 One column is the step (see `keys.STEP_KEYS`; else the row number), one may be the wall time
 (a Unix time in s or ms; else the file's mtime when read); every other column whose cells are
 numbers is a tag. Empty cells (Lightning's sparse rows) are no point; `nan`/`inf` cells are.
-Dense numeric blocks go through numpy's C parser; anything else (quotes, ragged rows, text
-cells) through the csv module, cell by cell.
+Numeric blocks go through a C parser at once (numpy's loadtxt; pandas' read_csv for blocks of
+8 MiB and more when pandas is installed); anything else (quotes, ragged rows, text cells)
+through the csv module, column by column. Ray's progress.csv is left to result.json beside
+it, which holds the same results plus the keys that appeared after the first one.
 """
 
 from __future__ import annotations
