@@ -5,8 +5,11 @@ the same run, and the cost of one live poll as the file grows.
 
 Peers: `csv.DictReader` + `float()` and `json.loads` per line, each collecting per-column
 lists as a reader must (the plain-Python way), and pandas `read_csv` /
-`read_json(lines=True)` (parse only: no per-tag split, so they are flattered). The tail part
-appends 100 rows to a 10k-row and to a 1M-row file and times the poll that picks them up.
+`read_json(lines=True)` (parse only: no per-tag split, so they are flattered). Our CSV
+reader itself hands blocks of 8 MiB and more to pandas' parser when pandas is installed
+(numpy's loadtxt otherwise); run with `--no-pandas` to see the numpy-only figure.
+The tail part appends 100 rows to a 10k-row and to an N-row file, in turns, and times the
+poll that picks them up and the poll after it that finds nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -109,38 +111,44 @@ def json_loop(path: Path):
     return run
 
 
-def tail_poll_cost(tmp: Path, rows: int, kind: str, reps: int = 20) -> tuple[float, float]:
-    """(median seconds of a poll finding 100 appended rows, of a poll finding nothing)."""
-    path = tmp / f"tail_{kind}_{rows}.{'csv' if kind == 'csv' else 'jsonl'}"
-    if kind == "csv":
-        write_dense_csv(path, rows)
-    else:
-        write_jsonl(path, rows)
-    src = (csvlog if kind == "csv" else jsonl).open_source(path, tmp)
-    src.poll()
-    found, idle = [], []
+def tail_poll_costs(tmp: Path, sizes: list[int], kind: str, reps: int = 40) -> dict:
+    """{rows: (median s of a poll finding 100 appended rows, of a poll finding nothing)}.
+    The files take turns, so a change in machine load hits every size alike."""
+    mod, write = (csvlog, write_dense_csv) if kind == "csv" else (jsonl, write_jsonl)
+    srcs = {}
+    for rows in sizes:
+        path = tmp / f"tail_{rows}.{kind}"
+        write(path, rows)
+        srcs[rows] = (path, mod.open_source(path, tmp))
+        srcs[rows][1].poll()
+    found = {rows: [] for rows in sizes}
+    idle = {rows: [] for rows in sizes}
     for r in range(reps):
-        start = rows + 100 * r
-        if kind == "csv":
-            write_dense_csv(path, 100, start=start, header=False)
-        else:
-            write_jsonl(path, 100, start=start)
-        t = time.perf_counter()
-        update = src.poll()
-        found.append(time.perf_counter() - t)
-        assert sum(len(b) for b in update.scalars) == (500 if kind == "csv" else 300)
-        t = time.perf_counter()
-        assert not src.poll()
-        idle.append(time.perf_counter() - t)
-    path.unlink()
-    return statistics.median(found), statistics.median(idle)
+        for rows, (path, src) in srcs.items():
+            if kind == "csv":
+                write(path, 100, start=rows + 100 * r, header=False)
+            else:
+                write(path, 100, start=rows + 100 * r)
+            t = time.perf_counter()
+            update = src.poll()
+            found[rows].append(time.perf_counter() - t)
+            assert sum(len(b) for b in update.scalars) == (500 if kind == "csv" else 300)
+            t = time.perf_counter()
+            assert not src.poll()
+            idle[rows].append(time.perf_counter() - t)
+    for path, _ in srcs.values():
+        path.unlink()
+    return {rows: (statistics.median(found[rows]), statistics.median(idle[rows])) for rows in sizes}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="200k rows instead of 1M")
     ap.add_argument("--rows", type=int, default=None)
+    ap.add_argument("--no-pandas", action="store_true", help="our CSV reader without pandas")
     args = ap.parse_args()
+    if args.no_pandas:
+        csvlog._PANDAS = False
     n = args.rows or (200_000 if args.quick else 1_000_000)
     import pandas as pd
 
@@ -168,11 +176,10 @@ def main() -> None:
             for name, fn in peers:
                 t = timed(fn, repeat=1 if "DictReader" in name or "loads" in name else 3)
                 print(f"{'':<22}{name:<34}{n / t:>12,.0f}{t / t_ours:>11.1f}x")
-        print("\nOne poll that finds 100 new rows (median of 20), and one that finds nothing:")
+        print("\nOne poll that finds 100 new rows, and one that finds nothing (medians of 40):")
         print(f"{'format':<8}{'file rows':>12}{'poll, 100 new':>16}{'poll, idle':>14}")
         for kind in ("csv", "jsonl"):
-            for rows in (10_000, n):
-                found, idle = tail_poll_cost(tmp, rows, kind)
+            for rows, (found, idle) in tail_poll_costs(tmp, [10_000, n], kind).items():
                 print(f"{kind:<8}{rows:>12,}{found * 1e6:>13.0f} µs{idle * 1e6:>11.1f} µs")
         t_reread = timed(lambda: pd.read_csv(dense), repeat=1)
         print(f"\nfor scale: re-reading the {n:,}-row CSV with pandas on each poll costs "

@@ -298,3 +298,27 @@ def test_writes_split_anywhere_give_the_same_points_as_one_read(tmp_path_factory
     got = {t: (store.series(".", t).step.tolist(), store.series(".", t).value.tolist())
            for t in store.tags(".")}
     assert got == want and len(want["loss"][0]) == 60 and len(want["val_loss"][0]) == 15
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_big_blocks_read_the_same_with_either_parser(tmp_path, monkeypatch, bulk):
+    """Blocks past BULK_BYTES go to pandas when installed; both give csv.DictReader's points."""
+    if bulk:
+        pytest.importorskip("pandas")
+        monkeypatch.setattr(csvlog, "BULK_BYTES", 1000)
+    else:
+        monkeypatch.setattr(csvlog, "_PANDAS", False)
+    rng = np.random.default_rng(3)
+    path = tmp_path / "metrics.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch", "lr-Adam", "step", "train_loss", "val_loss"])
+        for i in range(5000):
+            w.writerow([i // 500, 1e-3 if i % 10 == 0 else "", i, rng.random(), "" if i % 100 else rng.random()])
+    got = {b.tag: b for b in csvlog.open_source(path, tmp_path).poll().scalars}
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for tag in ("epoch", "lr-Adam", "train_loss", "val_loss"):
+        want = [(int(r["step"]), float(r[tag])) for r in rows if r[tag] != ""]
+        assert got[tag].step.tolist() == [s for s, _ in want]
+        np.testing.assert_allclose(got[tag].value, [v for _, v in want], rtol=1e-15)
