@@ -75,7 +75,9 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="mlmon-gpu-"))
     run = root / "gpu-run"
     run.mkdir()
-    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "src"))
+    src = os.path.join(os.path.dirname(__file__), "..", "src")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (src, os.environ.get("PYTHONPATH", "")) if p))
     trainer = subprocess.Popen([sys.executable, "-c", TRAINER, str(run), str(a.seconds + 15)],
                                env=env)
     try:
