@@ -195,6 +195,7 @@ class MonitorApp(App[None]):
         self._update_runs()
         self._update_layout()
         self._update_findings()
+        self._update_details()
         for chart in self._charts.values():
             chart.poll()
         if isinstance(self.screen, ChartScreen):

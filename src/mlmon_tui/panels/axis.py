@@ -107,12 +107,16 @@ def format_value(v: float, step: float | None = None) -> str:
             if a >= div:
                 d = _decimals(scale / div) if step else max(0, 2 - int(math.log10(a / div)))
                 return f"{v / div:.{d}f}".rstrip("0").rstrip(".") + suf if d else f"{v / div:.0f}{suf}"
-    if a < 1e-3 or a >= 1e15 or (step is not None and 0 < abs(step) < 1e-3):
-        s = f"{v:.1e}" if (step is None or _decimals_e(v, step)) else f"{v:.0e}"
+    if a < 1e-3 or a >= 1e15:
+        if step:  # enough mantissa digits to tell ticks `step` apart
+            digits = max(0, math.ceil(math.log10(a / abs(step)) - 1e-9))
+            s = f"{v:.{min(digits, 6)}e}"
+        else:
+            s = f"{v:.1e}"
         mant, exp = s.split("e")
         mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
         return f"{mant}e{int(exp)}"
-    d = _decimals(scale) if step else min(4, max(0, 3 - int(math.floor(math.log10(a)))))
+    d = min(8, _decimals(scale)) if step else min(4, max(0, 3 - int(math.floor(math.log10(a)))))
     s = f"{v:.{d}f}"
     if "." in s:
         s = s.rstrip("0").rstrip(".")
