@@ -54,9 +54,12 @@ def train_loss_at(p: Profile, step: int) -> float:
 
 
 def val_loss_at(p: Profile, step: int) -> float:
-    base = 2.3 * math.exp(-step / p.tau) + p.floor + 0.05
     if p.overfit_at is not None and step > p.overfit_at:
-        base += 0.0009 * (step - p.overfit_at)
+        # validation stops improving at overfit_at, then climbs while train/loss still falls
+        base = 2.3 * math.exp(-p.overfit_at / p.tau) + p.floor + 0.05
+        base += 0.0015 * (step - p.overfit_at)
+    else:
+        base = 2.3 * math.exp(-step / p.tau) + p.floor + 0.05
     if p.explode_at is not None and step > p.explode_at:
         blow = math.exp((step - p.explode_at) / 15.0)
         if blow > 40:
