@@ -120,7 +120,7 @@ class Decoder:
             self.last_step = last
             try:
                 self._slow_record(data, rec)
-            except (ValueError, IndexError, struct.error):
+            except Exception:  # CRC fine, protobuf not: skip it, never stop the file
                 self.undecodable.append(base + rec)
             last = self.last_step
         self.last_step = last

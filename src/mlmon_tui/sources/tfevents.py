@@ -101,12 +101,15 @@ class TfEventsSource:
             return up
         if self._stopped or size == self._offset:
             return up
-        if self._head and os.pread(self._fd, len(self._head), 0) != self._head:
-            self._reset(up)  # rewritten in place with a larger size
-        self._read(size, up)
-        if self._dec.restart_needed:  # SessionLog.START orphaned points already handed out
-            self._reset(up)
+        try:
+            if self._head and os.pread(self._fd, len(self._head), 0) != self._head:
+                self._reset(up)  # rewritten in place with a larger size
             self._read(size, up)
+            if self._dec.restart_needed:  # a SessionLog.START orphaned points handed out
+                self._reset(up)
+                self._read(size, up)
+        except OSError as exc:  # e.g. a network file system hiccup: try again next poll
+            self._say(up, f"read error: {exc.strerror or exc}")
         self._emit(up)
         return up
 
