@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tbwrite as tw
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tensorboard.backend.event_processing import event_accumulator as ea
 from tensorboard.util import tensor_util
 
@@ -335,3 +337,45 @@ def test_probe_by_name_and_by_content(tmp_path):
     path = tmp_path / NAME
     path.write_bytes(data)
     assert registry.choose(path) is tfevents
+
+
+_FUZZ_EVENTS = (
+    [tw.version_event()]
+    + [tw.simple(t, s / 7, s) for s in range(20) for t in ("a", "b")]
+    + [
+        tw.tf2("c", tw.tensor(s / 3), s, "scalars" if s == 0 else None)
+        for s in range(10)
+    ]
+    + [tw.histo("h", np.arange(20.0), 3), tw.session_start(5)]
+)
+_FUZZ_DATA = b"".join(tw.records(_FUZZ_EVENTS))
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    flips=st.lists(
+        st.tuples(st.integers(0, len(_FUZZ_DATA) - 1), st.integers(1, 255)), max_size=4
+    ),
+    cut=st.integers(0, len(_FUZZ_DATA)),
+)
+def test_corrupted_or_cut_files_never_raise_nor_invent_points(tmp_path, flips, cut):
+    data = bytearray(_FUZZ_DATA[:cut])
+    for at, mask in flips:
+        if at < len(data):
+            data[at] ^= mask
+    path = tmp_path / NAME
+    path.write_bytes(bytes(data))
+    src = TfEventsSource(path, tmp_path)
+    up = src.poll()
+    src.close()
+    written = {
+        (e.summary.value[0].tag, e.step) for e in _FUZZ_EVENTS if e.HasField("summary")
+    }
+    for tag, pts in points(up).items():
+        assert {(tag, s) for s, _ in pts} <= written
+    for p in up.problems:
+        assert p.message and p.severity in ("warning", "error")
