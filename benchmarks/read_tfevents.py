@@ -74,7 +74,9 @@ def write_run(path: Path, tags: int, steps: int, tensor: bool) -> int:
     return steps * tags
 
 
-def corpus(root: Path, runs: int, tags: int, steps: int, tensor: bool) -> tuple[list[Path], int]:
+def corpus(
+    root: Path, runs: int, tags: int, steps: int, tensor: bool
+) -> tuple[list[Path], int]:
     files, n = [], 0
     for r in range(runs):
         p = root / f"run{r:03d}" / "events.out.tfevents.1600000000.bench.1.0"
@@ -106,11 +108,18 @@ def accumulator(files: list[Path], tensor: bool) -> int:
 
     n = 0
     for f in files:
-        acc = ea.EventAccumulator(str(f.parent), size_guidance={ea.SCALARS: 0, ea.TENSORS: 0})
+        acc = ea.EventAccumulator(
+            str(f.parent), size_guidance={ea.SCALARS: 0, ea.TENSORS: 0}
+        )
         acc.Reload()
         if tensor:
             for tag in acc.Tags()["tensors"]:
-                n += len([float(tensor_util.make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)])
+                n += len(
+                    [
+                        float(tensor_util.make_ndarray(e.tensor_proto))
+                        for e in acc.Tensors(tag)
+                    ]
+                )
         else:
             for tag in acc.Tags()["scalars"]:
                 n += len([e.value for e in acc.Scalars(tag)])
@@ -132,7 +141,11 @@ def protobuf(files: list[Path], tensor: bool) -> int:
             ev = Event.FromString(data)
             if ev.HasField("summary"):
                 for v in ev.summary.value:
-                    x = struct.unpack("<f", v.tensor.tensor_content)[0] if tensor else v.simple_value
+                    x = (
+                        struct.unpack("<f", v.tensor.tensor_content)[0]
+                        if tensor
+                        else v.simple_value
+                    )
                     vals.append((ev.step, ev.wall_time, v.tag, x))
         n += len(vals)
     return n
@@ -198,21 +211,27 @@ def tailing(root: Path, seconds: float, base_steps: int) -> None:
         trainer.kill()
         trainer.wait()
     t = time.process_time()
-    SummaryReader(str(path.parent), pivot=False).scalars
+    _ = SummaryReader(str(path.parent), pivot=False).scalars
     reread = time.process_time() - t
     print(f"\nTailing ~100 events/s on a {base // 1000}k-event file, {seconds:.0f} s per line "
           f"({got_1} + {got_10} new points read):")  # fmt: skip
     print(f"  our reader, polled 1/s         {100 * ours_1 / wall_1:8.3f} % of a core")
-    print(f"  our reader, polled 10/s        {100 * ours_10 / wall_10:8.3f} % of a core")
+    print(
+        f"  our reader, polled 10/s        {100 * ours_10 / wall_10:8.3f} % of a core"
+    )
     print(f"  EventAccumulator.Reload() 1/s  {100 * acc_1 / wall_1:8.3f} % of a core")
-    print(f"  tbparse re-read 1/s            {100 * reread:8.1f} % of a core (one re-read: {reread:.2f} s)")
+    print(
+        f"  tbparse re-read 1/s            {100 * reread:8.1f} % of a core (one re-read: {reread:.2f} s)"
+    )
     print(f"  ratios at 1/s: EventAccumulator/ours {acc_1 / max(ours_1, 1e-9):.1f}x, "
           f"tbparse/ours {reread * wall_1 / max(ours_1, 1e-9):.0f}x")  # fmt: skip
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="1/10 of the sizes, 3 s of tailing")
+    ap.add_argument(
+        "--quick", action="store_true", help="1/10 of the sizes, 3 s of tailing"
+    )
     args = ap.parse_args()
     q = 10 if args.quick else 1
     plans = [  # name, runs, tags, steps, peer sample (runs, steps)
@@ -234,7 +253,11 @@ def main() -> None:
                 assert got == n, (got, n)
                 sample, ns = corpus(tmp / "sample", prun, tags, pstep, tensor)
                 rates = [n / t_ours]
-                for fn, arg in ((tbparse, tmp / "sample"), (accumulator, sample), (protobuf, sample)):
+                for fn, arg in (
+                    (tbparse, tmp / "sample"),
+                    (accumulator, sample),
+                    (protobuf, sample),
+                ):
                     got, t = timed(fn, arg, tensor)
                     assert got == ns, (fn.__name__, got, ns)
                     rates.append(ns / t)

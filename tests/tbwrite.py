@@ -43,7 +43,9 @@ def _shape(dims) -> TensorShapeProto:
 def tensor(value, dtype: int = DT_FLOAT, form: str = "content", dims=()) -> TensorProto:
     """A TensorProto holding `value` as TensorFlow writes it: in `tensor_content` bytes or
     in the typed repeated field (`float_val`, `double_val`, `half_val`, `int_val`)."""
-    np_type = {DT_FLOAT: "<f4", DT_DOUBLE: "<f8", DT_INT32: "<i4", DT_HALF: "<f2"}[dtype]
+    np_type = {DT_FLOAT: "<f4", DT_DOUBLE: "<f8", DT_INT32: "<i4", DT_HALF: "<f2"}[
+        dtype
+    ]
     arr = np.asarray(value, dtype=np_type).reshape(dims)
     t = TensorProto(dtype=dtype, tensor_shape=_shape(dims))
     if form == "content":
@@ -59,7 +61,9 @@ def tensor(value, dtype: int = DT_FLOAT, form: str = "content", dims=()) -> Tens
     return t
 
 
-def tf2(tag: str, t: TensorProto, step: int, plugin: str | None, wall: float | None = None):
+def tf2(
+    tag: str, t: TensorProto, step: int, plugin: str | None, wall: float | None = None
+):
     """An event like `tf.summary.*` in TF2: the plugin metadata only when `plugin` is given
     (TF2 writes it on the first event of each tag)."""
     value = Summary.Value(tag=tag, tensor=t)
@@ -79,12 +83,18 @@ def histo(tag: str, values, step: int) -> Event:
         bucket=counts.astype(float).tolist(),
     )  # fmt: skip
     return Event(
-        wall_time=1000.0 + step, step=step, summary=Summary(value=[Summary.Value(tag=tag, histo=h)])
+        wall_time=1000.0 + step,
+        step=step,
+        summary=Summary(value=[Summary.Value(tag=tag, histo=h)]),
     )
 
 
 def session_start(step: int) -> Event:
-    return Event(wall_time=1000.0 + step, step=step, session_log=SessionLog(status=SessionLog.START))
+    return Event(
+        wall_time=1000.0 + step,
+        step=step,
+        session_log=SessionLog(status=SessionLog.START),
+    )
 
 
 def records(events) -> list[bytes]:

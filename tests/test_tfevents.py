@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tbwrite as tw
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tensorboard.backend.event_processing import event_accumulator as ea
 from tensorboard.util import tensor_util
 
-import tbwrite as tw
 from mlmon_tui.sources import registry, tfevents
 from mlmon_tui.sources.tfevents import EventWriter, TfEventsSource, probe, read_all
 from mlmon_tui.store import Store
@@ -30,9 +32,13 @@ def stored(store: Store, run: str, tag: str) -> list[tuple[int, float]]:
     return list(zip(s.step.tolist(), s.value.tolist())) if s is not None else []
 
 
-def accumulated(directory: Path, tag: str, tensors: bool = False) -> list[tuple[int, float]]:
+def accumulated(
+    directory: Path, tag: str, tensors: bool = False
+) -> list[tuple[int, float]]:
     acc = ea.EventAccumulator(
-        str(directory), size_guidance={ea.SCALARS: 0, ea.TENSORS: 0}, purge_orphaned_data=True
+        str(directory),
+        size_guidance={ea.SCALARS: 0, ea.TENSORS: 0},
+        purge_orphaned_data=True,
     )
     acc.Reload()
     if tensors:
@@ -53,7 +59,9 @@ def test_tensorboardx_writer_scalars_and_histograms(tmp_path):
             w.add_scalar("train/loss", 1.0 / (step + 1), step)
             w.add_scalar("lr", 0.1 * 0.9**step, step)
             if step % 10 == 0:
-                w.add_histogram("grad", np.random.default_rng(step).normal(size=500), step)
+                w.add_histogram(
+                    "grad", np.random.default_rng(step).normal(size=500), step
+                )
     (path,) = (tmp_path / "run").glob("events.out.tfevents.*")
     src = TfEventsSource(path, tmp_path)
     up = src.poll()
@@ -83,7 +91,11 @@ def test_event_writer_is_read_by_tensorboard(tmp_path):
     acc.Reload()
     (h,) = acc.Histograms("weights")
     (ours,) = read_all(tmp_path / NAME).histograms
-    assert (h.step, h.histogram_value.num, h.histogram_value.max) == (5, ours.num, ours.max) == (5, 100, 99)
+    assert (
+        (h.step, h.histogram_value.num, h.histogram_value.max)
+        == (5, ours.num, ours.max)
+        == (5, 100, 99)
+    )
     tf2 = accumulated(tmp_path / "tf2", "acc", tensors=True)
     assert len(tf2) == 20 and tf2 == points(read_all(tmp_path / "tf2" / NAME))["acc"]
 
@@ -109,7 +121,9 @@ def test_half_written_records_wait_then_read_once(tmp_path):
 
 
 def test_bad_data_crc_is_reported_once_and_skipped(tmp_path):
-    recs = tw.records([tw.version_event()] + [tw.simple("x", float(s), s) for s in range(10)])
+    recs = tw.records(
+        [tw.version_event()] + [tw.simple("x", float(s), s) for s in range(10)]
+    )
     bad = bytearray(recs[4])
     bad[-6] ^= 0xFF  # a byte of the float: the data CRC no longer matches
     path = tmp_path / NAME
@@ -118,7 +132,9 @@ def test_bad_data_crc_is_reported_once_and_skipped(tmp_path):
     up = src.poll()
     assert [s for s, _ in points(up)["x"]] == [0, 1, 2, 4, 5, 6, 7, 8, 9]
     (p,) = up.problems
-    assert "corrupt record" in p.message and f"byte {sum(map(len, recs[:4]))}" in p.message
+    assert (
+        "corrupt record" in p.message and f"byte {sum(map(len, recs[:4]))}" in p.message
+    )
     with open(path, "ab") as f:
         f.write(b"".join(tw.records([tw.simple("x", 10.0, 10)])))
     up = src.poll()
@@ -126,9 +142,13 @@ def test_bad_data_crc_is_reported_once_and_skipped(tmp_path):
 
 
 def test_bad_length_crc_stops_that_file_only(tmp_path):
-    recs = tw.records([tw.version_event()] + [tw.simple("x", float(s), s) for s in range(10)])
+    recs = tw.records(
+        [tw.version_event()] + [tw.simple("x", float(s), s) for s in range(10)]
+    )
     bad = bytearray(recs[6])
-    bad[0] ^= 0x01  # the length no longer matches its CRC: nothing after it can be framed
+    bad[0] ^= (
+        0x01  # the length no longer matches its CRC: nothing after it can be framed
+    )
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     broken, fine = tmp_path / "a" / NAME, tmp_path / "b" / NAME
@@ -146,7 +166,9 @@ def test_bad_length_crc_stops_that_file_only(tmp_path):
     assert [s for s, _ in stored(store, "b", "x")] == list(range(10))
     with open(broken, "ab") as f:
         f.write(b"".join(tw.records([tw.simple("x", 1.0, 11)])))
-    assert not srcs[0].poll()  # stopped for good (until truncated or replaced), said once
+    assert not srcs[
+        0
+    ].poll()  # stopped for good (until truncated or replaced), said once
 
 
 def test_truncated_file_is_reset_and_read_again(tmp_path):
@@ -207,7 +229,9 @@ def test_restart_with_steps_going_back_drops_orphans_like_tensorboard(tmp_path, 
 
 def test_session_start_drops_points_at_or_after_its_step(tmp_path):
     path = tmp_path / NAME
-    events = [tw.version_event()] + [tw.simple(t, 1.0, s) for s in range(100) for t in "ab"]
+    events = [tw.version_event()] + [
+        tw.simple(t, 1.0, s) for s in range(100) for t in "ab"
+    ]
     first = tw.write(path, events)
     store = Store()
     src = TfEventsSource(path, tmp_path)
@@ -215,7 +239,9 @@ def test_session_start_drops_points_at_or_after_its_step(tmp_path):
     more = [tw.session_start(40)] + [tw.simple("a", 2.0, s) for s in range(40, 60)]
     tw.write(path, more, mode="ab")
     up = src.poll()
-    assert up.resets == [str(path)]  # points already handed out became orphans: read again
+    assert up.resets == [
+        str(path)
+    ]  # points already handed out became orphans: read again
     store.apply(up)
     for tag in "ab":
         assert stored(store, ".", tag) == accumulated(tmp_path, tag)
@@ -232,8 +258,12 @@ def test_tf2_tensor_scalars_with_metadata_on_first_event_only(tmp_path, dtype, f
     for s in range(40):
         for tag in ("epoch_loss", "epoch_acc"):
             v = (s + 1) * (2.0 if tag == "epoch_loss" else 0.25)
-            events.append(tw.tf2(tag, tw.tensor(v, dtype, form), s, "scalars" if s == 0 else None))
-    events.append(tw.tf2("note", tw.tensor(1.0), 3, "text"))  # 0-d, but not a scalar plugin
+            events.append(
+                tw.tf2(tag, tw.tensor(v, dtype, form), s, "scalars" if s == 0 else None)
+            )
+    events.append(
+        tw.tf2("note", tw.tensor(1.0), 3, "text")
+    )  # 0-d, but not a scalar plugin
     events.append(tw.tf2("plain", tw.tensor(1.0), 3, None))  # never said to be a scalar
     tw.write(tmp_path / NAME, events)
     got = points(read_all(tmp_path / NAME))
@@ -255,7 +285,9 @@ def test_histograms_proto_and_tf2_tensor_form(tmp_path):
     up = read_all(tmp_path / NAME)
     w = [h for h in up.histograms if h.tag == "w"]
     g = [h for h in up.histograms if h.tag == "g"]
-    assert len(w) == 1 and w[0].num == 1000 and w[0].min == values.min() and w[0].step == 3
+    assert (
+        len(w) == 1 and w[0].num == 1000 and w[0].min == values.min() and w[0].step == 3
+    )
     assert np.allclose(w[0].sum_squares, (values**2).sum())
     assert [h.step for h in g] == [0, 1, 2]
     assert g[2].num == 1000 and np.array_equal(g[2].bucket_limit, edges[1:])
@@ -266,7 +298,9 @@ def test_histograms_proto_and_tf2_tensor_form(tmp_path):
 def test_lfs_pointer_zero_byte_and_foreign_files(tmp_path):
     lfs = tmp_path / "lfs" / NAME
     lfs.parent.mkdir()
-    lfs.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12345\n")
+    lfs.write_text(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12345\n"
+    )
     up = read_all(lfs)
     (p,) = up.problems
     assert "Git LFS" in p.message and not up.scalars
@@ -303,3 +337,45 @@ def test_probe_by_name_and_by_content(tmp_path):
     path = tmp_path / NAME
     path.write_bytes(data)
     assert registry.choose(path) is tfevents
+
+
+_FUZZ_EVENTS = (
+    [tw.version_event()]
+    + [tw.simple(t, s / 7, s) for s in range(20) for t in ("a", "b")]
+    + [
+        tw.tf2("c", tw.tensor(s / 3), s, "scalars" if s == 0 else None)
+        for s in range(10)
+    ]
+    + [tw.histo("h", np.arange(20.0), 3), tw.session_start(5)]
+)
+_FUZZ_DATA = b"".join(tw.records(_FUZZ_EVENTS))
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    flips=st.lists(
+        st.tuples(st.integers(0, len(_FUZZ_DATA) - 1), st.integers(1, 255)), max_size=4
+    ),
+    cut=st.integers(0, len(_FUZZ_DATA)),
+)
+def test_corrupted_or_cut_files_never_raise_nor_invent_points(tmp_path, flips, cut):
+    data = bytearray(_FUZZ_DATA[:cut])
+    for at, mask in flips:
+        if at < len(data):
+            data[at] ^= mask
+    path = tmp_path / NAME
+    path.write_bytes(bytes(data))
+    src = TfEventsSource(path, tmp_path)
+    up = src.poll()
+    src.close()
+    written = {
+        (e.summary.value[0].tag, e.step) for e in _FUZZ_EVENTS if e.HasField("summary")
+    }
+    for tag, pts in points(up).items():
+        assert {(tag, s) for s, _ in pts} <= written
+    for p in up.problems:
+        assert p.message and p.severity in ("warning", "error")

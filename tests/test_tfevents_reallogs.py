@@ -68,7 +68,9 @@ def _tbparse(path: Path):
     return reader, rows
 
 
-@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES] if FILES else [])
+@pytest.mark.parametrize(
+    "path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES] if FILES else []
+)
 def test_scalars_equal_tbparse(path):
     up, ours = _ours(path)
     reader, theirs = _tbparse(path)
@@ -89,11 +91,15 @@ def test_scalars_equal_tbparse(path):
     hist_tags = set(reader.histograms.tag) if len(reader.histograms) else set()
     for tag in hist_tags:
         ours_h = sorted(h.step for h in up.histograms if h.tag == tag)
-        assert ours_h == sorted(reader.histograms[reader.histograms.tag == tag].step.tolist())
+        assert ours_h == sorted(
+            reader.histograms[reader.histograms.tag == tag].step.tolist()
+        )
     size = path.stat().st_size
     head = path.read_bytes()[:64]
     if size == 0:
-        assert [p.message for p in up.problems] == ["empty event file (0 bytes); waiting for data"]
+        assert [p.message for p in up.problems] == [
+            "empty event file (0 bytes); waiting for data"
+        ]
     elif head.startswith(b"version https://git-lfs"):
         assert len(up.problems) == 1 and "Git LFS" in up.problems[0].message
     else:

@@ -135,7 +135,9 @@ def tensor_array(t: bytes) -> np.ndarray | None:
         elif f == 2 and w == 2:
             for g, gw, gv in fields(v):
                 if g == 2 and gw == 2:
-                    dims.append(next((x for k, kw, x in fields(gv) if k == 1 and kw == 0), 0))
+                    dims.append(
+                        next((x for k, kw, x in fields(gv) if k == 1 and kw == 0), 0)
+                    )
         elif f == 4 and w == 2:
             content = v
         elif f in (5, 6, 7, 10, 11, 13):

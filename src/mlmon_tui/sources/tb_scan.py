@@ -40,7 +40,11 @@ class Decoder:
         self.plugins: dict[bytes, str] = {}  # tag -> plugin named by its first metadata
         self.last_step = -(1 << 63)  # step of the most recent summary
         self.emitted_max: int | None = None  # highest step already handed out
-        self._tmpl: tuple[dict, dict, dict] = ({}, {}, {})  # simple, tensor, tensor+metadata
+        self._tmpl: tuple[dict, dict, dict] = (
+            {},
+            {},
+            {},
+        )  # simple, tensor, tensor+metadata
         self._live: list[list] = []  # templates with points still as lists
         self._slow: dict[bytes, tuple[list, list, list, list]] = {}
         self._chunks: dict[bytes, list[tuple]] = {}  # tag -> [(step, wall, value, pos)]
@@ -48,7 +52,9 @@ class Decoder:
         self.bad_crc: list[int] = []  # file offsets of records whose data CRC failed
         self.undecodable: list[int] = []  # CRC fine, protobuf not
         self.error: str | None = None  # set when the framing cannot be trusted any more
-        self.restart_needed = False  # a SessionLog.START orphaned points handed out earlier
+        self.restart_needed = (
+            False  # a SessionLog.START orphaned points handed out earlier
+        )
         self._buf: bytes = b""
         self._base = 0
 
@@ -87,7 +93,10 @@ class Decoder:
                         if b < 128:
                             step, i = (step & 127) | (b << 7), 12
                         elif data[12] < 128:
-                            step, i = (step & 127) | ((b & 127) << 7) | (data[12] << 14), 13
+                            step, i = (
+                                (step & 127) | ((b & 127) << 7) | (data[12] << 14),
+                                13,
+                            )
                         else:
                             step, i = tbd.varint(data, 10)
                             step = step - (1 << 64) if step >= 1 << 63 else step
@@ -120,7 +129,7 @@ class Decoder:
             self.last_step = last
             try:
                 self._slow_record(data, rec)
-            except (ValueError, IndexError, struct.error):
+            except Exception:  # noqa: BLE001 (CRC fine, protobuf not: skip it, read on)
                 self.undecodable.append(base + rec)
             last = self.last_step
         self.last_step = last
@@ -179,7 +188,10 @@ class Decoder:
                     continue
                 if kind == "scalars" and arr.size == 1 and arr.dtype.kind in "fiub":
                     self._add(tag, step, wall, float(arr.reshape(-1)[0]), rec)
-                elif kind == "histograms" and (h := tbd.histogram_tensor(arr)) is not None:
+                elif (
+                    kind == "histograms"
+                    and (h := tbd.histogram_tensor(arr)) is not None
+                ):
                     self.histograms.append((tag, step, wall, h))
 
     def _add(self, tag: bytes, step: int, wall: float, value: float, rec: int) -> None:
@@ -199,10 +211,14 @@ class Decoder:
             if not poss:
                 continue
             base = self._base
-            if len(poss) < 32:  # a poll while tailing: plain lists, arrays once in take()
+            if (
+                len(poss) < 32
+            ):  # a poll while tailing: plain lists, arrays once in take()
                 buf = self._buf
                 wall = [_F64(buf, q + 13)[0] for q in poss]
-                value = [_F32(buf, q + 8 + _U64(buf, q)[0] + 4 - delta)[0] for q in poss]
+                value = [
+                    _F32(buf, q + 8 + _U64(buf, q)[0] + 4 - delta)[0] for q in poss
+                ]
                 chunk = (steps[:], wall, value, [q + base for q in poss])
             else:
                 p = np.array(poss, dtype=np.int64)
@@ -230,7 +246,9 @@ class Decoder:
                     tuple(np.asarray(col)[k] for col in c) for c, k in zip(chunks, keep)
                 ]
         self.histograms = [
-            h for h in self.histograms if h[1] < step or (tags is not None and h[0] not in tags)
+            h
+            for h in self.histograms
+            if h[1] < step or (tags is not None and h[0] not in tags)
         ]
         if tags is None and self.emitted_max is not None and self.emitted_max >= step:
             self.restart_needed = True
@@ -252,7 +270,11 @@ class Decoder:
             value = np.asarray(value, dtype=np.float64)
             out[tag.decode("utf-8", "replace")] = (step, wall, value)
             top = int(step.max())
-            self.emitted_max = top if self.emitted_max is None else max(self.emitted_max, top)
-        hists = [(t.decode("utf-8", "replace"), s, w, h) for t, s, w, h in self.histograms]
+            self.emitted_max = (
+                top if self.emitted_max is None else max(self.emitted_max, top)
+            )
+        hists = [
+            (t.decode("utf-8", "replace"), s, w, h) for t, s, w, h in self.histograms
+        ]
         self._chunks, self.histograms = {}, []
         return out, hists

@@ -43,7 +43,10 @@ def _event(wall: float, step: int, summary_value: bytes) -> bytes:
 def event_file_name(directory: Path, suffix: str = "") -> Path:
     """A fresh name as TensorFlow and PyTorch choose it."""
     now = time.time()
-    return Path(directory) / f"events.out.tfevents.{int(now)}.{socket.gethostname()}{suffix}"
+    return (
+        Path(directory)
+        / f"events.out.tfevents.{int(now)}.{socket.gethostname()}{suffix}"
+    )
 
 
 class EventWriter:
@@ -57,14 +60,16 @@ class EventWriter:
         self.path = Path(path)
         self.tensor_form = tensor_form
         self._seen: set[str] = set()
-        self._f = open(self.path, "ab")
+        self._f = open(self.path, "ab")  # noqa: SIM115 (open until close())
         if self._f.tell() == 0:
             self._write(b"\x09" + _F64(time.time()) + _field(3, b"brain.Event:2"))
 
     def _write(self, data: bytes) -> None:
         self._f.write(frame(data))
 
-    def add_scalar(self, tag: str, value: float, step: int, wall: float | None = None) -> None:
+    def add_scalar(
+        self, tag: str, value: float, step: int, wall: float | None = None
+    ) -> None:
         wall = time.time() if wall is None else wall
         name = _field(1, tag.encode())
         if not self.tensor_form:
@@ -110,7 +115,7 @@ class EventWriter:
         if not self._f.closed:
             self._f.close()
 
-    def __enter__(self) -> "EventWriter":
+    def __enter__(self) -> EventWriter:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc) -> None:

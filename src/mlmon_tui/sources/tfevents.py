@@ -28,7 +28,7 @@ def probe(path: Path, head: bytes) -> int:
     return 50 if header_ok(head) else 0
 
 
-def open_source(path: Path, root: Path) -> "TfEventsSource":
+def open_source(path: Path, root: Path) -> TfEventsSource:
     return TfEventsSource(path, root)
 
 
@@ -101,12 +101,17 @@ class TfEventsSource:
             return up
         if self._stopped or size == self._offset:
             return up
-        if self._head and os.pread(self._fd, len(self._head), 0) != self._head:
-            self._reset(up)  # rewritten in place with a larger size
-        self._read(size, up)
-        if self._dec.restart_needed:  # SessionLog.START orphaned points already handed out
-            self._reset(up)
+        try:
+            if self._head and os.pread(self._fd, len(self._head), 0) != self._head:
+                self._reset(up)  # rewritten in place with a larger size
             self._read(size, up)
+            if (
+                self._dec.restart_needed
+            ):  # a SessionLog.START orphaned points handed out
+                self._reset(up)
+                self._read(size, up)
+        except OSError as exc:  # e.g. a network file system hiccup: try again next poll
+            self._say(up, f"read error: {exc.strerror or exc}")
         self._emit(up)
         return up
 
@@ -118,15 +123,22 @@ class TfEventsSource:
             if self._offset == 0:
                 self._head = buf[:HEAD]
                 if buf.startswith(LFS_MAGIC):
-                    self._stop(up, "a Git LFS pointer, not event data (run `git lfs pull`)")
+                    self._stop(
+                        up, "a Git LFS pointer, not event data (run `git lfs pull`)"
+                    )
                     return
             used = self._dec.feed(buf, self._offset)
             self._offset += used
             if self._dec.error:
                 if self._offset == 0:
-                    self._stop(up, "not a TensorBoard event file (no valid record at byte 0)")
+                    self._stop(
+                        up, "not a TensorBoard event file (no valid record at byte 0)"
+                    )
                 else:
-                    self._stop(up, f"stopped reading: {self._dec.error}; later records are lost")
+                    self._stop(
+                        up,
+                        f"stopped reading: {self._dec.error}; later records are lost",
+                    )
                 return
             if used == 0:
                 if want < chunk or len(buf) < want:
@@ -144,16 +156,33 @@ class TfEventsSource:
         bad = dec.bad_crc[self._reported_bad :]
         if bad:
             self._reported_bad = len(dec.bad_crc)
-            many = f"{len(bad)} corrupt records, the first" if len(bad) > 1 else "a corrupt record"
+            many = (
+                f"{len(bad)} corrupt records, the first"
+                if len(bad) > 1
+                else "a corrupt record"
+            )
             self._say(up, f"skipped {many} at byte {bad[0]} (checksum mismatch)")
         odd = dec.undecodable[self._reported_undecodable :]
         if odd:
             self._reported_undecodable = len(dec.undecodable)
-            self._say(up, f"skipped {len(odd)} undecodable event(s), the first at byte {odd[0]}")
+            self._say(
+                up,
+                f"skipped {len(odd)} undecodable event(s), the first at byte {odd[0]}",
+            )
         scalars, hists = dec.take()
         for tag, (step, wall, value) in scalars.items():
             up.scalars.append(
-                ScalarBatch(self.run, tag, step, wall, value, source=self.path, purge_orphans=True)
+                ScalarBatch(
+                    self.run,
+                    tag,
+                    step,
+                    wall,
+                    value,
+                    source=self.path,
+                    purge_orphans=True,
+                )
             )
         for tag, step, wall, h in hists:
-            up.histograms.append(HistogramPoint(self.run, tag, step, wall, source=self.path, **h))
+            up.histograms.append(
+                HistogramPoint(self.run, tag, step, wall, source=self.path, **h)
+            )
