@@ -10,6 +10,7 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from rich.text import Text
@@ -183,6 +184,12 @@ class MonitorApp(App[None]):
 
     def _tick(self) -> None:
         """Once a second: run states and rates move with the clock even without data."""
+        try:
+            self._tick_body()
+        except NoMatches:  # the app is closing: its widgets are already gone
+            pass
+
+    def _tick_body(self) -> None:
         self._update_runs()
         self._update_status()
         self._update_gauges()
@@ -190,6 +197,12 @@ class MonitorApp(App[None]):
             self._update()
 
     def _update(self) -> None:
+        try:
+            self._update_body()
+        except NoMatches:  # the app is closing: its widgets are already gone
+            pass
+
+    def _update_body(self) -> None:
         self._last_draw = time.monotonic()
         self._seen_version = self.store.version
         self._update_runs()
