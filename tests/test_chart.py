@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+
+from reallogs import REAL_LOGS
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from mlmon_tui.store.smoothing import ema_debiased
 
 TAG = "train/loss"
 BRAILLE = {chr(c) for c in range(0x2801, 0x2900)}
-REAL_EVENTS = Path("/work/shared/real-logs/yuanjun0416__tensorboard_use/loop_noise5_cbamconcat_rms1_batchsize512/validation")
+REAL_EVENTS = REAL_LOGS / "yuanjun0416__tensorboard_use/loop_noise5_cbamconcat_rms1_batchsize512/validation"
 
 
 def batch(run, step, value, tag=TAG):

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from reallogs import REAL_LOGS
+
 import numpy as np
 import pytest
 
@@ -98,7 +100,7 @@ def test_parse_time():
         parse_time("soon")
 
 
-REAL = Path("/work/shared/real-logs")
+REAL = REAL_LOGS
 REAL_DIRS = ["pedramfekri__OCTTextureDetector", "CursedSeraphim__process-tensorboard-logs",
              "0Xero7__slm_training", "Dheena731__tinyLlama-finetune"]
 

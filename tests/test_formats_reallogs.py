@@ -4,14 +4,15 @@ tags and point counts agree with what INVENTORY.md (made by another tool) says a
 import json
 import math
 import re
-from pathlib import Path
+
+from reallogs import REAL_LOGS
 
 import pytest
 
 from mlmon_tui.sources import csvlog, hf_trainer, jsonl, keys, mlflow, registry
 from mlmon_tui.store.store import Store
 
-REAL = Path("/work/shared/real-logs")
+REAL = REAL_LOGS
 pytestmark = pytest.mark.skipif(not (REAL / "INVENTORY.md").is_file(), reason="real logs absent")
 
 READER = {
