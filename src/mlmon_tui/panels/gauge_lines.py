@@ -138,11 +138,11 @@ def host_lines(snap: Snapshot, width: int, ascii: bool) -> list[Text]:
     mem = _Line(width)
     mem.add("MEM ", "bold")
     mem.add(f"{fmt_pct(h.mem_percent)} {bar(h.mem_percent / 100, 10, ascii)}", level_style(h.mem_percent))
-    mem.add(f" {fmt_bytes(h.mem_used)}/{fmt_bytes(h.mem_total)}")
+    mem.fits(f"  disk r {fmt_rate(h.disk_read_bps):>8} w {fmt_rate(h.disk_write_bps):>8}", DIM)
+    mem.fits(f"  net ↓{fmt_rate(h.net_recv_bps):>8} ↑{fmt_rate(h.net_sent_bps):>8}", DIM)
+    mem.fits(f"  {fmt_bytes(h.mem_used)}/{fmt_bytes(h.mem_total)}")
     if h.swap_total:
         mem.fits(f"  swap {fmt_bytes(h.swap_used)}/{fmt_bytes(h.swap_total)}", level_style(h.swap_percent))
-    mem.fits(f"  disk r {fmt_rate(h.disk_read_bps)} w {fmt_rate(h.disk_write_bps)}", DIM)
-    mem.fits(f"  net ↓{fmt_rate(h.net_recv_bps)} ↑{fmt_rate(h.net_sent_bps)}", DIM)
     return [cpu.text, cores.text, mem.text]
 
 
@@ -155,17 +155,23 @@ def gpu_line(g: GpuStats, hist: tuple, seq: int, width: int, ascii: bool, name_w
         line.add(" n/a (MIG) " if g.util_note == "MIG" else " n/a       ", DIM)
     else:
         line.add(f"{fmt_pct(g.util)} {bar(g.util / 100, 6, ascii)}", level_style(g.util))
-    mf = g.mem_fraction
-    line.add("  mem ").add(fmt_pct(None if mf is None else mf * 100), level_style(None if mf is None else mf * 100))
-    line.add(f" {fmt_bytes(g.mem_used)}/{fmt_bytes(g.mem_total)}")
-    temp = "  n/a°C" if g.temperature is None else f" {g.temperature:3.0f}°C"
-    line.fits(temp, RED if (g.temperature or 0) >= 85 else "")
+    # most changeable first: Textual resends a changed row up to its last changed cell
     pw = "n/a" if g.power_w is None else f"{g.power_w:.0f}"
     lim = "n/a" if g.power_limit_w is None else f"{g.power_limit_w:.0f}"
-    line.fits(f" {pw:>4}/{lim}W", "")
-    if hist and line.room >= 10:
-        w = min(HISTORY_CHARS, line.room - 1)
-        line.add(" ").add(history(hist, seq, w, ascii=ascii), GREEN)
+    power = f" {pw:>4}/{lim}W"
+    temp = "  n/a°C" if g.temperature is None else f" {g.temperature:3.0f}°C"
+    mf = g.mem_fraction
+    mem_pct = None if mf is None else mf * 100
+    mem = f" {fmt_bytes(g.mem_used)}/{fmt_bytes(g.mem_total)}"
+    rest = len(power) + len(temp) + len("  mem ") + 4 + len(mem)
+    line.fits(power)
+    hist_w = min(HISTORY_CHARS, line.room - rest - 1)
+    if hist and hist_w >= 8:
+        line.add(" ").add(history(hist, seq, hist_w, ascii=ascii), GREEN)
+    line.fits(temp, RED if (g.temperature or 0) >= 85 else "")
+    if line.fits("  mem "):
+        line.fits(fmt_pct(mem_pct), level_style(mem_pct))
+        line.fits(mem)
     out = [line.text]
     if g.mig is not None:
         mig = _Line(width).add("     MIG ", DIM)
