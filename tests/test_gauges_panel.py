@@ -50,7 +50,7 @@ async def test_one_gpu(monkeypatch):
         assert rows == [r.rstrip() for r in panel.plain_lines()]
         gpu = [r for r in rows if r.startswith("GPU0")]
         assert len(gpu) == 1
-        assert "NVIDIA H100" in gpu[0] and "100%" in gpu[0] and "54°C" in gpu[0]
+        assert "H100 80GB HBM3" in gpu[0] and "100%" in gpu[0] and "54°C" in gpu[0]
         assert "694/700W" in gpu[0] and "1.8G/79.6G" in gpu[0]
         assert rows[0].startswith("CPU") and any(r.startswith("MEM") for r in rows)
 
