@@ -6,7 +6,11 @@ boundary with utilisation, power and temperature wandering each second as on a b
 three tracked processes, a full minute of history). The app runs as a child on a pty; this script is the
 terminal and counts every byte the app writes; CPU time comes from psutil. Compared in the
 same run:
-  ours   - `GaugesPanel`: lines diffed, only changed rows refreshed;
+  ours   - `GaugesPanel` (default): each row redrawn only when it changed, and only up to
+           its last changed cell (Textual resends a row from its widget's left edge);
+  cells  - `GaugesPanel(cell_width=16)`: rows cut into 16-column child widgets, so a change
+           resends only its cell (fewer bytes; more CPU, as every frame re-renders all
+           the cells in the changed area);
   naive  - the same lines in a `Static`, `update()`d with the whole text each second;
   hidden - `GaugesPanel` hidden (`display = False`, as the app's `g` key does).
 
@@ -87,7 +91,7 @@ def child_main(mode: str) -> None:
 
     class Bench(App):
         def compose(self):
-            yield Naive() if mode == "naive" else GaugesPanel()
+            yield Naive() if mode == "naive" else GaugesPanel(cell_width=16 if mode == "cells" else 0)
 
         def on_mount(self) -> None:
             sampler.start()
@@ -98,7 +102,7 @@ def child_main(mode: str) -> None:
         def poll(self) -> None:
             if mode == "hidden":
                 return  # a hidden panel is not fed
-            w = self.query_one(Naive if mode == "naive" else GaugesPanel)
+            w = self.query_one(Naive if mode == "naive" else GaugesPanel)  # type: ignore[arg-type]
             (w.show if mode == "naive" else w.update_snapshot)(sampler.latest)
 
     try:
@@ -176,7 +180,7 @@ def main() -> None:
     warm, steady = (4, 8) if args.quick else (5, 30)
     print(f"gauges at {COLS}x{ROWS}: host + 8 GPUs + 3 tracked processes, sampled at 1 Hz; "
           f"steady {steady}s")
-    res = {m: measure(m, warm, steady) for m in ("ours", "naive", "hidden")}
+    res = {m: measure(m, warm, steady) for m in ("ours", "cells", "naive", "hidden")}
     for m, r in res.items():
         print(f"  {m:6s}: {r['steady_Bps'] / 1024:6.2f} KB/s  cpu {100 * r['cpu']:5.2f}% "
               f"(app + sampler thread)  first paint {r['first_paint'] / 1024:.1f} KB")

@@ -50,7 +50,7 @@ async def test_one_gpu(monkeypatch):
         assert rows == [r.rstrip() for r in panel.plain_lines()]
         gpu = [r for r in rows if r.startswith("GPU0")]
         assert len(gpu) == 1
-        assert "NVIDIA H100" in gpu[0] and "100%" in gpu[0] and "54°C" in gpu[0]
+        assert "H100 80GB HBM3" in gpu[0] and "100%" in gpu[0] and "54°C" in gpu[0]
         assert "694/700W" in gpu[0] and "1.8G/79.6G" in gpu[0]
         assert rows[0].startswith("CPU") and any(r.startswith("MEM") for r in rows)
 
@@ -187,3 +187,36 @@ async def test_a_stale_snapshot_says_so(monkeypatch):
         panel.update_snapshot(snap)  # the sampler is stuck: the same snapshot again
         await pilot.pause()
         assert re.search(r"no new sample for [1-9]\d*s", screen_rows(panel)[0])
+
+
+def test_last_change_finds_the_rightmost_difference():
+    from rich.text import Text
+
+    from mlmon_tui.panels.gauges import last_change
+
+    a = Text("GPU0  98% util  700W")
+    assert last_change(a, Text("GPU0  97% util  700W"), 30) == 8
+    assert last_change(a, Text("GPU0  98% util  699W"), 30) == 19
+    assert last_change(a, Text("GPU0  98% util  700W  61C"), 30) == 25
+    assert last_change(a, Text.assemble("GPU0  98% util  700", ("W", "red")), 30) == 20  # style only
+    assert last_change(a, a.copy(), 30) == 0
+
+
+async def test_only_changed_rows_are_redrawn(monkeypatch):
+    FakeNvml("one_gpu_busy").install(monkeypatch)  # recorded figures: the same every sample
+    s = Sampler(gpu=True)
+    s.sample_now()
+    first = s.sample_now()
+    async with GaugesApp().run_test(size=(120, 30)) as pilot:
+        panel = pilot.app.query_one(GaugesPanel)
+        panel.update_snapshot(first)
+        await pilot.pause()
+        rows = {r.cells[0].text.plain[:4]: r.cells[0] for r in panel._rows}
+        gpu_text = rows["GPU0"].text
+        before = panel.cells_refreshed
+        second = s.sample_now()  # same bucket of history: the GPU row does not change
+        assert (first.seq, second.seq) == (2, 3)  # two samples per history cell: same cell
+        panel.update_snapshot(second)
+        await pilot.pause()
+        assert rows["GPU0"].text is gpu_text  # not redrawn
+        assert panel.cells_refreshed - before < len(panel._rows)

@@ -138,34 +138,47 @@ def host_lines(snap: Snapshot, width: int, ascii: bool) -> list[Text]:
     mem = _Line(width)
     mem.add("MEM ", "bold")
     mem.add(f"{fmt_pct(h.mem_percent)} {bar(h.mem_percent / 100, 10, ascii)}", level_style(h.mem_percent))
-    mem.add(f" {fmt_bytes(h.mem_used)}/{fmt_bytes(h.mem_total)}")
+    mem.fits(f" {fmt_bytes(h.mem_used):>6}/{fmt_bytes(h.mem_total)}")
+    mem.fits(f"  disk r {fmt_rate(h.disk_read_bps):>8} w {fmt_rate(h.disk_write_bps):>8}", DIM)
+    mem.fits(f"  net ↓{fmt_rate(h.net_recv_bps):>8} ↑{fmt_rate(h.net_sent_bps):>8}", DIM)
     if h.swap_total:
         mem.fits(f"  swap {fmt_bytes(h.swap_used)}/{fmt_bytes(h.swap_total)}", level_style(h.swap_percent))
-    mem.fits(f"  disk r {fmt_rate(h.disk_read_bps)} w {fmt_rate(h.disk_write_bps)}", DIM)
-    mem.fits(f"  net ↓{fmt_rate(h.net_recv_bps)} ↑{fmt_rate(h.net_sent_bps)}", DIM)
     return [cpu.text, cores.text, mem.text]
+
+
+def short_name(name: str) -> str:
+    """'NVIDIA H100 80GB HBM3' -> 'H100 80GB HBM3': the vendor says nothing here."""
+    for prefix in ("NVIDIA ", "Tesla "):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            name = name[len(prefix):]
+    return name
 
 
 def gpu_line(g: GpuStats, hist: tuple, seq: int, width: int, ascii: bool, name_w: int) -> list[Text]:
     line = _Line(width)
-    line.add(f"GPU{g.index:<2}", "bold").add(f"{g.name[:name_w]:<{name_w}} ", DIM)
+    line.add(f"GPU{g.index:<2}", "bold").add(f"{short_name(g.name)[:name_w]:<{name_w}} ", DIM)
     if g.lost:
         return [line.add("lost: fell off the bus, no longer read", RED).text]
     if g.util is None:
         line.add(" n/a (MIG) " if g.util_note == "MIG" else " n/a       ", DIM)
     else:
         line.add(f"{fmt_pct(g.util)} {bar(g.util / 100, 6, ascii)}", level_style(g.util))
-    mf = g.mem_fraction
-    line.add("  mem ").add(fmt_pct(None if mf is None else mf * 100), level_style(None if mf is None else mf * 100))
-    line.add(f" {fmt_bytes(g.mem_used)}/{fmt_bytes(g.mem_total)}")
-    temp = "  n/a°C" if g.temperature is None else f" {g.temperature:3.0f}°C"
-    line.fits(temp, RED if (g.temperature or 0) >= 85 else "")
+    # most changeable first: Textual resends a changed row up to its last changed cell
     pw = "n/a" if g.power_w is None else f"{g.power_w:.0f}"
     lim = "n/a" if g.power_limit_w is None else f"{g.power_limit_w:.0f}"
-    line.fits(f" {pw:>4}/{lim}W", "")
-    if hist and line.room >= 10:
-        w = min(HISTORY_CHARS, line.room - 1)
-        line.add(" ").add(history(hist, seq, w, ascii=ascii), GREEN)
+    power = f" {pw:>4}/{lim}W"
+    temp = "  n/a°C" if g.temperature is None else f" {g.temperature:3.0f}°C"
+    mf = g.mem_fraction
+    mem_pct = None if mf is None else mf * 100
+    mem = f" {fmt_bytes(g.mem_used)}/{fmt_bytes(g.mem_total)}"
+    hist_w = min(HISTORY_CHARS, line.room - len(power) - len(temp) - len("  mem ") - 4 - len(mem) - 1)
+    line.fits(power)
+    if hist and hist_w >= 8:
+        line.add(" ").add(history(hist, seq, hist_w, ascii=ascii), GREEN)
+    line.fits(temp, RED if (g.temperature or 0) >= 85 else "")
+    if line.fits("  mem "):
+        line.fits(fmt_pct(mem_pct), level_style(mem_pct))
+        line.fits(mem)
     out = [line.text]
     if g.mig is not None:
         mig = _Line(width).add("     MIG ", DIM)
@@ -182,7 +195,7 @@ def gpu_line(g: GpuStats, hist: tuple, seq: int, width: int, ascii: bool, name_w
 def gpu_lines(snap: Snapshot, width: int, ascii: bool) -> list[Text]:
     if not snap.gpus:
         return [Text.assemble(("GPU ", "bold"), ("n/a: " + (snap.gpu_status or "no data"), DIM))]
-    name_w = 0 if width < 70 else min(14, max(len(g.name) for g in snap.gpus))
+    name_w = 0 if width < 70 else min(14, max(len(short_name(g.name)) for g in snap.gpus))
     out: list[Text] = []
     for g in snap.gpus:
         hist = snap.history.gpu_util[g.index] if g.index < len(snap.history.gpu_util) else ()
@@ -191,7 +204,8 @@ def gpu_lines(snap: Snapshot, width: int, ascii: bool) -> list[Text]:
         other = _Line(width).add("GPU procs not in a run: ", DIM)
         for idx, p in snap.untracked_gpu:
             who = "pid n/a" if p.pid is None else f"pid {p.pid}"
-            if not other.fits(f"GPU{idx} {who} {fmt_bytes(p.used)}  "):
+            used = "mem n/a" if p.used is None else fmt_bytes(p.used)
+            if not other.fits(f"GPU{idx} {who} {used}  "):
                 other.fits("…")
                 break
         out.append(other.text)

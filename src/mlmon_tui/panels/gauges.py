@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
+from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -21,7 +22,33 @@ from textual.widget import Widget
 from ..sources.sampler import Snapshot
 from .gauge_lines import build_lines
 
-CELL_WIDTH = 16  # narrower: fewer bytes per change, more widgets (see gauges_bytes.py)
+CELL_WIDTH = 0  # 0: one cell per row; 16: fewer bytes, more CPU (see gauges_bytes.py)
+
+
+def _cells(text: Text) -> list[tuple[str, tuple]] | None:
+    """(character, styles) per cell, or None where characters are not one cell wide."""
+    plain = text.plain
+    if text.cell_len != len(plain):
+        return None
+    styles: list[tuple] = [()] * len(plain)
+    for span in text.spans:
+        for i in range(span.start, min(span.end, len(plain))):
+            styles[i] = styles[i] + (span.style,)
+    return list(zip(plain, styles))
+
+
+def last_change(old: Text, new: Text, width: int) -> int | None:
+    """One past the last cell where two lines differ (None: cannot tell, redraw all)."""
+    a, b = _cells(old), _cells(new)
+    if a is None or b is None or width <= 0:
+        return None
+    blank = (" ", ())
+    a += [blank] * (width - len(a))
+    b += [blank] * (width - len(b))
+    for x in range(width - 1, -1, -1):
+        if a[x] != b[x]:
+            return x + 1
+    return 0
 
 
 class _Cell(Widget):
@@ -38,8 +65,12 @@ class _Cell(Widget):
     def set(self, text: Text) -> bool:
         if text == self.text:
             return False
+        end = last_change(self.text, text, self.size.width) if self._strip is not None else None
         self.text, self._strip = text, None
-        self.refresh()
+        if end:
+            self.refresh(Region(0, 0, end, 1))  # Textual resends from the left edge anyway
+        else:
+            self.refresh()
         return True
 
     def render_line(self, y: int) -> Strip:
@@ -53,11 +84,12 @@ class _Cell(Widget):
 class _Row(Widget):
     DEFAULT_CSS = "_Row { layout: horizontal; height: 1; width: 1fr; }"
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, cell_width: int) -> None:
         super().__init__()
-        n = max(1, -(-width // CELL_WIDTH))
-        self.cuts = [k * CELL_WIDTH for k in range(1, n)]
-        self.cells = [_Cell(min(CELL_WIDTH, width - k * CELL_WIDTH)) for k in range(n)]
+        cw = cell_width if cell_width > 0 else width
+        n = max(1, -(-width // cw))
+        self.cuts = [k * cw for k in range(1, n)]
+        self.cells = [_Cell(min(cw, width - k * cw)) for k in range(n)]
 
     def compose(self):
         yield from self.cells
@@ -72,7 +104,11 @@ class _Row(Widget):
 
 
 class GaugesPanel(Widget):
-    """Draws the latest `Snapshot`; give it new ones with `update_snapshot`."""
+    """Draws the latest `Snapshot`; give it new ones with `update_snapshot`.
+
+    `cell_width` trades terminal bytes for CPU: each frame Textual re-renders every cell in
+    the changed area, so narrower cells send fewer bytes but cost more CPU per frame.
+    """
 
     DEFAULT_CSS = """
     GaugesPanel { layout: vertical; height: auto; width: 1fr; }
@@ -81,7 +117,7 @@ class GaugesPanel(Widget):
     compact: reactive[bool] = reactive(False)
 
     def __init__(self, *, compact: bool = False, compact_below: int = 20, ascii: bool = False,
-                 max_proc_lines: int = 12, stale_after: float = 5.0,
+                 max_proc_lines: int = 12, stale_after: float = 5.0, cell_width: int = CELL_WIDTH,
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.set_reactive(GaugesPanel.compact, compact)
@@ -89,6 +125,7 @@ class GaugesPanel(Widget):
         self.ascii = ascii
         self.max_proc_lines = max_proc_lines
         self.stale_after = stale_after
+        self.cell_width = cell_width  # 0: one cell per row (less CPU, more terminal bytes)
         self.snapshot: Snapshot | None = None
         self._lines: list[Text] = []
         self._rows: list[_Row] = []
@@ -136,7 +173,7 @@ class GaugesPanel(Widget):
                 extra, self._rows = self._rows[len(lines):], self._rows[: len(lines)]
                 for row in extra:
                     row.remove()
-            new = [_Row(width) for _ in range(len(lines) - len(self._rows))]
+            new = [_Row(width, self.cell_width) for _ in range(len(lines) - len(self._rows))]
             self._rows += new
             for row, line in zip(self._rows, lines):
                 self.cells_refreshed += row.set(line)
