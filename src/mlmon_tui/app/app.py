@@ -134,6 +134,8 @@ class MonitorApp(App[None]):
         self._pending = False
         self._rebuilding = False
         self._want_tags: list[str] = []
+        self._status_text = ""
+        self._details_key: tuple = ()
 
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -203,6 +205,10 @@ class MonitorApp(App[None]):
             pass
 
     def _update_body(self) -> None:
+        with self.batch_update():  # one frame for the whole update
+            self._update_all()
+
+    def _update_all(self) -> None:
         self._last_draw = time.monotonic()
         self._seen_version = self.store.version
         self._update_runs()
@@ -255,8 +261,7 @@ class MonitorApp(App[None]):
             box.display = False
             return
         info = self.store.run_info(run)
-        text = Text.assemble((run, "bold"), f"  {', '.join(sorted(info.kinds)) or '-'}"
-                             f"  {info.points} points")
+        text = Text.assemble((run, "bold"), f"  {', '.join(sorted(info.kinds)) or '-'}")
         for f in self.findings_for(run):
             if f.kind == "overfitting" and "best_step" in f.extra:
                 e = f.extra
@@ -270,7 +275,10 @@ class MonitorApp(App[None]):
         hp = info.meta.get("hparams") or {}
         if isinstance(hp, dict) and hp:
             text.append("\n" + "  ".join(f"{k}={v}" for k, v in list(hp.items())[:6]))
-        box.update(text)
+        key = (text.plain, self.services.findings_version)
+        if key != self._details_key:
+            self._details_key = key
+            box.update(text)
         box.display = True
 
     def on_data_table_row_highlighted(self, _) -> None:
@@ -462,10 +470,10 @@ class MonitorApp(App[None]):
             last = self.store.problems[-1]
             parts.append(f"{problems} input problem{'s' if problems > 1 else ''}: "
                          f"{Path(last.path).name}: {last.message}")
-        try:
-            self._main.query_one("#status", Static).update(" · ".join(parts))
-        except Exception:
-            pass
+        text = " · ".join(parts)
+        if text != self._status_text:  # an unchanged line costs no terminal bytes
+            self._status_text = text
+            self._main.query_one("#status", Static).update(text)
 
     # -- actions ---------------------------------------------------------------------
     def action_filter_tags(self) -> None:

@@ -55,7 +55,7 @@ def monitor_parser() -> argparse.ArgumentParser:
     p.add_argument("--poll", action="store_true",
                    help="poll instead of inotify (NFS, Lustre; automatic where detected)")
     p.add_argument("--refresh", type=float, default=0.5, metavar="SECONDS",
-                   help="least time between redraws (default 0.5)")
+                   help="least time between redraws (default 0.5; new data waits at most this)")
     add_view_options(p)
     add_service_options(p)
     return p

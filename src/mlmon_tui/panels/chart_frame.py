@@ -233,6 +233,8 @@ def _stable_y(state: ChartState, data: list[RunData], log_y: bool, rows: int) ->
         return yr
     if yr is not None:
         lo, hi = min(lo, yr[0]), max(hi, yr[1])
+    # values near the float limit are drawn at the edge: rounding them would overflow
+    lo, hi = max(lo, -1e300), min(hi, 1e300)
     if log_y:
         y0 = 10.0 ** math.floor(math.log10(lo))
         y1 = 10.0 ** math.ceil(math.log10(hi))
