@@ -87,6 +87,9 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert "unknown [health] key" in capsys.readouterr().err
     out = _check(tmp_path, "--now", "next tuesday")
     assert out.returncode == 2 and "not a time" in out.stderr
+    (tmp_path / "notes.txt").write_text("not a log\n")
+    out = _check(tmp_path)
+    assert out.returncode == 0 and "no training logs found" in out.stderr
 
 
 def test_parse_time():

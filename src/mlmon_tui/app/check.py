@@ -103,6 +103,8 @@ def run_check(paths: list[str], *, json_out: bool = False, fail_on: str = "error
     monitor.update(store, None, now=now)
     monitor.finish(store)
     findings = sorted(monitor.findings, key=_order)
+    if not store.runs():
+        notes.append(f"no training logs found under {', '.join(paths)}")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if json_out:
