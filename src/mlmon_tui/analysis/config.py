@@ -22,10 +22,12 @@ class HealthConfig:
     block: int = 8  # the reference moves every `block` points (aligned, so results do not
     #                 depend on how points arrived)
 
-    # spike: point above median + max(spike_z * 1.4826 * MAD, spike_rel * |median|)
+    # spike: point above median + max(spike_z * 1.4826 * MAD, spike_rel * |median|); for
+    # positive series as a ratio: log(point / median) above spike_z_log * 1.4826 * MAD(log)
     spike_z: float = 10.0
+    spike_z_log: float = 6.0
     spike_rel: float = 1.0  # at least this fraction above the median (1.0 = double)
-    spike_recover_points: int = 5  # recovered = median of the next points back near the level
+    spike_recover_points: int = 8  # recovered = the last 3 of the next points back near the level
     spike_unrecovered_factor: float = 3.0  # a jump that stays is only a spike when this much
     #                                        larger than the threshold (else it is a level change)
     max_findings_per_series: int = 20

@@ -37,7 +37,8 @@ class SpikeDetector(Detector):
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             # positive windows: as a ratio to the median (multiplicative noise); else linear.
             # `thr` is the height above the median a point must exceed, in the series' units.
-            ratio = np.exp(np.maximum(cfg.spike_z * MAD_TO_SIGMA * lmad, np.log1p(cfg.spike_rel)))
+            ratio = np.exp(np.maximum(cfg.spike_z_log * MAD_TO_SIGMA * lmad,
+                                      np.log1p(cfg.spike_rel)))
             lin = np.maximum(cfg.spike_z * MAD_TO_SIGMA * mad, cfg.spike_rel * np.abs(med))
             thr = np.where(np.isfinite(lmad) & (med > 0), med * (ratio - 1), lin)
             thr = np.maximum(thr, 1e-12)
@@ -84,7 +85,7 @@ class SpikeDetector(Detector):
             if i + r >= n and not final:
                 keep.append((i, med, thr, explode))
                 continue
-            after = view.value[i + 1 : i + 1 + r]
+            after = view.value[max(i + 1, i + r - 2) : i + 1 + r]  # where it should be by now
             after = after[np.isfinite(after)]
             recovered = None
             if len(after) and np.isfinite(med):
