@@ -116,3 +116,12 @@ def from_mapping(table: dict, where: str = "config") -> HealthConfig:
     if cfg.window < 4 or cfg.block < 1 or cfg.block > cfg.window:
         raise ValueError(f"{where}: [health] needs window >= 4 and 1 <= block <= window")
     return cfg
+
+
+def defaults_toml() -> str:
+    """The `[health]` table with every default, to copy into a config file."""
+    lines = ["[health]"]
+    for f in fields(HealthConfig):
+        v = getattr(DEFAULT, f.name)
+        lines.append(f"{f.name} = {v!r}")
+    return "\n".join(lines) + "\n"
