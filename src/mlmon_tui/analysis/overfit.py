@@ -53,7 +53,9 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     if since < cfg.overfit_patience:
         return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
     best = float(s[best_i])
-    noise = MAD_TO_SIGMA * float(np.median(np.abs(np.diff(v)))) / np.sqrt(2.0)
+    # noise from second differences: a falling trend (the early descent) is not noise
+    d2 = np.abs(np.diff(v, 2)) if len(v) >= 3 else np.abs(np.diff(v))
+    noise = MAD_TO_SIGMA * float(np.median(d2)) / np.sqrt(6.0 if len(v) >= 3 else 2.0)
     margin = max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * noise, 1e-12)
     recent = float(np.median(v[-min(3, since):]))
     after = v[best_i + 1 :]

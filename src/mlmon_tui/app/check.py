@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 from mlmon_tui.analysis.config import HealthConfig, load_config
 from mlmon_tui.analysis.findings import SEVERITIES, Finding, severity_rank
 from mlmon_tui.analysis.monitor import HealthMonitor
-from mlmon_tui.sources import registry
+from mlmon_tui.sources.watcher import Watcher
 from mlmon_tui.store import Store
 
 MAX_POLLS = 100_000  # a source that never runs dry is cut off rather than hanging the check
@@ -39,46 +38,11 @@ def parse_time(text: str) -> float:
     return dt.timestamp()
 
 
-def _files(root: Path, named: bool):
-    """(file, root its run is named from). With several paths (`named`), runs are named from
-    the parent of each path, so two paths' `version_0` runs stay apart."""
-    if root.is_file():
-        yield root, root.parent.parent if named else root.parent
-        return
-    base = root.parent if named else root
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not registry.skip_dir(d))
-        for name in sorted(filenames):
-            yield Path(dirpath) / name, base
-
-
 def load(paths: list[Path], store: Store) -> list[str]:
-    """Read every file a reader claims under `paths` into `store`; returns notes to show."""
-    notes = []
-    for root in paths:
-        for path, base in _files(root, named=len(paths) > 1):
-            try:
-                source = registry.open_source(path, base)
-            except Exception as e:  # a reader failing on one file must not stop the check
-                notes.append(f"{path}: could not be opened ({type(e).__name__}: {e})")
-                continue
-            if source is None:
-                continue
-            try:
-                for _ in range(MAX_POLLS):
-                    update = source.poll()
-                    if not update:
-                        break
-                    store.apply(update, kind=getattr(source, "kind", ""))
-            except Exception as e:
-                notes.append(f"{path}: reading stopped ({type(e).__name__}: {e})")
-            finally:
-                try:
-                    source.close()
-                except Exception:
-                    pass
-    notes.extend(f"{p.path}: {p.message}" for p in store.problems)
-    return notes
+    """Read every file a reader claims under `paths` into `store` (the monitor's own loader:
+    same run names, same readers); returns the problems met, to show."""
+    Watcher([str(p) for p in paths], store).load_once()
+    return [f"{p.path}: {p.message}" for p in store.problems]
 
 
 def run_check(paths: list[str], *, json_out: bool = False, fail_on: str = "error",

@@ -1,19 +1,178 @@
-"""Command line: `mlmon-tui [PATH ...]`, `demo`, `check`, `export`, `screenshot`."""
+"""mlmon-tui: a terminal live monitor for machine-learning training.
+
+  mlmon-tui [PATH ...]              monitor log directories (default: .)
+  mlmon-tui demo                    a simulated training, monitored (no logs or GPU needed)
+  mlmon-tui check PATH [--json]     health analysis once, headless; exit 1 on findings
+  mlmon-tui export PATH [-o FILE]   every scalar as CSV or JSONL
+  mlmon-tui screenshot PATH -o FILE.svg [--size 160x48]
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from mlmon_tui import __version__
 
+SUBCOMMANDS = ("demo", "check", "export", "screenshot")
+
+
+def _smoothing(text: str) -> float:
+    v = float(text)
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError("smoothing must be in [0, 1)")
+    return v
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        cols, rows = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("size must look like 160x48") from None
+    if cols < 20 or rows < 8:
+        raise argparse.ArgumentTypeError("size must be at least 20x8")
+    return cols, rows
+
+
+def add_view_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs", metavar="REGEX", help="show only runs matching REGEX")
+    p.add_argument("--tags", metavar="REGEX", help="show only tags matching REGEX")
+    p.add_argument("--smoothing", type=_smoothing, default=0.6, metavar="W",
+                   help="EMA smoothing weight in [0, 1), as TensorBoard (default 0.6)")
+    p.add_argument("--x", choices=("step", "relative", "wall"), default="step",
+                   help="x axis (default step)")
+    p.add_argument("--ascii", action="store_true",
+                   help="draw charts with ASCII instead of braille (automatic without UTF-8)")
+
+
+def monitor_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mlmon-tui", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"mlmon-tui {__version__}")
+    p.add_argument("paths", nargs="*", default=["."], metavar="PATH",
+                   help="log directories to watch (a run is a directory holding log files)")
+    p.add_argument("--poll", action="store_true",
+                   help="poll instead of inotify (NFS, Lustre; automatic where detected)")
+    p.add_argument("--refresh", type=float, default=0.5, metavar="SECONDS",
+                   help="least time between redraws (default 0.5)")
+    add_view_options(p)
+    add_service_options(p)
+    return p
+
+
+def add_service_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", metavar="ADDRESS", default="default",
+                   help="metrics socket: unix:PATH or tcp:127.0.0.1:PORT "
+                        "(default: unix:<first PATH>/.mlmon/mlmon.sock)")
+    p.add_argument("--no-listen", action="store_true", help="open no metrics socket")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow --listen on a non-loopback TCP address (no authentication!)")
+    p.add_argument("--no-gpu", action="store_true", help="do not query NVIDIA GPUs (NVML)")
+    p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+                   help="CPU/memory/GPU sampling interval (default 1)")
+    p.add_argument("--config", metavar="FILE", help="TOML file with health thresholds")
+    p.add_argument("--no-bell", action="store_true", help="no terminal bell on a new error")
+
+
+def service_kwargs(parser: argparse.ArgumentParser, a) -> dict:
+    config = None
+    if a.config:
+        from mlmon_tui.analysis.config import load_config
+
+        try:
+            config = load_config(a.config)
+        except Exception as e:
+            parser.exit(2, f"mlmon-tui: error: {a.config}: {e}\n")
+    if a.interval <= 0:
+        parser.exit(2, "mlmon-tui: error: --interval must be positive\n")
+    return dict(gpu=not a.no_gpu, interval=a.interval,
+                listen=None if a.no_listen else a.listen, allow_remote=a.allow_remote,
+                config=config, bell=not a.no_bell)
+
+
+def _check_paths(parser: argparse.ArgumentParser, paths: list[str]) -> None:
+    for path in paths:
+        if not os.path.exists(path):
+            parser.exit(2, f"mlmon-tui: error: no such file or directory: {path}\n")
+
+
+def run_monitor(argv: list[str]) -> int:
+    parser = monitor_parser()
+    a = parser.parse_args(argv)
+    _check_paths(parser, a.paths)
+    from mlmon_tui.app.app import MonitorApp
+
+    app = MonitorApp(a.paths, poll=a.poll, runs_re=a.runs, tags_re=a.tags,
+                     smoothing=a.smoothing, x_mode=a.x, refresh=a.refresh, ascii=a.ascii,
+                     **service_kwargs(parser, a))
+    app.run()
+    return app.return_code or 0
+
+
+def run_demo(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="mlmon-tui demo",
+                                description="Monitor a simulated training written live to a "
+                                            "temporary folder (removed on exit).")
+    p.add_argument("--rate", type=float, default=4.0, help="simulated steps per second")
+    p.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    add_view_options(p)
+    add_service_options(p)
+    a = p.parse_args(argv)
+    from mlmon_tui.app.demo import run as demo_run
+
+    return demo_run(a, service_kwargs(p, a))
+
+
+def run_export(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="mlmon-tui export",
+                                description="Write every scalar as (run, tag, step, wall_time, value).")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    p.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
+    a = p.parse_args(argv)
+    _check_paths(p, a.paths)
+    from mlmon_tui.app.export import export
+
+    return export(a.paths, a.format, a.output)
+
+
+def run_screenshot(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="mlmon-tui screenshot",
+                                description="Render the monitor headlessly to an SVG file.")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.svg")
+    p.add_argument("--size", type=_size, default=(160, 48), metavar="COLSxROWS")
+    add_view_options(p)
+    a = p.parse_args(argv)
+    _check_paths(p, a.paths)
+    from mlmon_tui.app.screenshot import screenshot
+
+    return screenshot(a.paths, a.output, a.size, runs_re=a.runs, tags_re=a.tags,
+                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii)
+
+
+def run_check(argv: list[str]) -> int:
+    try:
+        from mlmon_tui.app.check import main as check_main
+    except ImportError:
+        print("mlmon-tui: check is not available in this build", file=sys.stderr)
+        return 2
+    return check_main(argv)
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mlmon-tui", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"mlmon-tui {__version__}")
-    parser.add_argument("paths", nargs="*", default=["."])
-    parser.parse_args(argv)
-    return 0
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            cmd = argv.pop(0)
+            return {"demo": run_demo, "export": run_export, "screenshot": run_screenshot,
+                    "check": run_check}[cmd](argv)
+        return run_monitor(argv)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ READERS = (
     "mlmon_tui.sources.hf_trainer",
     "mlmon_tui.sources.csvlog",
     "mlmon_tui.sources.jsonl",
+    "mlmon_tui.sources.socket_meta",
 )
 HEAD_BYTES = 4096
 SKIP_DIRS = {".ipynb_checkpoints", "__pycache__", "node_modules"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,8 @@ class RunInfo:
     last_wall: float | None = None  # wall time of the newest point (as logged)
     last_seen: float | None = None  # time.time() when data last arrived here
     points: int = 0
+    # (arrival time, last step) about once a second, for a rate where logged times are absent
+    arrivals: deque = field(default_factory=lambda: deque(maxlen=240))
 
 
 class Store:
@@ -101,6 +104,14 @@ class Store:
                 self.run_info(run).meta.update(meta)
             for run in stale:
                 self._refresh_run(run)
+            for run in {r for r, _ in changed}:
+                info = self._runs[run]
+                if info.last_step is not None:
+                    arr = info.arrivals
+                    if arr and now - arr[-1][0] < 1.0:
+                        arr[-1] = (arr[-1][0], info.last_step)
+                    else:
+                        arr.append((now, info.last_step))
             if changed or update.problems or update.meta or update.histograms:
                 self.version += 1
         return changed
@@ -141,24 +152,31 @@ class Store:
         return run in self._runs
 
     def steps_per_second(self, run: str, window: float = 60.0) -> float | None:
-        """Steps per second over the last `window` seconds of logged wall time, taken from
-        the run's longest series (the one logged most often)."""
+        """Steps per second over the last `window` seconds. From the logged wall times of the
+        run's longest series when they are genuine (most points carry their own time);
+        otherwise (formats without a time column) from when new steps arrived here."""
         with self.lock:
             best = None
             for tag in self._run_tags.get(run, ()):
                 s = self._series[(run, tag)]
                 if len(s) >= 2 and (best is None or len(s) > len(best)):
                     best = s
-            if best is None:
+            if best is not None:
+                wall, step = best.wall[-256:], best.step[-256:]
+                if len(np.unique(wall)) * 2 >= len(wall) and np.all(wall[1:] >= wall[:-1]):
+                    i = min(int(np.searchsorted(wall, wall[-1] - window)), len(wall) - 2)
+                    dt = float(wall[-1] - wall[i])
+                    if dt > 0:
+                        return float(step[-1] - step[i]) / dt
+            info = self._runs.get(run)
+            if info is None or len(info.arrivals) < 2:
                 return None
-            wall, step = best.wall, best.step
-            t1 = wall[-1]
-            i = int(np.searchsorted(wall, t1 - window)) if np.all(wall[1:] >= wall[:-1]) else 0
-            i = min(i, len(wall) - 2)
-            dt = t1 - wall[i]
-            if dt <= 0:
+            t1, s1 = info.arrivals[-1]
+            t0, s0 = next(((t, s) for t, s in info.arrivals if t >= t1 - window),
+                          info.arrivals[0])
+            if t1 - t0 < 2.0:
                 return None
-            return float(step[-1] - step[i]) / float(dt)
+            return float(s1 - s0) / (t1 - t0)
 
     def total_points(self) -> int:
         with self.lock:

@@ -1,0 +1,47 @@
+"""Regenerate the README's screenshots from the demo's simulated training.
+
+    python screenshots/make.py
+
+Writes a fixed history of `mlmon-tui demo`'s runs (every input format) into a temporary
+folder, then renders the monitor headlessly at several terminal sizes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from mlmon_tui.app import demo_write
+from mlmon_tui.app.screenshot import render_svg
+
+HERE = Path(__file__).parent
+T0 = 1_700_000_000.0
+UNTIL = 700
+RATE = 4.0
+SHOTS = [
+    ("monitor-160x48.svg", (160, 48), {}),
+    ("monitor-80x24.svg", (80, 24), {}),
+    ("monitor-200x60.svg", (200, 60), {}),
+    ("losses-log-200x50.svg", (200, 50), {"tags_re": "loss", "smoothing": 0.8}),
+]
+
+
+def main() -> int:
+    root = Path(tempfile.mkdtemp(prefix="mlmon-shots-"))
+    try:
+        demo_write.write(root, rate=RATE, until=UNTIL, t0=T0)
+        clock = lambda: T0 + UNTIL / RATE + 3.0  # noqa: E731 - just after the last step
+        for name, size, opts in SHOTS:
+            svg = asyncio.run(render_svg([str(root)], size, clock=clock, **opts))
+            (HERE / name).write_text(svg, encoding="utf-8")
+            print(f"wrote screenshots/{name}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

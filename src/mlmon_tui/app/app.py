@@ -1,0 +1,547 @@
+"""The monitor: runs list, charts grouped by tag prefix, gauges and health, live."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+import time
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from rich.text import Text
+from textual.widgets import Footer, Static
+
+from mlmon_tui.app.screens import ChartScreen, HelpScreen, Prompt
+from mlmon_tui.panels.braille import unicode_ok
+from mlmon_tui.panels.chart import Chart, ChartOptions
+from mlmon_tui.panels.palette import colour_for
+from mlmon_tui.panels.runs import RunRow, RunsPanel
+from mlmon_tui.app.services import Services
+from mlmon_tui.panels.gauges import GaugesPanel
+from mlmon_tui.panels.health import HealthPanel, badge as health_badge
+from mlmon_tui.store import Store
+
+SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
+X_MODES = ("step", "relative", "wall")
+LIVE_SECONDS = 60.0
+
+
+class DataChanged(Message):
+    """Posted from the watcher thread; coalesced in the queue."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DataChanged)
+
+
+def group_of(tag: str) -> str:
+    return tag.split("/", 1)[0] if "/" in tag else ""
+
+
+class MonitorApp(App[None]):
+    TITLE = "mlmon-tui"
+    CSS = """
+    Screen { layout: vertical; }
+    #main { height: 1fr; }
+    #side { width: 34; min-width: 24; max-width: 45%; border-right: tall $panel; }
+    #status { height: 1; color: $text-muted; padding: 0 1; }
+    #right { width: 1fr; }
+    #charts { height: 1fr; }
+    #health { height: 3; border-top: tall $panel; padding: 0 1; }
+    #details { height: auto; max-height: 8; padding: 0 1; color: $text-muted;
+               border-top: tall $panel; }
+    .group-title { height: 1; background: $boost; color: $accent; padding: 0 1; text-style: bold; }
+    .group { height: auto; grid-gutter: 0 1; }
+    #empty { padding: 1 2; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("slash", "filter_tags", "Tags"),
+        Binding("r", "filter_runs", "Runs"),
+        Binding("space", "toggle_run", "Show/hide", show=False),
+        Binding("s", "smoothing", "Smooth"),
+        Binding("l", "log_scale", "Log"),
+        Binding("x", "x_axis", "X axis"),
+        Binding("enter", "full_screen", "Full", show=False),
+        Binding("g", "toggle_gauges", "Gauges"),
+        Binding("h", "toggle_health", "Health"),
+        Binding("question_mark", "help", "Help"),
+    ]
+    HELP = [
+        ("q", "quit"),
+        ("/", "filter tags by regex (empty shows all)"),
+        ("r", "filter runs by regex"),
+        ("space", "show or hide the run under the cursor"),
+        ("s", "cycle the smoothing weight (0, .6, .8, .9, .95, .99)"),
+        ("l", "log scale on or off"),
+        ("x", "x axis: step / relative time / wall time"),
+        ("enter", "open the focused chart full screen"),
+        ("escape", "back"),
+        ("g", "show or hide the CPU / memory / GPU gauges"),
+        ("h", "show or hide the health findings (f in the list: severity filter)"),
+        ("tab", "move between the runs list and the charts"),
+        ("?", "this help"),
+    ]
+
+    def __init__(
+        self,
+        paths: list[str],
+        *,
+        poll: bool = False,
+        runs_re: str | None = None,
+        tags_re: str | None = None,
+        smoothing: float = 0.6,
+        x_mode: str = "step",
+        refresh: float = 0.5,
+        clock=time.time,
+        watch: bool = True,
+        gpu: bool = True,
+        interval: float = 1.0,
+        listen: str | None = "default",
+        allow_remote: bool = False,
+        config=None,
+        bell: bool = True,
+        ascii: bool = False,
+    ) -> None:
+        super().__init__()
+        self.paths = paths
+        self.store = Store()
+        self.services = Services(paths, self.store, poll=poll, gpu=gpu, interval=interval,
+                                 listen=listen if watch else None, allow_remote=allow_remote,
+                                 config=config, on_data=self._on_data, clock=clock)
+        self.watcher = self.services.watcher
+        self.watch_live = watch
+        self.use_bell = bell
+        self._gauges_version = -1
+        self._findings_version = -1
+        self.runs_re = runs_re
+        self.tags_re = tags_re
+        self.options = ChartOptions(
+            smoothing=smoothing, x_mode=x_mode, ascii=ascii or not unicode_ok(),
+            color=not os.environ.get("NO_COLOR"))
+        self.refresh_seconds = refresh
+        self.clock = clock
+        self.hidden: set[str] = set()
+        self._colours: dict[str, str] = {}
+        self._layout_key: tuple = ()
+        self._charts: dict[str, Chart] = {}
+        self._seen_version = -1
+        self._last_draw = 0.0
+        self._pending = False
+        self._rebuilding = False
+        self._want_tags: list[str] = []
+
+    # -- layout ----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="side"):
+                yield RunsPanel(id="runs")
+                yield Static("", id="details")
+                yield GaugesPanel(id="gauges")
+            with Vertical(id="right"):
+                yield VerticalScroll(id="charts")
+                yield HealthPanel(id="health")
+        yield Static("", id="status")
+        yield Footer()
+
+    @property
+    def _main(self):
+        """The monitor's own screen (queries must not go to a help or full-screen chart)."""
+        return self.screen_stack[0] if self.screen_stack else self.screen
+
+    def on_mount(self) -> None:
+        self.services.start(live=self.watch_live)
+        if not self.watch_live:
+            self._main.query_one(GaugesPanel).display = False
+        self.set_interval(1.0, self._tick)
+        self.call_after_refresh(self._update)
+
+    def on_unmount(self) -> None:
+        self.services.stop()
+
+    # -- data flow -------------------------------------------------------------------
+    def _on_data(self) -> None:  # watcher thread
+        try:
+            self.post_message(DataChanged())
+        except Exception:
+            pass
+
+    def on_data_changed(self, _: DataChanged) -> None:
+        wait = self._last_draw + self.refresh_seconds - time.monotonic()
+        if wait <= 0:
+            self._update()
+        elif not self._pending:
+            self._pending = True
+            self.set_timer(wait, self._deferred_update)
+
+    def _deferred_update(self) -> None:
+        self._pending = False
+        self._update()
+
+    def _tick(self) -> None:
+        """Once a second: run states and rates move with the clock even without data."""
+        self._update_runs()
+        self._update_status()
+        self._update_gauges()
+        if self.store.version != self._seen_version:
+            self._update()
+
+    def _update(self) -> None:
+        self._last_draw = time.monotonic()
+        self._seen_version = self.store.version
+        self._update_runs()
+        self._update_layout()
+        self._update_findings()
+        self._update_details()
+        for chart in self._charts.values():
+            chart.poll()
+        if isinstance(self.screen, ChartScreen):
+            self.screen._chart.poll()
+        self._update_status()
+
+    def _update_gauges(self) -> None:
+        sampler = self.services.sampler
+        if sampler is None or sampler.version == self._gauges_version:
+            return
+        self._gauges_version = sampler.version
+        panel = self._main.query_one(GaugesPanel)
+        if panel.display:
+            panel.update_snapshot(sampler.latest)
+
+    def _update_findings(self) -> None:
+        sv = self.services
+        if sv.findings_version == self._findings_version:
+            return
+        self._findings_version = sv.findings_version
+        findings = sv.findings
+        for tag, chart in self._charts.items():
+            chart.set_markers([(f.run, f.step, f.severity) for f in findings
+                               if f.tag == tag and f.step is not None])
+        self._main.query_one(HealthPanel).set_findings(findings)
+        self._update_details()
+        if sv.new_errors:
+            sv.new_errors = 0
+            if self.use_bell:
+                self.bell()
+
+    def findings_for(self, run: str) -> list:
+        return [f for f in self.services.findings if f.run == run or run in f.run.split(", ")]
+
+    def badge(self, run: str) -> tuple[str, str]:
+        found = self.findings_for(run)
+        return health_badge(found) if found else ("", "")
+
+    def _update_details(self) -> None:
+        """The selected run: what feeds it, its hyper-parameters and overfitting figures."""
+        run = self._main.query_one(RunsPanel).current_run
+        box = self._main.query_one("#details", Static)
+        if run is None:
+            box.display = False
+            return
+        info = self.store.run_info(run)
+        text = Text.assemble((run, "bold"), f"  {', '.join(sorted(info.kinds)) or '-'}"
+                             f"  {info.points} points")
+        for f in self.findings_for(run):
+            if f.kind == "overfitting" and "best_step" in f.extra:
+                e = f.extra
+                ratio = e.get("ratio")
+                text.append("\n")
+                text.append("overfitting ", style="yellow")
+                text.append(
+                    f"{f.tag}: best at step {e['best_step']}, "
+                    f"{e.get('evals_since_best', '?')} evals since; gap {e.get('gap', 0):.3g}"
+                    + (f", train/val {ratio:.2f}" if isinstance(ratio, float) else ""))
+        hp = info.meta.get("hparams") or {}
+        if isinstance(hp, dict) and hp:
+            text.append("\n" + "  ".join(f"{k}={v}" for k, v in list(hp.items())[:6]))
+        box.update(text)
+        box.display = True
+
+    def on_data_table_row_highlighted(self, _) -> None:
+        self._update_details()
+
+    # -- runs ------------------------------------------------------------------------
+    def _run_matches(self, run: str) -> bool:
+        if not self.runs_re:
+            return True
+        try:
+            return re.search(self.runs_re, run) is not None
+        except re.error:
+            return True
+
+    def colour(self, run: str) -> str:
+        c = self._colours.get(run)
+        if c is None:
+            c = self._colours[run] = colour_for(len(self._colours))
+        return c
+
+    def run_state(self, run: str) -> str:
+        state = self.services.health.run_state(run)
+        if state in ("live", "stalled", "finished", "crashed"):
+            return state
+        info = self.store.run_info(run)
+        if info.last_wall is None:
+            return "idle"
+        return "live" if self.clock() - info.last_wall < LIVE_SECONDS else "idle"
+
+    def _shown_runs(self) -> list[str]:
+        return [r for r in self.store.runs() if self._run_matches(r)]
+
+    def _update_runs(self) -> None:
+        rows = []
+        with self.store.lock:
+            for run in self._shown_runs():
+                info = self.store.run_info(run)
+                rows.append(RunRow(
+                    name=run, colour=self.colour(run), visible=run not in self.hidden,
+                    kind=",".join(sorted(info.kinds)), last_step=info.last_step,
+                    rate=self.store.steps_per_second(run), state=self.run_state(run),
+                    badge=self.badge(run),
+                ))
+        self._main.query_one(RunsPanel).set_rows(rows)
+
+    def visible_runs(self) -> list[tuple[str, str]]:
+        return [(r, self.colour(r)) for r in self._shown_runs() if r not in self.hidden]
+
+    # -- charts ----------------------------------------------------------------------
+    def _tags(self) -> list[str]:
+        runs = {r for r, _ in self.visible_runs()}
+        tags = sorted({t for r, t in self.store.keys() if r in runs})
+        if self.tags_re:
+            try:
+                pat = re.compile(self.tags_re)
+                tags = [t for t in tags if pat.search(t)]
+            except re.error:
+                pass
+        return tags
+
+    def _side_width(self) -> int:
+        w = self.size.width
+        return 30 if w < 100 else 40 if w < 170 else 48
+
+    def _columns(self) -> int:
+        width = self.size.width - self._side_width()
+        return 3 if width >= 150 else 2 if width >= 90 else 1
+
+    def _update_layout(self) -> None:
+        tags = self._tags()
+        runs = self.visible_runs()
+        key = (tuple(tags), self._columns())
+        if key != self._layout_key:
+            self._layout_key = key
+            self._rebuild(tags)
+        for tag, chart in self._charts.items():
+            chart.set_runs([(r, c) for r, c in runs if self.store.series(r, tag) is not None])
+
+    def _rebuild(self, tags: list[str]) -> None:
+        self._want_tags = tags
+        if not self._rebuilding:
+            self._rebuilding = True
+            self.run_worker(self._rebuild_serial(), group="rebuild")
+
+    async def _rebuild_serial(self) -> None:
+        """Replace the charts; one rebuild at a time, each on a settled tree, so removals
+        and mounts never interleave. Repeats while the wanted tags kept changing."""
+        try:
+            while True:
+                tags = self._want_tags
+                box = self._main.query_one("#charts", VerticalScroll)
+                await box.remove_children()
+                self._charts = {}
+                widgets = self._chart_widgets(tags)
+                await box.mount_all(widgets)
+                if tags == self._want_tags:
+                    break
+        finally:
+            self._rebuilding = False
+        self.call_after_refresh(self._after_rebuild)
+
+    def _chart_widgets(self, tags: list[str]) -> list:
+        if not tags:
+            msg = ("Waiting for data..." if not self.store.runs()
+                   else "No tag matches the filter (press / to change it).")
+            return [Static(f"{msg}\nWatching: {', '.join(self.paths)}", id="empty")]
+        groups: dict[str, list[str]] = {}
+        for tag in tags:
+            groups.setdefault(group_of(tag), []).append(tag)
+        cols = self._columns()
+        n_rows = sum((len(g) + cols - 1) // cols for g in groups.values())
+        height = self._chart_height(n_rows, len(groups))
+        widgets = []
+        for group in sorted(groups, key=lambda g: (g == "", g)):
+            title = f"{group}/" if group else "other"
+            widgets.append(Static(f"▾ {title}  ({len(groups[group])})", classes="group-title"))
+            charts = []
+            for tag in groups[group]:
+                chart = Chart(self.store, tag)
+                chart.can_focus = True
+                chart.set_options(self.options)
+                chart.set_runs(self._runs_with(tag))
+                self._charts[tag] = chart
+                charts.append(chart)
+            grid = Grid(*charts, classes="group")
+            grid.styles.grid_size_columns = cols
+            rows = (len(charts) + cols - 1) // cols
+            grid.styles.grid_size_rows = rows
+            grid.styles.grid_rows = str(height)
+            grid.styles.height = rows * height
+            widgets.append(grid)
+        return widgets
+
+    def _after_rebuild(self) -> None:
+        for chart in self._charts.values():
+            chart.poll()
+
+    def _runs_with(self, tag: str) -> list[tuple[str, str]]:
+        """Visible runs that have this tag, with their colours (a legend lists no strangers)."""
+        return [(r, c) for r, c in self.visible_runs() if self.store.series(r, tag) is not None]
+
+    def _chart_height(self, n_rows: int = 0, n_groups: int = 0) -> int:
+        """Charts fill the area when they fit; otherwise a readable height and scrolling."""
+        h = self.size.height
+        least = 9 if h < 30 else 12 if h < 50 else 14
+        health = self._main.query_one(HealthPanel)
+        room = h - 2 - (health.styles.height.value if health.display and health.styles.height
+                        else 0) - n_groups
+        if n_rows:
+            return max(least, min(3 * least, room // n_rows))
+        return least
+
+    def on_resize(self, _) -> None:
+        self._main.query_one("#side").styles.width = self._side_width()
+        self._size_health()
+        self._layout_key = ()
+        self.call_after_refresh(self._update)
+
+    def _apply_options(self) -> None:
+        for chart in self._charts.values():
+            chart.set_options(self.options)
+            chart.poll()
+        if isinstance(self.screen, ChartScreen):
+            self.screen._chart.set_options(self.options)
+            self.screen._chart.poll()
+        self._update_status()
+
+    # -- status line -------------------------------------------------------------------
+    def _update_status(self) -> None:
+        o = self.options
+        problems = len(self.store.problems)
+        parts = [
+            f"{len(self.store.runs())} runs",
+            f"smoothing {o.smoothing:g}",
+            f"x: {o.x_mode}",
+            "log" if o.log_y else "linear",
+            self.watcher.mode,
+        ]
+        found = self.services.findings
+        if found:
+            n_err = sum(1 for f in found if f.severity == "error")
+            n_warn = sum(1 for f in found if f.severity == "warning")
+            parts.append(f"health: {n_err} errors, {n_warn} warnings")
+        if self.tags_re:
+            parts.append(f"tags /{self.tags_re}/")
+        if self.runs_re:
+            parts.append(f"runs /{self.runs_re}/")
+        if problems:
+            last = self.store.problems[-1]
+            parts.append(f"{problems} input problem{'s' if problems > 1 else ''}: "
+                         f"{Path(last.path).name}: {last.message}")
+        try:
+            self._main.query_one("#status", Static).update(" · ".join(parts))
+        except Exception:
+            pass
+
+    # -- actions ---------------------------------------------------------------------
+    def action_filter_tags(self) -> None:
+        def done(value: str | None) -> None:
+            if value is None:
+                return
+            if value and not self._valid(value):
+                return
+            self.tags_re = value or None
+            self._update()
+
+        self.push_screen(Prompt("Filter tags (regex, empty for all)", self.tags_re or ""), done)
+
+    def action_filter_runs(self) -> None:
+        def done(value: str | None) -> None:
+            if value is None:
+                return
+            if value and not self._valid(value):
+                return
+            self.runs_re = value or None
+            self._update()
+
+        self.push_screen(Prompt("Filter runs (regex, empty for all)", self.runs_re or ""), done)
+
+    def _valid(self, pattern: str) -> bool:
+        try:
+            re.compile(pattern)
+            return True
+        except re.error as e:
+            self.notify(f"Bad regex: {e}", severity="error")
+            return False
+
+    def action_toggle_run(self) -> None:
+        run = self._main.query_one(RunsPanel).current_run
+        if run is None:
+            return
+        self.hidden.symmetric_difference_update({run})
+        self._update()
+
+    def on_data_table_row_selected(self, event) -> None:
+        self.action_toggle_run()
+
+    def action_smoothing(self) -> None:
+        cur = self.options.smoothing
+        nxt = next((s for s in SMOOTHING_STEPS if s > cur + 1e-9), SMOOTHING_STEPS[0])
+        self.options = replace(self.options, smoothing=nxt)
+        self._apply_options()
+
+    def action_log_scale(self) -> None:
+        self.options = replace(self.options, log_y=not self.options.log_y)
+        self._apply_options()
+
+    def action_x_axis(self) -> None:
+        i = X_MODES.index(self.options.x_mode) if self.options.x_mode in X_MODES else 0
+        self.options = replace(self.options, x_mode=X_MODES[(i + 1) % len(X_MODES)])
+        self._apply_options()
+
+    def action_full_screen(self) -> None:
+        if isinstance(self.screen, ChartScreen):
+            return
+        focused = self.focused
+        tag = focused.tag if isinstance(focused, Chart) else next(iter(self._charts), None)
+        if tag is None:
+            return
+        chart = Chart(self.store, tag)
+        chart.set_options(self.options)
+        chart.set_runs(self._runs_with(tag))
+        self.push_screen(ChartScreen(chart))
+        self.call_after_refresh(chart.poll)
+
+    def action_toggle_gauges(self) -> None:
+        panel = self._main.query_one(GaugesPanel)
+        panel.display = not panel.display
+        if panel.display:
+            self._gauges_version = -1
+            self._update_gauges()
+
+    def _size_health(self) -> None:
+        """Two lines when all is well; up to a quarter of the screen when there are findings."""
+        panel = self._main.query_one(HealthPanel)
+        want = 3 if not self.services.findings else min(
+            max(5, self.size.height // 4), len(self.services.findings) + 3)
+        if panel.styles.height is None or panel.styles.height.value != want:
+            panel.styles.height = want
+            self._layout_key = ()
+
+    def action_toggle_health(self) -> None:
+        panel = self._main.query_one(HealthPanel)
+        panel.display = not panel.display
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.HELP))

@@ -1,0 +1,177 @@
+"""The monitor's background parts, wired together: file watching, health analysis, system
+sampling and the metrics socket. Everything here runs off the UI thread; the UI reads
+results (store, findings, latest snapshot) and is told when data changed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mlmon_tui.analysis.config import HealthConfig
+from mlmon_tui.analysis.findings import Finding, severity_rank
+from mlmon_tui.analysis.monitor import HealthMonitor
+from mlmon_tui.analysis.resources import ResourceSample
+from mlmon_tui.sources.base import Problem
+from mlmon_tui.sources.watcher import Watcher
+from mlmon_tui.store import Store
+
+CLOCK_CHECK_SECONDS = 5.0
+
+
+class Services:
+    def __init__(
+        self,
+        paths: list[str],
+        store: Store,
+        *,
+        poll: bool = False,
+        gpu: bool = True,
+        interval: float = 1.0,
+        listen: str | None = "default",
+        allow_remote: bool = False,
+        config: HealthConfig | None = None,
+        on_data: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.paths = paths
+        self.store = store
+        self.clock = clock
+        self.on_data = on_data
+        self.watcher = Watcher(paths, store, poll=poll, on_change=self._changed,
+                               on_tick=self._tick)
+        self.health = HealthMonitor(config, process_alive=self._process_alive)
+        self.findings: list[Finding] = []
+        self.findings_version = 0
+        self.new_errors = 0  # errors found since the UI last looked (for the bell)
+        self._hlock = threading.Lock()
+        self._last_clock_check = 0.0
+        self.listen = listen
+        self.allow_remote = allow_remote
+        self.server = None
+        self.server_status = ""
+        self.sampler = None
+        self._want_gpu = gpu
+        self._interval = interval
+        self._ever_had_procs: set[str] = set()
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self, live: bool = True) -> None:
+        if live:
+            self._start_server()
+            self._start_sampler()
+            self.watcher.start()
+        else:
+            self.watcher.load_once()
+            with self._hlock:
+                self.health.update(self.store, None, now=self.clock())
+                self._publish()
+
+    def stop(self) -> None:
+        for part in (self.sampler, self.server):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:
+                    pass
+        self.watcher.stop()
+
+    def _start_server(self) -> None:
+        if not self.listen:
+            return
+        try:
+            from mlmon_tui.sources.socket_server import SocketServer
+
+            address = None if self.listen == "default" else self.listen
+            root = Path(self.paths[0])
+            root = root if root.is_dir() else root.parent
+            self.server = SocketServer(root, address, allow_remote=self.allow_remote).start()
+            self.server_status = f"listening on {self.server.address}"
+            for w in getattr(self.server, "warnings", []):
+                self.store.add_problem(Problem(str(root), w))
+        except Exception as e:  # read-only log dir, a live monitor already there, ...
+            self.server = None
+            self.server_status = f"not listening: {e}"
+            self.store.add_problem(Problem("socket", f"metrics socket not started: {e}"))
+
+    def _start_sampler(self) -> None:
+        try:
+            from mlmon_tui.sources.procs import ProcessTracker
+            from mlmon_tui.sources.sampler import Sampler
+
+            tracker = ProcessTracker(self.watcher.files, self._socket_peers)
+            self.sampler = Sampler(interval=self._interval, gpu=self._want_gpu, tracker=tracker)
+            self.sampler.start()
+        except Exception as e:
+            self.sampler = None
+            self.store.add_problem(Problem("gauges", f"system gauges unavailable: {e}"))
+
+    # -- callbacks (watcher thread) --------------------------------------------------------
+    def _changed(self, changed: set) -> None:
+        with self._hlock:
+            try:
+                self.health.update(self.store, changed, now=self.clock())
+            except Exception as e:
+                self.store.add_problem(Problem("health", f"analysis failed: {e!r}", "error"))
+            self._publish()
+        if self.on_data is not None:
+            self.on_data()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last_clock_check < CLOCK_CHECK_SECONDS:
+            return
+        self._last_clock_check = now
+        with self._hlock:
+            try:
+                self.health.update(self.store, [], now=self.clock())
+                samples = self._resource_samples()
+                if samples:
+                    self.health.update_resources(samples)
+            except Exception as e:
+                self.store.add_problem(Problem("health", f"analysis failed: {e!r}", "error"))
+            changed = self._publish()
+        if changed and self.on_data is not None:
+            self.on_data()
+
+    def _publish(self) -> bool:
+        """Copy the monitor's findings for the UI; True when they changed."""
+        current = list(self.health.findings)
+        if [f.key for f in current] == [f.key for f in self.findings]:
+            return False
+        old = {f.key for f in self.findings}
+        self.new_errors += sum(1 for f in current
+                               if f.key not in old and severity_rank(f.severity) >= 2)
+        self.findings = current
+        self.findings_version += 1
+        return True
+
+    # -- inputs for the detectors and the process tracker ----------------------------------
+    def _socket_peers(self) -> dict[str, set[int]]:
+        return self.server.peers if self.server is not None else {}
+
+    def _process_alive(self, run: str) -> bool | None:
+        snap = self.sampler.latest if self.sampler is not None else None
+        if snap is None:
+            return None
+        procs = snap.runs.get(run)
+        if procs:
+            self._ever_had_procs.add(run)
+            return True
+        return False if run in self._ever_had_procs else None
+
+    def _resource_samples(self) -> list[ResourceSample]:
+        snap = self.sampler.latest if self.sampler is not None else None
+        if snap is None:
+            return []
+        h = snap.history
+        n = len(h.cpu)
+        out = []
+        for i in range(n):
+            util = tuple(float(g[i]) for g in h.gpu_util if i < len(g) and g[i] is not None)
+            mem = tuple(100.0 * float(g[i]) for g in h.gpu_mem if i < len(g) and g[i] is not None)
+            out.append(ResourceSample(time=snap.wall - (n - 1 - i) * self._interval,
+                                      gpu_util=util, gpu_mem_percent=mem,
+                                      mem_percent=h.mem[i] if i < len(h.mem) else None))
+        return out

@@ -1,0 +1,392 @@
+"""Push metrics from a training script to a running mlmon-tui. Standard library only.
+
+    from mlmon_tui.client import Monitor
+
+    with Monitor(run="resnet-lr3e-4", hparams={"lr": 3e-4}) as mon:
+        for step in range(1000):
+            ...
+            mon.log(step, loss=loss.item(), lr=sched.get_last_lr()[0])
+
+The run name is made safe for the monitor first (see `safe_run_name`): "a/b" makes nested
+run directories; "..", absolute paths, backslashes and control characters are neutralised.
+
+Where it sends (first that applies):
+  1. the `address` argument, `unix:PATH` or `tcp:HOST:PORT`;
+  2. the environment variable `MLMON_ADDRESS`;
+  3. the log dir `MLMON_LOGDIR` (else the current directory): the address the monitor wrote
+     to `<logdir>/.mlmon/address`, else `unix:<logdir>/.mlmon/mlmon.sock`.
+
+What it promises the training loop:
+  * `log()` only appends to a bounded in-memory queue (`buffer` messages, 10,000 by default);
+    a daemon thread serialises and sends. `log()` never blocks and never raises for a network
+    problem.
+  * With no monitor listening, the thread retries with exponential backoff (0.1 s to 5 s)
+    while messages wait in the queue. When the queue is full the oldest message is dropped
+    and counted in `dropped`; the count is sent to the monitor (`{"type":"stats",...}`), which
+    shows it.
+  * With `spool=PATH` (or the environment variable `MLMON_SPOOL`), nothing is dropped for want
+    of a monitor: whatever cannot be sent is appended to PATH as JSONL in the same layout the
+    monitor writes (`{"step":..,"wall_time":..,"metrics":{..}}`), so putting PATH inside a run
+    directory of a watched log dir makes the monitor read it like any JSONL log. Spooled
+    messages are not re-sent when a monitor appears (no duplicates). Only a queue overflow
+    (logging faster than the thread can write) still drops, and is counted.
+  * A monitor that reads slowly makes the thread wait (up to 30 s per send, then it
+    reconnects and counts the batch in flight as dropped); meanwhile messages pile up in
+    the bounded queue, where the oldest are dropped and counted when it is full.
+  * At interpreter exit the queue gets `exit_timeout` (0.5 s) to drain, then is abandoned.
+  * Values are converted with `float()` on the sending thread (Python numbers, numpy
+    scalars, 0-d tensors); pass detached values, not tensors that later change in place.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+import weakref
+
+__all__ = ["Monitor", "default_address", "safe_run_name"]
+
+STATS_EVERY = 5.0
+SEND_TIMEOUT = 30.0  # a monitor that reads nothing for this long is taken as hung
+_HELLO = object()
+_live: "weakref.WeakSet[Monitor]" = weakref.WeakSet()
+
+
+def safe_run_name(name: str) -> str:
+    """`name` made acceptable to the monitor, which refuses names that could leave its log dir:
+    backslashes and control characters become "_", empty, "." and ".." components are
+    dropped, a leading "." of a component becomes "_", and at most 200 characters are kept."""
+    name = "".join("_" if (c < " " or c in "\x7f\\") else c for c in str(name))
+    parts = [p for p in name.split("/") if p not in ("", ".", "..")]
+    parts = ["_" + p[1:] if p.startswith(".") else p for p in parts]
+    name = "/".join(parts)[:200].rstrip("/")
+    if len(name) >= 2 and name[1] == ":" and name[0].isalpha():  # a Windows drive
+        name = name[0] + "_" + name[2:]
+    return name or "run"
+
+
+def default_address() -> str:
+    """The address a `Monitor()` without one would use (see the module docstring)."""
+    env = os.environ.get("MLMON_ADDRESS")
+    if env:
+        return env
+    logdir = os.environ.get("MLMON_LOGDIR") or os.getcwd()
+    mdir = os.path.join(os.path.abspath(logdir), ".mlmon")
+    try:
+        with open(os.path.join(mdir, "address"), encoding="utf-8") as f:
+            addr = f.read().strip()
+        if addr:
+            return addr
+    except OSError:
+        pass
+    return "unix:" + os.path.join(mdir, "mlmon.sock")
+
+
+def _connect(address: str, timeout: float) -> socket.socket:
+    if address.startswith("tcp:"):
+        rest = address[4:]
+        if rest.startswith("["):
+            host, _, port = rest[1:].partition("]:")
+        else:
+            host, _, port = rest.rpartition(":")
+        return socket.create_connection((host, int(port)), timeout=timeout)
+    path = address[5:] if address.startswith("unix:") else address
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(timeout)
+        s.connect(path)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+class Monitor:
+    """A connection to the monitor for one run. See the module docstring for the guarantees."""
+
+    def __init__(self, run: str | None = None, address: str | None = None,
+                 hparams: dict | None = None, spool: str | None = None, buffer: int = 10_000,
+                 meta: dict | None = None, exit_timeout: float = 0.5):
+        if run is None:
+            script = os.path.splitext(os.path.basename(sys.argv[0] or "python"))[0] or "python"
+            run = os.environ.get("MLMON_RUN") or f"{script}-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.run = safe_run_name(run)
+        self.address = address or default_address()
+        self.spool = spool or os.environ.get("MLMON_SPOOL") or None
+        self.hparams = dict(hparams or {})
+        self.meta = dict(meta or {})
+        self.exit_timeout = exit_timeout
+        self._lost_in_log = 0  # counted by the training thread only (queue full, closed)
+        self._lost_in_send = 0  # counted by the sending thread only
+        self.spooled = 0
+        self.sent = 0
+        self.bad_values = 0
+        self.connected = False
+        self._client_id = uuid.uuid4().hex[:12]
+        self._maxlen = buffer
+        self._closed = False
+        self._start_thread()
+        _live.add(self)
+
+    def _start_thread(self) -> None:
+        self._q: collections.deque = collections.deque(maxlen=self._maxlen)
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._sock: socket.socket | None = None
+        self._spool_file = None
+        self._thread = threading.Thread(target=self._loop, name="mlmon-client", daemon=True)
+        self._thread.start()
+
+    # --- the training loop's side: cheap and never raising -----------------------------------
+    def log(self, step: int, metrics: dict | None = None, /, **kw) -> None:
+        """Queue `metrics` (a dict, or keyword arguments, or both) for `step`."""
+        q = self._q
+        if len(q) >= self._maxlen or self._closed:
+            self._lost_in_log += 1
+            if self._closed:
+                return
+        elif not q:
+            q.append((step, time.time(), metrics, kw))
+            self._wake.set()
+            return
+        q.append((step, time.time(), metrics, kw))
+
+    @property
+    def dropped(self) -> int:
+        """Messages lost: queue overflow, logged after close, or no monitor and no spool."""
+        return self._lost_in_log + self._lost_in_send
+
+    def _ensure_sender(self) -> None:
+        """In a forked child, start a sender on first use (none survives fork())."""
+        if self.__dict__.pop("log", None) is not None:  # back to the class's `log`
+            self._start_thread()
+
+    def _first_log_after_fork(self, step, metrics=None, /, **kw) -> None:
+        self._ensure_sender()
+        self.log(step, metrics, **kw)
+
+    def log_hparams(self, **hparams) -> None:
+        self._ensure_sender()
+        self.hparams.update(hparams)
+        self._q.append(_HELLO)
+        self._wake.set()
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until everything queued so far is sent or spooled; False on timeout."""
+        self._ensure_sender()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._idle.clear()
+            self._wake.set()
+            if not self._q and self._idle.wait(max(0.0, deadline - time.monotonic())) \
+                    and not self._q:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Send what is queued (waiting at most `timeout` seconds) and disconnect."""
+        if self._closed:
+            return
+        self._closed = True
+        if "log" in self.__dict__:  # a forked child that never logged: nothing to send
+            _live.discard(self)
+            return
+        self._wake.set()
+        self._thread.join(timeout)
+        _live.discard(self)
+
+    def __enter__(self) -> "Monitor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- the sending thread ------------------------------------------------------------------
+    def _loop(self) -> None:
+        backoff, next_try, last_stats = 0.1, 0.0, 0.0
+        while True:
+            closing = self._closed
+            try:
+                now = time.monotonic()
+                if self._sock is None and (now >= next_try or (closing and self._q)):
+                    if self._try_connect():
+                        backoff, last_stats = 0.1, 0.0
+                    else:
+                        next_try = now + backoff
+                        backoff = min(backoff * 2, 5.0)
+                if self._sock is not None:
+                    self._send_queue()
+                    if self._sock is not None and now - last_stats >= STATS_EVERY:
+                        self._send_lines([self._stats_line()])
+                        last_stats = now
+                elif self.spool or closing:
+                    self._spool_queue()
+            except Exception:  # the training must never notice
+                self._disconnect()
+            if closing:
+                if self._sock is not None:
+                    self._send_lines([self._stats_line()])
+                self._disconnect()
+                if self._spool_file is not None:
+                    self._spool_file.close()
+                return
+            if not self._q:
+                self._idle.set()
+            self._wake.wait(0.5 if self._sock is not None else min(backoff, 0.5))
+            self._wake.clear()
+
+    def _try_connect(self) -> bool:
+        try:
+            self._sock = _connect(self.address, timeout=1.0)
+            # a busy monitor may take a while to read: the sending thread can wait, while
+            # the training thread only ever touches the bounded queue
+            self._sock.settimeout(SEND_TIMEOUT)
+        except (OSError, ValueError):
+            self._sock = None
+            return False
+        self.connected = True
+        return self._send_lines([self._hello_line()])
+
+    def _disconnect(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+        self._sock = None
+        self.connected = False
+
+    def _drain(self, limit: int = 512):
+        q, items = self._q, []
+        for _ in range(limit):
+            try:
+                items.append(q.popleft())
+            except IndexError:
+                break
+        return items
+
+    def _send_queue(self) -> None:
+        while self._sock is not None:
+            items = self._drain()
+            if not items:
+                return
+            lines = [self._hello_line() if it is _HELLO else self._metrics_line(it)
+                     for it in items]
+            lines = [ln for ln in lines if ln]
+            n = sum(1 for it in items if it is not _HELLO)
+            if self._send_lines(lines):
+                self.sent += n
+            elif self.spool:
+                self._spool_items(items)
+            else:
+                self._lost_in_send += n
+
+    def _send_lines(self, lines: list[str]) -> bool:
+        try:
+            self._sock.sendall("".join(lines).encode("utf-8"))
+            return True
+        except (OSError, AttributeError):
+            self._disconnect()
+            return False
+
+    def _spool_queue(self) -> None:
+        items = self._drain(1 << 30)
+        if self.spool:
+            self._spool_items(items)
+        else:
+            self._lost_in_send += sum(1 for it in items if it is not _HELLO)
+
+    def _spool_items(self, items) -> None:
+        recs = []
+        for it in items:
+            if it is _HELLO:
+                continue
+            m = self._metrics_dict(it)
+            if m is not None:
+                recs.append(json.dumps({"step": m[0], "wall_time": m[1], "metrics": m[2]}) + "\n")
+        n = len(recs)
+        try:
+            if self._spool_file is None:
+                d = os.path.dirname(os.path.abspath(self.spool))
+                os.makedirs(d, exist_ok=True)
+                self._spool_file = open(self.spool, "a", encoding="utf-8")
+            self._spool_file.write("".join(recs))
+            self._spool_file.flush()
+            self.spooled += n
+        except OSError:
+            self._lost_in_send += n
+
+    # --- serialisation -----------------------------------------------------------------------
+    def _metrics_dict(self, item):
+        step, wall, metrics, kw = item
+        out = {}
+        for src in (metrics, kw):
+            if not src:
+                continue
+            try:
+                pairs = src.items()
+            except AttributeError:
+                self.bad_values += 1
+                continue
+            for k, v in pairs:
+                try:
+                    out[str(k)] = float(v)
+                except (TypeError, ValueError, RuntimeError, OverflowError):
+                    self.bad_values += 1
+        try:
+            return int(step), wall, out
+        except (TypeError, ValueError, OverflowError):
+            self.bad_values += 1
+            return None
+
+    def _metrics_line(self, item) -> str | None:
+        m = self._metrics_dict(item)
+        if m is None:
+            return None
+        return json.dumps({"run": self.run, "step": m[0], "wall_time": m[1],
+                           "metrics": m[2]}, separators=(",", ":")) + "\n"
+
+    def _hello_line(self) -> str:
+        msg = {"type": "hello", "run": self.run, "pid": os.getpid(),
+               "host": socket.gethostname(), "hparams": self.hparams, "meta": self.meta}
+        try:
+            return json.dumps(msg, default=str) + "\n"
+        except (ValueError, TypeError):  # e.g. a circular structure
+            msg["hparams"] = {str(k): repr(v) for k, v in self.hparams.items()}
+            msg["meta"] = {str(k): repr(v) for k, v in self.meta.items()}
+            return json.dumps(msg) + "\n"
+
+    def _stats_line(self) -> str:
+        return json.dumps({"type": "stats", "run": self.run, "pid": os.getpid(),
+                           "client": self._client_id, "dropped": self.dropped,
+                           "spooled": self.spooled}) + "\n"
+
+
+def _after_fork_in_child() -> None:
+    # The sending thread does not survive fork(): give each live monitor a fresh one.
+    for mon in list(_live):
+        if not mon._closed:
+            mon._client_id = uuid.uuid4().hex[:12]
+            mon._lost_in_log = mon._lost_in_send = mon.spooled = mon.sent = 0
+            mon._q = collections.deque(maxlen=mon._maxlen)
+            mon.log = mon._first_log_after_fork  # start a sender only if the child logs
+
+
+def _at_exit() -> None:
+    deadline = time.monotonic() + 0.5
+    for mon in list(_live):
+        mon.close(timeout=max(0.0, min(mon.exit_timeout, deadline - time.monotonic())))
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_at_exit)

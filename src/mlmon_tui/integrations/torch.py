@@ -1,0 +1,120 @@
+"""PyTorch: log the global and per-layer gradient norms after each backward pass.
+
+    from mlmon_tui.client import Monitor
+    from mlmon_tui.integrations.torch import watch
+
+    mon = Monitor(run="mlp")
+    handle = watch(model, mon, every=10)   # every 10th backward pass
+    ...
+    handle.remove()
+
+Tags: `grad_norm` (L2 norm over all parameters) and `grad_norm/<layer>` where `<layer>` is a
+parameter's name without its last component (`encoder.0.weight` -> `encoder.0`).
+
+How it stays cheap: every parameter gets a post-accumulate-grad hook that does nothing but,
+once per backward pass, queue a callback that autograd runs when the whole pass has finished.
+That callback counts passes; on a logging pass it takes all norms with one
+`torch._foreach_norm`, groups them per layer with one `index_add_`, and moves them to the CPU
+with a single `.tolist()` (the one device sync, on logging passes only). The step logged is
+the number of backward passes seen, unless `step_fn` gives another (e.g. the optimizer step).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch.autograd import Variable
+
+
+def _layer(name: str) -> str:
+    return name.rpartition(".")[0] or name
+
+
+class GradNorms:
+    """Global and per-layer L2 gradient norms of a fixed list of named parameters."""
+
+    def __init__(self, named_params, prefix: str = "grad_norm", per_layer: bool = True):
+        self.params = [(n, p) for n, p in named_params if p.requires_grad]
+        self.prefix = prefix
+        self.per_layer = per_layer
+        layers: dict[str, int] = {}
+        self.layer_of = [layers.setdefault(_layer(n), len(layers)) for n, _ in self.params]
+        self.tags = [f"{prefix}/{name}" for name in layers]
+        self._index = None  # (key, index tensor) cached while the same grads are present
+
+    @torch.no_grad()
+    def compute(self) -> dict[str, float]:
+        grads, idx = [], []
+        for (_, p), li in zip(self.params, self.layer_of):
+            if p.grad is not None:
+                g = p.grad
+                grads.append(g.coalesce().values() if g.is_sparse else g)
+                idx.append(li)
+        if not grads:
+            return {}
+        norms = torch._foreach_norm(grads)
+        dev = norms[0].device
+        if any(n.dtype != torch.float32 or n.device != dev for n in norms):
+            norms = [n.to(dev, torch.float32) for n in norms]
+        sq = torch.stack(norms).square_()
+        total = sq.sum().sqrt_().reshape(1)
+        if self.per_layer:
+            key = (dev, tuple(idx))
+            if self._index is None or self._index[0] != key:
+                self._index = (key, torch.tensor(idx, device=dev))
+            per = torch.zeros(len(self.tags), device=dev, dtype=torch.float32)
+            per.index_add_(0, self._index[1], sq)
+            vals = torch.cat([total, per.sqrt()]).tolist()
+            present = set(idx)
+            out = {self.prefix: vals[0]}
+            out.update((t, v) for i, (t, v) in enumerate(zip(self.tags, vals[1:]))
+                       if i in present)
+            return out
+        return {self.prefix: total.item()}
+
+
+class GradWatch:
+    """The handle `watch` returns. `remove()` detaches the hooks."""
+
+    def __init__(self, model: torch.nn.Module, monitor, every: int = 1,
+                 prefix: str = "grad_norm", per_layer: bool = True,
+                 step_fn: Callable[[], int] | None = None):
+        self.monitor = monitor
+        self.every = max(1, int(every))
+        self.step_fn = step_fn
+        self.norms = GradNorms(model.named_parameters(), prefix, per_layer)
+        self.passes = 0
+        self.errors = 0
+        self._queued = False
+        self._handles = [p.register_post_accumulate_grad_hook(self._on_grad)
+                         for _, p in self.norms.params]
+
+    def _on_grad(self, _param) -> None:
+        if not self._queued:
+            self._queued = True
+            Variable._execution_engine.queue_callback(self._on_backward_end)
+
+    def _on_backward_end(self) -> None:
+        self._queued = False
+        self.passes += 1
+        if self.passes % self.every:
+            return
+        try:  # a monitoring problem must never stop the training
+            step = self.step_fn() if self.step_fn is not None else self.passes
+            values = self.norms.compute()
+            if values:
+                self.monitor.log(step, values)
+        except Exception:
+            self.errors += 1
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+
+def watch(model: torch.nn.Module, monitor, every: int = 1, prefix: str = "grad_norm",
+          per_layer: bool = True, step_fn: Callable[[], int] | None = None) -> GradWatch:
+    """Log `model`'s gradient norms to `monitor` after every `every`-th backward pass."""
+    return GradWatch(model, monitor, every, prefix, per_layer, step_fn)

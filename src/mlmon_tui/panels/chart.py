@@ -1,0 +1,268 @@
+"""One chart per tag: runs overlaid on a braille canvas, y ticks, x ticks and a legend.
+
+Cheap on the terminal by design: axes are stable (x range with headroom, y range that only
+grows until the options change), each new frame is diffed against the previous one cell by
+cell, and only the changed row spans of the changed plot strips are refreshed. The plot is
+split into strips about 12 columns wide because Textual resends a dirty span from the
+widget's left edge. Title, axes and legend lines are separate small widgets that are only
+updated when their text changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
+
+from mlmon_tui.panels import chart_frame as cf
+from mlmon_tui.panels.braille import row_segments
+
+STRIP_WIDTH = 12
+
+
+@dataclass(frozen=True)
+class ChartOptions:
+    smoothing: float = 0.6  # 0 .. 0.999, TensorBoard's debiased EMA weight
+    log_y: bool = False
+    x_mode: str = "step"  # "step" | "relative" | "wall"
+    ascii: bool = False  # no Unicode: . ' : instead of braille
+    color: bool = True
+
+    def clamp(self) -> "ChartOptions":
+        s = min(0.999, max(0.0, float(self.smoothing)))
+        mode = self.x_mode if self.x_mode in ("step", "relative", "wall") else "step"
+        return replace(self, smoothing=s, x_mode=mode)
+
+
+class PlotStrip(Widget):
+    """A vertical slice [x0, x0 + width) of the chart's canvas, drawn line by line."""
+
+    DEFAULT_CSS = "PlotStrip { height: 1fr; }"
+
+    def __init__(self, owner: "Chart", x0: int, width: int) -> None:
+        super().__init__()
+        self.owner = owner
+        self.x0 = x0
+        self.strip_width = width
+        self.styles.width = width
+        self._lines: dict[int, Strip] = {}
+
+    def invalidate(self, rows: list[tuple[int, int]] | None = None) -> None:
+        if rows is None:
+            self._lines.clear()
+            self.refresh()
+            return
+        for a, b in rows:
+            for r in range(a, b):
+                self._lines.pop(r, None)
+            self.refresh(Region(0, a, self.strip_width, b - a))
+
+    def render_line(self, y: int) -> Strip:
+        line = self._lines.get(y)
+        if line is None:
+            frame = self.owner.frame
+            w = self.strip_width
+            if frame is None or y >= frame.codes.shape[0]:
+                line = Strip.blank(w, self.rich_style)
+            else:
+                segs = row_segments(frame.codes[y], frame.sid[y], frame.styles, self.x0, self.x0 + w)
+                line = Strip(segs).adjust_cell_length(w).apply_style(self.rich_style)
+            self._lines[y] = line
+        return line
+
+
+class TextCell(Widget):
+    """One line of text of a fixed width. Changing the text repaints only this widget
+    (`Static.update` would lay out the parent again and repaint the siblings too)."""
+
+    DEFAULT_CSS = "TextCell { height: 1; }"
+
+    def __init__(self, text: Text) -> None:
+        super().__init__()
+        self.text = text
+        self.styles.width = text.cell_len
+
+    def set_text(self, text: Text) -> None:
+        if text.cell_len != self.text.cell_len:
+            self.styles.width = text.cell_len
+        self.text = text
+        self.refresh()
+
+    def render(self) -> Text:
+        return self.text
+
+
+class Chart(Widget):
+    """A chart of one tag across runs, fed from a `Store`.
+
+    The app calls `poll()` a few times a second (all charts inside one
+    `app.batch_update()`, so their changes reach the terminal in one write); a poll that
+    finds nothing new costs a few microseconds and sends nothing."""
+
+    DEFAULT_CSS = """
+    Chart { layout: vertical; height: 1fr; min-height: 3; }
+    Chart > .chart--title { height: 1; text-style: bold; }
+    Chart > #chart-body { height: 1fr; }
+    Chart #chart-yaxis { height: 1fr; color: $text-muted; }
+    Chart > #chart-xaxis { height: 1; color: $text-muted; }
+    Chart > #chart-legend { height: auto; }
+    Chart > #chart-legend > .legend-row { height: 1; }
+    """
+
+    def __init__(self, store, tag: str, *, id: str | None = None, options: ChartOptions | None = None) -> None:
+        super().__init__(id=id)
+        self.store = store
+        self.tag = tag
+        self.options = (options or ChartOptions()).clamp()
+        self.runs: list[tuple[str, str]] = []
+        self.markers: list[tuple[str, int, str]] = []
+        self.frame: cf.Frame | None = None
+        self.state = cf.ChartState()
+        self._sig = None
+        self._layout: cf.Layout | None = None
+        self._strips: list[PlotStrip] = []
+        self._legend_texts: list[list[tuple]] = []
+        self._legend_rows: list[Horizontal] = []
+        self._axis_text = ("", "")
+        self._title = ""
+
+    # -- public API ------------------------------------------------------------------
+    def set_runs(self, runs: list[tuple[str, str]]) -> None:
+        runs = list(runs)
+        if runs != self.runs:
+            self.runs = runs
+            self.state.reset_ranges()
+
+    def set_options(self, options: ChartOptions) -> None:
+        options = options.clamp()
+        if options != self.options:
+            if (options.log_y, options.x_mode) != (self.options.log_y, self.options.x_mode):
+                self.state.reset_ranges()
+            if (options.ascii, options.color) != (self.options.ascii, self.options.color):
+                self.state.canvas = None
+            self.options = options
+
+    def set_markers(self, markers: list[tuple[str, int, str]]) -> None:
+        self.markers = list(markers)
+
+    def poll(self) -> bool:
+        """Redraw if a series, the runs, the options, the markers or the size changed."""
+        if not self.is_mounted:
+            return False
+        w, h = self.size.width, self.size.height
+        if w <= 0 or h <= 0:
+            return False
+        with self.store.lock:
+            versions = []
+            for run, _ in self.runs:
+                s = self.store.series(run, self.tag)
+                versions.append(None if s is None else (id(s), s.version, len(s)))
+        sig = (tuple(self.runs), self.options, (w, h), tuple(self.markers), tuple(versions))
+        if sig == self._sig:
+            return False
+        self._sig = sig
+        self._redraw(w, h)
+        return True
+
+    # -- widgets ---------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="chart--title", id="chart-title", markup=False)
+        with Horizontal(id="chart-body"):
+            yield Static("", id="chart-yaxis", markup=False)
+        yield Static("", id="chart-xaxis", markup=False)
+        yield Vertical(id="chart-legend")
+
+    def on_resize(self) -> None:
+        self.poll()
+
+    # -- drawing ---------------------------------------------------------------------
+    def _apply_layout(self, lay: cf.Layout) -> None:
+        if lay == self._layout:
+            return
+        old = self._layout
+        self._layout = lay
+        self.query_one("#chart-title").display = lay.title
+        self.query_one("#chart-xaxis").display = lay.xaxis
+        yaxis = self.query_one("#chart-yaxis", Static)
+        yaxis.display = lay.yaxis_width > 0
+        yaxis.styles.width = max(1, lay.yaxis_width)
+        self.query_one("#chart-body").styles.height = lay.plot_h
+        if old is None or old.plot_w != lay.plot_w:
+            body = self.query_one("#chart-body")
+            for s in self._strips:
+                s.remove()
+            self._strips = [
+                PlotStrip(self, x0, min(STRIP_WIDTH, lay.plot_w - x0)) for x0 in range(0, lay.plot_w, STRIP_WIDTH)
+            ]
+            if self._strips:
+                body.mount(*self._strips)
+                # Lay the body out again once the strips are in: a layout computed while
+                # they were still mounting gives the y axis the whole width.
+                self.call_after_refresh(body.refresh, layout=True)
+        self._legend_texts = []
+        self._axis_text = ("", "")
+
+    def _redraw(self, w: int, h: int) -> None:
+        lay = cf.plan_layout(w, h, len(self.runs))
+        self._apply_layout(lay)
+        if lay.plot_w <= 0 or lay.plot_h <= 0:
+            return
+        with self.store.lock:
+            data, xr = cf.collect(
+                self.store, self.tag, self.runs, self.options, self.markers, self.state, 2 * lay.plot_w
+            )
+        frame, info = cf.draw(self.state, data, xr, self.options, lay.plot_w, lay.plot_h)
+        old, self.frame = self.frame, frame
+        if old is None or old.codes.shape != frame.codes.shape:
+            for s in self._strips:
+                s.invalidate()
+        else:
+            changed = (old.codes != frame.codes) | (old.sid != frame.sid)
+            for s in self._strips:
+                spans = cf.row_spans(changed[:, s.x0 : s.x0 + s.strip_width].any(axis=1))
+                if spans:
+                    s.invalidate(spans)
+        self._update_text(lay, info, data)
+
+    def _update_text(self, lay: cf.Layout, info: cf.FrameInfo, data: list[cf.RunData]) -> None:
+        title = self.tag + ("  [log]" if self.options.log_y else "")
+        if info.n_bad:
+            title += f"  ({info.n_bad} NaN/Inf)"
+        if title != self._title:
+            self._title = title
+            self.query_one("#chart-title", Static).update(Text(title, no_wrap=True, overflow="ellipsis"))
+        ytext = "\n".join(cf.y_labels(info, lay, self.options))
+        xtext = cf.x_labels(info, lay, self.options)
+        if (ytext, xtext) != self._axis_text:
+            self._axis_text = (ytext, xtext)
+            # rich Text keeps leading spaces (right-aligned labels, the offset under the y axis)
+            self.query_one("#chart-yaxis", Static).update(Text(ytext, no_wrap=True, overflow="crop"))
+            xaxis = Text(" " * lay.yaxis_width + xtext, no_wrap=True, overflow="crop")
+            self.query_one("#chart-xaxis", Static).update(xaxis)
+        self._update_legend(lay, data)
+
+    def _update_legend(self, lay: cf.Layout, data: list[cf.RunData]) -> None:
+        lines = cf.legend_lines(data, self.options, lay)
+        keys = [[(p.plain, tuple(map(str, p.spans)), str(p.style)) for p in parts] for parts in lines]
+        if keys == self._legend_texts:
+            return
+        box = self.query_one("#chart-legend", Vertical)
+        box.display = bool(lines)
+        shape = [len(parts) for parts in lines]
+        old = self._legend_texts
+        self._legend_texts = keys
+        if shape != [len(k) for k in old] or len(self._legend_rows) != len(lines):
+            box.remove_children()
+            self._legend_rows = [Horizontal(*map(TextCell, parts), classes="legend-row") for parts in lines]
+            box.mount(*self._legend_rows)
+            return
+        for row, parts, new_k, old_k in zip(self._legend_rows, lines, keys, old):
+            for kid, part, new, was in zip(row.children, parts, new_k, old_k):
+                if new != was:
+                    kid.set_text(part)

@@ -1,0 +1,394 @@
+"""The chart's frame, apart from any widget: layout plan, stable ranges, canvas, labels.
+
+`collect` reads the store (the caller holds `store.lock`) and reduces every run to
+per-dot-column min/max, raw and smoothed; `draw` puts them on a reused braille canvas;
+`y_labels`, `x_labels` and `legend_lines` make the text around it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from rich.style import Style
+from rich.text import Text
+
+from mlmon_tui.panels.axis import format_tick, format_value, log_ticks, nice_ceil, nice_step, ticks
+from mlmon_tui.panels.braille import MARK_FINDING, MARK_NAN, MARK_NEGINF, MARK_POSINF, Canvas
+from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR
+from mlmon_tui.store.decimate import Columns, empty_columns, extend_columns, minmax_columns_many
+from mlmon_tui.store.smoothing import IncrementalEma
+
+
+@dataclass(frozen=True)
+class Layout:
+    w: int
+    h: int
+    title: bool
+    xaxis: bool
+    yaxis_width: int
+    legend_rows: int  # 0: none, 1 with several runs: one compact line, else one line per run
+    compact_legend: bool
+    plot_w: int
+    plot_h: int
+
+
+def plan_layout(w: int, h: int, nruns: int) -> Layout:
+    """Decide what fits: at 38x8 the legend shrinks to one line; at 10x3 only title + plot."""
+    title = h >= 3
+    rem = h - title
+    xaxis = rem >= 4
+    rem -= xaxis
+    if nruns and nruns <= max(1, rem // 3) and rem - nruns >= 5:
+        legend, compact = nruns, False
+    elif nruns and rem >= 4:
+        legend, compact = 1, nruns > 1
+    else:
+        legend, compact = 0, False
+    yw = 7 if w >= 30 else 5 if w >= 16 else 0
+    return Layout(w, h, title, xaxis, yw, legend, compact, max(0, w - yw), max(0, rem - legend))
+
+
+@dataclass
+class RunData:
+    run: str
+    colour: str
+    raw: Columns = field(default_factory=empty_columns)
+    smooth: Columns | None = None
+    n: int = 0
+    last: float | None = None
+    smoothed_last: float | None = None
+    vmin: float | None = None
+    vmax: float | None = None
+    n_bad: int = 0
+    finding_x: list[tuple[float, str]] = field(default_factory=list)
+
+
+@dataclass
+class Frame:
+    codes: np.ndarray
+    sid: np.ndarray
+    styles: list
+
+
+@dataclass
+class FrameInfo:
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    log_y: bool
+    n_bad: int = 0
+
+
+class ChartState:
+    """What survives between frames: stable ranges, the canvas, the smoothing cache."""
+
+    def __init__(self) -> None:
+        self.canvas: Canvas | None = None
+        self.xr: tuple[float, float] | None = None
+        self.yr: tuple[float, float] | None = None
+        self.smooth_cache: dict[str, tuple] = {}
+        self.column_cache: dict[str, tuple] = {}
+
+    def reset_ranges(self) -> None:
+        self.xr = self.yr = None
+
+    def smoothed(self, run: str, series, weight: float) -> np.ndarray:
+        """The EMA of a series' values (step order), extended when points were appended."""
+        n = len(series)
+        hit = self.smooth_cache.get(run)
+        if hit is not None:
+            sid, w, m, head, tail, ema, out = hit
+            if (sid, w) == (id(series), weight) and n >= m and m:
+                same = series.step[0] == head and _same_point(series, m - 1, tail)
+                if same and n == m:
+                    return out
+                if same:
+                    out = ema.update(series.value, appended=True)
+                    self.smooth_cache[run] = (sid, w, n, head, _point(series, n - 1), ema, out)
+                    return out
+        ema = IncrementalEma(weight)
+        out = ema.update(series.value, appended=False)
+        self.smooth_cache[run] = (id(series), weight, n, series.step[0], _point(series, n - 1), ema, out)
+        return out
+
+
+    def smooth_generation(self, run: str) -> tuple | None:
+        """Changes whenever the run's smoothed values were recomputed rather than extended."""
+        hit = self.smooth_cache.get(run)
+        return (id(hit[5]), hit[5].generation) if hit is not None else None
+
+    def columns(self, run: str, series, x, ys, key: tuple, appendable: bool) -> list[Columns]:
+        """Decimated columns of `ys` over `x`; when the series only grew since the last call
+        with the same `key` (range, width, mode), only the newest column is reduced again."""
+        n = len(series)
+        hit = self.column_cache.get(run)
+        if appendable and hit is not None:
+            sid, k, m, head, tail, cols = hit
+            if (sid, k) == (id(series), key) and m <= n and series.step[0] == head and _same_point(series, m - 1, tail):
+                if n > m:
+                    cols = extend_columns(cols, x, ys, key[2], key[3], key[4])
+                    self.column_cache[run] = (sid, k, n, head, _point(series, n - 1), cols)
+                return cols
+        cols = minmax_columns_many(x, ys, key[2], key[3], key[4])
+        if appendable:
+            self.column_cache[run] = (id(series), key, n, series.step[0], _point(series, n - 1), cols)
+        else:
+            self.column_cache.pop(run, None)
+        return cols
+
+
+def _point(series, i: int) -> tuple[int, bytes]:
+    return int(series.step[i]), series.value[i].tobytes()
+
+
+def _same_point(series, i: int, point: tuple[int, bytes]) -> bool:
+    return _point(series, i) == point
+
+
+def _x_of(series, x_mode: str) -> np.ndarray:
+    if x_mode == "step":
+        return series.step
+    wall = series.wall
+    return wall - wall[0] if x_mode == "relative" else wall
+
+
+def _stable_x(state: ChartState, lo: float, hi: float) -> tuple[float, float]:
+    xr = state.xr
+    if xr is None or lo < xr[0] or hi > xr[1]:
+        x0 = lo if xr is None else min(lo, xr[0])
+        span = hi - x0
+        x1 = x0 + (nice_ceil(span * 1.1) if span > 0 else 1.0)
+        state.xr = xr = (x0, x1)
+    return xr
+
+
+def collect(store, tag: str, runs, options, markers, state: ChartState, ncols: int):
+    """Reduce each run's series to `ncols` dot columns. Call with `store.lock` held."""
+    found = []
+    for run, colour in runs:
+        s = store.series(run, tag)
+        if s is None or not len(s):
+            found.append((RunData(run, colour), None, None, None, None))
+            continue
+        x = _x_of(s, options.x_mode)
+        y = s.value
+        order = None
+        if options.x_mode != "step" and len(x) > 1 and not bool(np.all(x[1:] >= x[:-1])):
+            # wall time went back (clock change, restart): draw in time order
+            order = np.argsort(x, kind="stable")
+            x, y = x[order], y[order]
+        rd = RunData(run, colour, n=len(s), last=s.last_value, vmin=s.min, vmax=s.max, n_bad=s.n_nan + s.n_inf)
+        found.append((rd, s, x, y, order))
+    spans = [(float(x[0]), float(x[-1])) for _, _, x, _, _ in found if x is not None]
+    if not spans:
+        return [f[0] for f in found], _stable_x(state, 0.0, 1.0)
+    x0, x1 = _stable_x(state, min(a for a, _ in spans), max(b for _, b in spans))
+    out = []
+    for rd, s, x, y, order in found:
+        if s is not None:
+            if options.smoothing > 0:
+                sm = state.smoothed(rd.run, s, options.smoothing)  # step order, as TensorBoard
+                fin = np.flatnonzero(np.isfinite(sm[-64:]))
+                if len(fin):
+                    rd.smoothed_last = float(sm[len(sm) - min(64, len(sm)) + fin[-1]])
+                else:
+                    fin = np.flatnonzero(np.isfinite(sm))
+                    rd.smoothed_last = float(sm[fin[-1]]) if len(fin) else None
+                ys = [y, sm if order is None else sm[order]]
+            else:
+                ys = [y]
+            key = (options.x_mode, options.smoothing, x0, x1, ncols, state.smooth_generation(rd.run))
+            cols = state.columns(rd.run, s, x, ys, key, appendable=order is None)
+            rd.raw, rd.smooth = cols[0], (cols[1] if len(cols) > 1 else None)
+            mine = [(step, sev) for run, step, sev in markers if run == rd.run]
+            if mine:
+                xm = _x_of(s, options.x_mode)  # in step order, like s.step
+                for step, severity in mine:
+                    i = min(int(np.searchsorted(s.step, step)), len(s) - 1)
+                    rd.finding_x.append((float(xm[i]), severity))
+        out.append(rd)
+    return out, (x0, x1)
+
+
+def _stable_y(state: ChartState, data: list[RunData], log_y: bool, rows: int) -> tuple[float, float]:
+    lows, highs = [], []
+    for rd in data:
+        c = rd.raw
+        if len(c):
+            lo, hi = c.ymin, c.ymax
+            if log_y:
+                lo, hi = lo[lo > 0], hi[hi > 0]
+            if len(lo):
+                lows.append(float(lo.min()))
+            if len(hi):
+                highs.append(float(hi.max()))
+    yr = state.yr
+    if not lows or not highs:
+        return yr or ((1.0, 10.0) if log_y else (0.0, 1.0))
+    lo, hi = min(lows), max(highs)
+    if yr is not None and lo >= yr[0] and hi <= yr[1]:
+        return yr
+    if yr is not None:
+        lo, hi = min(lo, yr[0]), max(hi, yr[1])
+    if log_y:
+        y0 = 10.0 ** math.floor(math.log10(lo))
+        y1 = 10.0 ** math.ceil(math.log10(hi))
+        if y1 <= y0:
+            y1 = y0 * 10
+    else:
+        if hi == lo:
+            pad = abs(lo) * 0.1 or 1.0
+            lo, hi = lo - pad, hi + pad
+        step = nice_step((hi - lo) / 10)  # pad to a round value, wasting at most ~20%
+        y0, y1 = math.floor(lo / step) * step, math.ceil(hi / step) * step
+    state.yr = (y0, y1)
+    return state.yr
+
+
+def draw(state: ChartState, data: list[RunData], xr, options, w: int, h: int) -> tuple[Frame, FrameInfo]:
+    c = state.canvas
+    if c is None or (c.width, c.height, c.unicode, c.color) != (w, h, not options.ascii, options.color):
+        c = state.canvas = Canvas(w, h, unicode=not options.ascii, color=options.color)
+    else:
+        c.clear()
+    y0, y1 = _stable_y(state, data, options.log_y, h)
+    c.set_range(xr[0], xr[1], y0, y1, log_y=options.log_y)
+    smoothing = options.smoothing > 0
+    for rd in data:  # raw underneath (faint when smoothed), smoothed on top
+        c.draw_columns(rd.raw, Style(color=rd.colour, dim=smoothing))
+    if smoothing:
+        for rd in data:
+            if rd.smooth is not None:
+                c.draw_columns(rd.smooth, Style(color=rd.colour))
+    n_bad = 0
+    for rd in data:
+        mark = Style(color=rd.colour, bold=True)
+        c.mark_x(rd.raw.nan_x, MARK_NAN, mark)
+        c.mark_x(rd.raw.posinf_x, MARK_POSINF, mark)
+        c.mark_x(rd.raw.neginf_x, MARK_NEGINF, mark, bottom=True)
+        n_bad += rd.n_bad
+    for rd in data:
+        for x, severity in rd.finding_x:
+            colour = ERROR_COLOUR if severity == "error" else WARNING_COLOUR
+            c.mark_x(np.array([x]), MARK_FINDING, Style(color=colour, bold=True))
+    codes, sid = c.cells()
+    return Frame(codes, sid, list(c.styles)), FrameInfo(xr[0], xr[1], y0, y1, options.log_y, n_bad)
+
+
+def row_spans(rows: np.ndarray) -> list[tuple[int, int]]:
+    """[(start, stop)] of the runs of True in a boolean vector."""
+    if not rows.any():
+        return []
+    d = np.diff(np.concatenate(([0], rows.astype(np.int8), [0])))
+    starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    return list(zip(starts.tolist(), stops.tolist()))
+
+
+def y_labels(info: FrameInfo, lay: Layout, options) -> list[str]:
+    """One string of `yaxis_width` chars per plot row: tick labels and the axis line."""
+    h, yw = lay.plot_h, lay.yaxis_width
+    if yw <= 0 or h <= 0:
+        return []
+    tick_ch, line_ch = ("+", "|") if options.ascii else ("┤", "│")
+    rows = [" " * (yw - 1) + line_ch] * h
+    n = max(1, min(h // 3 + 1, 6))
+    if info.log_y:
+        vals, step = log_ticks(info.y0, info.y1, n), None
+        to = lambda v: math.log10(v)  # noqa: E731
+        lo, hi = math.log10(info.y0), math.log10(info.y1)
+    else:
+        vals = ticks(info.y0, info.y1, n)
+        step = vals[1] - vals[0] if len(vals) > 1 else None
+        to = lambda v: v  # noqa: E731
+        lo, hi = info.y0, info.y1
+    if hi <= lo:
+        return rows
+    used = set()
+    for v in vals:
+        dot = (hi - to(v)) * (4 * h - 1) / (hi - lo)
+        r = min(h - 1, max(0, int(math.floor(dot + 0.5)) // 4))
+        if r in used:
+            continue
+        used.add(r)
+        rows[r] = format_value(v, step)[: yw - 1].rjust(yw - 1) + tick_ch
+    return rows
+
+
+def x_labels(info: FrameInfo, lay: Layout, options) -> str:
+    """The tick labels under the plot, placed at their columns without overlapping."""
+    w = lay.plot_w
+    if w <= 0:
+        return ""
+    mode = options.x_mode
+    vals = ticks(info.x0, info.x1, max(1, w // 10), time_axis=mode != "step")
+    step = vals[1] - vals[0] if len(vals) > 1 else (info.x1 - info.x0)
+    line = [" "] * w
+    end = -2
+    span = info.x1 - info.x0 or 1.0
+    for v in vals:
+        label = format_tick(v, step, "value" if mode == "step" else mode)
+        if len(label) > w:
+            continue
+        col = int((v - info.x0) / span * w)
+        start = min(max(0, col - len(label) // 2), w - len(label))
+        if start <= end + 1:
+            continue
+        line[start : start + len(label)] = label
+        end = start + len(label) - 1
+    return "".join(line)
+
+
+def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
+    """Per run the parts [swatch + name, (smoothed) last (raw last), min max], each a
+    separate widget so a new last value resends only its own few cells; or one compact
+    line [text] for all runs."""
+    if lay.legend_rows <= 0 or not data:
+        return []
+    swatch = "--" if options.ascii else "━━"
+    smoothing = options.smoothing > 0
+    fmt = lambda v: "–" if v is None else format_value(v)  # noqa: E731
+    if lay.compact_legend:
+        t = Text(no_wrap=True, overflow="crop")
+        for rd in data:
+            shown = rd.smoothed_last if smoothing and rd.smoothed_last is not None else rd.last
+            t.append(swatch[0], Style(color=rd.colour) if options.color else None)
+            t.append(f"{_short(rd.run, 10)} {fmt(shown)}  ")
+        t.truncate(lay.w)
+        return [[t]]
+    cells = []
+    for rd in data:
+        if rd.n == 0:
+            vals = "no data"
+        elif smoothing:  # like TensorBoard's "Smoothed | Value"
+            vals = f"{fmt(rd.smoothed_last)} ({fmt(rd.last)})"
+        else:
+            vals = fmt(rd.last)
+        extra = f"  min {fmt(rd.vmin)}  max {fmt(rd.vmax)}" if rd.n else ""
+        cells.append((vals, extra))
+    # fixed minimum widths: a value that gets one digit longer must not move (and so lay
+    # out and repaint) its neighbours
+    wv = max(17 if smoothing else 8, max(len(v) for v, _ in cells))
+    we = max(26, max(len(e) for _, e in cells))
+    room = lay.w - len(swatch) - 1 - wv - 2
+    show_extra = room - we >= 8
+    room = max(4, room - we if show_extra else room)
+    names = max(len(rd.run) for rd in data)
+    room = min(room, max(4, names))
+    out = []
+    for rd, (vals, extra) in zip(data, cells):
+        head = Text(no_wrap=True, overflow="crop")
+        head.append(swatch, Style(color=rd.colour) if options.color else None)
+        head.append(" " + _short(rd.run, room).ljust(room) + "  ")
+        parts = [head, Text(vals.rjust(wv), Style(bold=True), no_wrap=True, overflow="crop")]
+        if show_extra:
+            parts.append(Text(extra.ljust(we), no_wrap=True, overflow="crop"))
+        out.append(parts)
+    return out
+
+
+def _short(name: str, n: int) -> str:
+    """Keep the end of a long run name (the distinguishing part of sweep names)."""
+    return name if len(name) <= n else "…" + name[-(n - 1):] if n > 1 else name[:n]

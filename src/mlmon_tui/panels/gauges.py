@@ -1,0 +1,167 @@
+"""Gauges panel: CPU, memory, disk and network, GPUs and each run's processes.
+
+The widget only draws: `update_snapshot(snapshot)` turns the snapshot into lines of text
+(`gauge_lines.build_lines`) and hands each line, cut into narrow cells, to small child
+widgets; a cell whose text did not change is not refreshed. Textual resends a refreshed row
+from the left edge of its widget, so narrow cells keep what goes to the terminal close to
+what changed (see benchmarks/gauges_bytes.py). The same snapshot twice draws nothing. In
+`compact` mode, or when the screen is shorter than `compact_below` rows, everything fits on
+one line.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from ..sources.sampler import Snapshot
+from .gauge_lines import build_lines
+
+CELL_WIDTH = 16  # narrower: fewer bytes per change, more widgets (see gauges_bytes.py)
+
+
+class _Cell(Widget):
+    """A few columns of one row; draws its text and nothing else."""
+
+    DEFAULT_CSS = "_Cell { height: 1; }"
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.styles.width = width
+        self.text = Text()
+        self._strip: Strip | None = None
+
+    def set(self, text: Text) -> bool:
+        if text == self.text:
+            return False
+        self.text, self._strip = text, None
+        self.refresh()
+        return True
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if self._strip is None or self._strip.cell_length != width:
+            segs = list(self.text.render(self.app.console, end=""))
+            self._strip = Strip(segs).adjust_cell_length(width).apply_style(self.rich_style).simplify()
+        return self._strip if y == 0 else Strip.blank(width, self.rich_style)
+
+
+class _Row(Widget):
+    DEFAULT_CSS = "_Row { layout: horizontal; height: 1; width: 1fr; }"
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        n = max(1, -(-width // CELL_WIDTH))
+        self.cuts = [k * CELL_WIDTH for k in range(1, n)]
+        self.cells = [_Cell(min(CELL_WIDTH, width - k * CELL_WIDTH)) for k in range(n)]
+
+    def compose(self):
+        yield from self.cells
+
+    def set(self, text: Text) -> int:
+        """Show this line; return how many cells changed."""
+        pieces = text.divide(self.cuts) if text.cell_len == len(text.plain) else [text]
+        changed = 0
+        for k, cell in enumerate(self.cells):
+            changed += cell.set(pieces[k] if k < len(pieces) else Text())
+        return changed
+
+
+class GaugesPanel(Widget):
+    """Draws the latest `Snapshot`; give it new ones with `update_snapshot`."""
+
+    DEFAULT_CSS = """
+    GaugesPanel { layout: vertical; height: auto; width: 1fr; }
+    """
+
+    compact: reactive[bool] = reactive(False)
+
+    def __init__(self, *, compact: bool = False, compact_below: int = 20, ascii: bool = False,
+                 max_proc_lines: int = 12, stale_after: float = 5.0,
+                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.set_reactive(GaugesPanel.compact, compact)
+        self.compact_below = compact_below
+        self.ascii = ascii
+        self.max_proc_lines = max_proc_lines
+        self.stale_after = stale_after
+        self.snapshot: Snapshot | None = None
+        self._lines: list[Text] = []
+        self._rows: list[_Row] = []
+        self._key: tuple = ()
+        self._width = 0
+        self.draws = 0  # how many times lines were rebuilt (for tests and benchmarks)
+        self.cells_refreshed = 0
+
+    @property
+    def is_compact(self) -> bool:
+        return self.compact or (self.app.size.height < self.compact_below)
+
+    def _stale(self) -> float:
+        s = self.snapshot
+        if s is None:
+            return 0.0
+        age = time.monotonic() - s.mono
+        return round(age) if age > self.stale_after else 0.0
+
+    def update_snapshot(self, snapshot: Snapshot | None) -> None:
+        """Show this snapshot; does nothing when it is the one already drawn."""
+        self.snapshot = snapshot
+        if self.is_mounted and self.display:
+            self._rebuild(self.size.width)
+
+    def _rebuild(self, width: int) -> bool:
+        if width <= 0:
+            return False
+        compact = self.is_compact
+        stale = self._stale()
+        key = (None if self.snapshot is None else self.snapshot.seq, width, compact, stale, self.ascii)
+        if key == self._key:
+            return False
+        self._key = key
+        lines = build_lines(self.snapshot, width, compact, self.ascii, self.max_proc_lines, stale)
+        self._lines = lines
+        self.draws += 1
+        with self.app.batch_update():
+            if width != self._width:
+                self._width = width
+                if self._rows:
+                    self.remove_children()
+                self._rows = []
+            if len(self._rows) > len(lines):
+                extra, self._rows = self._rows[len(lines):], self._rows[: len(lines)]
+                for row in extra:
+                    row.remove()
+            new = [_Row(width) for _ in range(len(lines) - len(self._rows))]
+            self._rows += new
+            for row, line in zip(self._rows, lines):
+                self.cells_refreshed += row.set(line)
+            if new:
+                self.mount(*new)
+        return True
+
+    def on_mount(self) -> None:
+        # the screen's height decides compact mode: follow its resizes too
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._on_layout)
+        self._rebuild(self.size.width)
+
+    def _on_layout(self, _screen) -> None:
+        self._rebuild(self.size.width)
+
+    def watch_compact(self) -> None:
+        if self.is_mounted:
+            self._rebuild(self.size.width)
+
+    def on_resize(self) -> None:
+        self._rebuild(self.size.width)
+
+    def on_show(self) -> None:
+        self._rebuild(self.size.width)
+
+    def plain_lines(self) -> list[str]:
+        """The lines as drawn, one string per row (for tests and the probe script)."""
+        return [t.plain for t in self._lines]

@@ -1,0 +1,188 @@
+"""TensorBoard event files (`events.out.tfevents.*`), read incrementally.
+
+Each poll stats the file and, when it grew, reads the new region with one `pread`, decodes
+the complete records (`tb_decode`) and keeps the byte offset of the first incomplete one.
+A truncated, rewritten or replaced file is read again from the start after a reset.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mlmon_tui.sources.base import HistogramPoint, Problem, ScalarBatch, Update
+from mlmon_tui.sources.registry import run_name
+from mlmon_tui.sources.tb_scan import Decoder
+from mlmon_tui.sources.tb_writer import EventWriter, event_file_name  # noqa: F401 (API)
+from mlmon_tui.sources.tfrecord import header_ok
+
+KIND = "tfevents"
+CHUNK = 16 << 20  # bytes read at once; grows for a single larger record
+HEAD = 64  # bytes kept from the start of the file to notice it being rewritten in place
+LFS_MAGIC = b"version https://git-lfs"
+
+
+def probe(path: Path, head: bytes) -> int:
+    if "tfevents" in Path(path).name:
+        return 100
+    return 50 if header_ok(head) else 0
+
+
+def open_source(path: Path, root: Path) -> TfEventsSource:
+    return TfEventsSource(path, root)
+
+
+def read_all(path: str | Path) -> Update:
+    """Everything in one file, as one update (run named '.')."""
+    src = TfEventsSource(Path(path), Path(path).parent)
+    try:
+        return src.poll()
+    finally:
+        src.close()
+
+
+class TfEventsSource:
+    kind = KIND
+
+    def __init__(self, path: Path, root: Path) -> None:
+        self._path = Path(path)
+        self.path = str(path)
+        self.run = run_name(self._path, Path(root))
+        self._fd: int | None = None
+        self._id: tuple[int, int] | None = None
+        self._said: set[str] = set()
+        self._start()
+
+    def _start(self) -> None:
+        self._offset = 0
+        self._head = b""
+        self._dec = Decoder()
+        self._stopped = False
+        self._reported_bad = 0
+        self._reported_undecodable = 0
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _say(self, up: Update, message: str, severity: str = "warning") -> None:
+        if message not in self._said:
+            self._said.add(message)
+            up.problems.append(Problem(self.path, message, severity))
+
+    def _reset(self, up: Update) -> None:
+        if self.path not in up.resets:
+            up.resets.append(self.path)
+        self._start()
+
+    def poll(self) -> Update:
+        up = Update()
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return up  # gone: the watcher decides what that means
+        ident = (st.st_dev, st.st_ino)
+        if self._fd is None or ident != self._id:
+            if self._fd is not None:  # replaced by a new file of the same name
+                self.close()
+                self._reset(up)
+            try:
+                self._fd = os.open(self._path, os.O_RDONLY)
+            except OSError as exc:
+                self._say(up, f"cannot open: {exc.strerror}", "error")
+                return up
+            self._id = ident
+        elif st.st_size < self._offset:  # truncated
+            self._reset(up)
+        size = st.st_size
+        if size == 0:
+            self._say(up, "empty event file (0 bytes); waiting for data")
+            return up
+        if self._stopped or size == self._offset:
+            return up
+        try:
+            if self._head and os.pread(self._fd, len(self._head), 0) != self._head:
+                self._reset(up)  # rewritten in place with a larger size
+            self._read(size, up)
+            if (
+                self._dec.restart_needed
+            ):  # a SessionLog.START orphaned points handed out
+                self._reset(up)
+                self._read(size, up)
+        except OSError as exc:  # e.g. a network file system hiccup: try again next poll
+            self._say(up, f"read error: {exc.strerror or exc}")
+        self._emit(up)
+        return up
+
+    def _read(self, size: int, up: Update) -> None:
+        chunk = CHUNK
+        while self._offset < size and not self._stopped:
+            want = min(size - self._offset, chunk)
+            buf = os.pread(self._fd, want, self._offset)
+            if self._offset == 0:
+                self._head = buf[:HEAD]
+                if buf.startswith(LFS_MAGIC):
+                    self._stop(
+                        up, "a Git LFS pointer, not event data (run `git lfs pull`)"
+                    )
+                    return
+            used = self._dec.feed(buf, self._offset)
+            self._offset += used
+            if self._dec.error:
+                if self._offset == 0:
+                    self._stop(
+                        up, "not a TensorBoard event file (no valid record at byte 0)"
+                    )
+                else:
+                    self._stop(
+                        up,
+                        f"stopped reading: {self._dec.error}; later records are lost",
+                    )
+                return
+            if used == 0:
+                if want < chunk or len(buf) < want:
+                    return  # a half-written record at the end: read it next poll
+                chunk *= 4  # one record larger than the chunk
+            if self._dec.restart_needed:
+                return
+
+    def _stop(self, up: Update, message: str) -> None:
+        self._stopped = True
+        self._say(up, message, "error")
+
+    def _emit(self, up: Update) -> None:
+        dec = self._dec
+        bad = dec.bad_crc[self._reported_bad :]
+        if bad:
+            self._reported_bad = len(dec.bad_crc)
+            many = (
+                f"{len(bad)} corrupt records, the first"
+                if len(bad) > 1
+                else "a corrupt record"
+            )
+            self._say(up, f"skipped {many} at byte {bad[0]} (checksum mismatch)")
+        odd = dec.undecodable[self._reported_undecodable :]
+        if odd:
+            self._reported_undecodable = len(dec.undecodable)
+            self._say(
+                up,
+                f"skipped {len(odd)} undecodable event(s), the first at byte {odd[0]}",
+            )
+        scalars, hists = dec.take()
+        for tag, (step, wall, value) in scalars.items():
+            up.scalars.append(
+                ScalarBatch(
+                    self.run,
+                    tag,
+                    step,
+                    wall,
+                    value,
+                    source=self.path,
+                    purge_orphans=True,
+                )
+            )
+        for tag, step, wall, h in hists:
+            up.histograms.append(
+                HistogramPoint(self.run, tag, step, wall, source=self.path, **h)
+            )

@@ -1,0 +1,288 @@
+"""Finds runs and files under the roots and tails them, off the UI thread.
+
+Discovery and change notification use watchdog (inotify); known files are also swept by
+their own `poll()` (a stat, then only new bytes) every few seconds, so truncation and
+replacement are always seen. Where inotify is unavailable, not allowed, or the root is on a
+network filesystem (where it misses remote writes), everything falls back to polling.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from mlmon_tui.sources import registry
+from mlmon_tui.sources.base import Problem, Source, Update
+from mlmon_tui.store import Store
+
+NETWORK_FS = {"nfs", "nfs4", "lustre", "cifs", "smb3", "smbfs", "gpfs", "beegfs", "ceph",
+              "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "9p", "afs", "panfs", "fuse.juicefs"}
+MAX_PROBE_BYTES_GROWTH = 3  # re-probe an ignored file a few times as it grows, then give up
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the filesystem `path` lives on, from /proc/mounts (Linux), or None."""
+    try:
+        real = os.path.realpath(path)
+        best, best_type = "", None
+        with open("/proc/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mnt = parts[1].replace("\\040", " ")
+                if (real == mnt or real.startswith(mnt.rstrip("/") + "/")) and len(mnt) > len(best):
+                    best, best_type = mnt, parts[2]
+        return best_type
+    except OSError:
+        return None
+
+
+class Roots:
+    """Maps files to run names. One root: names relative to it; several: prefixed by each
+    root's own name so runs from different roots never collide."""
+
+    def __init__(self, paths: Iterable[str | Path]) -> None:
+        self.paths = [Path(p).resolve() for p in paths]
+        names = [p.name or str(p) for p in self.paths]
+        self.prefix = {p: (n if len(self.paths) > 1 else "") for p, n in zip(self.paths, names)}
+
+    def root_of(self, path: Path) -> Path:
+        for root in sorted(self.paths, key=lambda r: len(str(r)), reverse=True):
+            if path == root or root in path.parents:
+                return root
+        return self.paths[0]
+
+
+class _Tracked:
+    __slots__ = ("source", "prefix")
+
+    def __init__(self, source: Source, prefix: str) -> None:
+        self.source, self.prefix = source, prefix
+
+
+def _prefixed(update: Update, prefix: str) -> Update:
+    if not prefix:
+        return update
+    for b in update.scalars:
+        b.run = f"{prefix}/{b.run}" if b.run != "." else prefix
+    for h in update.histograms:
+        h.run = f"{prefix}/{h.run}" if h.run != "." else prefix
+    update.meta = {(f"{prefix}/{r}" if r != "." else prefix): m for r, m in update.meta.items()}
+    return update
+
+
+class Watcher:
+    def __init__(
+        self,
+        roots: Iterable[str | Path],
+        store: Store,
+        *,
+        poll: bool = False,
+        sweep_interval: float = 2.0,
+        on_change: Callable[[set], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        self.roots = Roots(roots)
+        self.store = store
+        self.force_poll = poll
+        self.sweep_interval = sweep_interval
+        self.on_change = on_change
+        self.on_tick = on_tick  # called on the watcher thread about every sweep
+        self.mode = "starting"
+        self.loaded = threading.Event()  # set once everything present at start was read
+        self._sources: dict[Path, _Tracked] = {}
+        self._ignored: dict[Path, tuple[int, int]] = {}  # path -> (size when probed, tries)
+        self._dirty: set[Path] = set()
+        self._rescan = True
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._observer = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        self._start_observer()
+        self._thread = threading.Thread(target=self._run, name="mlmon-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        obs, self._observer = self._observer, None
+        if obs is not None:
+            try:
+                obs.stop()
+            except Exception:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        for tracked in list(self._sources.values()):
+            try:
+                tracked.source.close()
+            except Exception:
+                pass
+
+    def files(self) -> dict[str, list[str]]:
+        """run name -> the files feeding it (for finding a run's processes)."""
+        out: dict[str, list[str]] = {}
+        with self._lock:
+            items = list(self._sources.items())
+        for path, t in items:
+            run = t.source.run
+            run = (f"{t.prefix}/{run}" if run != "." else t.prefix) if t.prefix else run
+            out.setdefault(run, []).append(str(path))
+        return out
+
+    # -- the one-shot loader (check, export, screenshot) -------------------------------
+    def load_once(self, max_rounds: int = 1000) -> None:
+        """Read everything there is now, on the calling thread, then return."""
+        if self.mode == "starting":
+            self.mode = "read once"
+        self._scan()
+        for _ in range(max_rounds):
+            if not self._sweep(list(self._sources)):
+                break
+        self.loaded.set()
+
+    # -- internals -------------------------------------------------------------------
+    def _start_observer(self) -> None:
+        if self.force_poll:
+            self.mode = "polling (--poll)"
+            return
+        for root in self.roots.paths:
+            fs = filesystem_type(root)
+            if fs in NETWORK_FS:
+                self.mode = f"polling ({fs} filesystem)"
+                return
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers.inotify import InotifyObserver
+        except Exception as e:  # not Linux, or watchdog without inotify
+            self.mode = f"polling (no inotify: {e.__class__.__name__})"
+            return
+        watcher = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event) -> None:
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                with watcher._lock:
+                    if event.is_directory or event.event_type in ("created", "moved", "deleted"):
+                        watcher._rescan = True
+                    for p in (event.src_path, getattr(event, "dest_path", "")):
+                        if p:
+                            watcher._dirty.add(Path(os.fsdecode(p)))
+                watcher._wake.set()
+
+        try:
+            obs = InotifyObserver()
+            for root in self.roots.paths:
+                obs.schedule(Handler(), str(root), recursive=True)
+            obs.daemon = True
+            obs.start()
+            self._observer = obs
+            self.mode = "inotify"
+        except Exception as e:  # watch limit reached, permission, ...
+            self.mode = "polling (inotify unavailable)"
+            self.store.add_problem(Problem(str(self.roots.paths[0]),
+                                           f"inotify unavailable ({e}); polling instead"))
+
+    def _run(self) -> None:
+        try:
+            self.load_once()
+        except Exception as e:  # never let the thread die silently
+            self.store.add_problem(Problem("watcher", f"reading failed: {e!r}", "error"))
+            self.loaded.set()
+        interval = 0.5 if self._observer is None else self.sweep_interval
+        last_sweep = last_scan = time.monotonic()
+        while not self._stop.is_set():
+            self._wake.wait(timeout=interval)
+            if self._stop.is_set():
+                break
+            self._wake.clear()
+            time.sleep(0.02)  # let a burst of writes settle into one read
+            now = time.monotonic()
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
+                rescan, self._rescan = self._rescan, False
+            try:
+                if rescan or (self._observer is None and now - last_scan >= 5 * interval):
+                    self._scan()
+                    last_scan = now
+                if now - last_sweep >= (interval if self._observer is None else self.sweep_interval):
+                    self._sweep(list(self._sources))
+                    last_sweep = now
+                elif dirty:
+                    self._sweep([p for p in dirty if p in self._sources]
+                                + [p for p in dirty if p in self._ignored])
+                if self.on_tick is not None:
+                    self.on_tick()
+            except Exception as e:
+                self.store.add_problem(Problem("watcher", f"reading failed: {e!r}", "error"))
+
+    def _scan(self) -> None:
+        """Walk the roots for files not seen yet."""
+        for root in self.roots.paths:
+            if not root.exists():
+                continue
+            if root.is_file():
+                self._consider(root, root.parent)
+                continue
+            for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+                dirnames[:] = sorted(d for d in dirnames if not registry.skip_dir(d))
+                for name in sorted(filenames):
+                    if name.startswith("."):
+                        continue
+                    self._consider(Path(dirpath) / name, root)
+
+    def _consider(self, path: Path, root: Path) -> None:
+        if path in self._sources:
+            return
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return
+        seen = self._ignored.get(path)
+        if seen is not None and (seen[0] == size or seen[1] >= MAX_PROBE_BYTES_GROWTH):
+            return
+        try:
+            source = registry.open_source(path, root)
+        except Exception as e:
+            self.store.add_problem(Problem(str(path), f"cannot open: {e}", "error"))
+            source = None
+        if source is None:
+            tries = (seen[1] + 1) if seen else (0 if size == 0 else 1)
+            self._ignored[path] = (size, tries)
+            return
+        self._ignored.pop(path, None)
+        with self._lock:
+            self._sources[path] = _Tracked(source, self.roots.prefix[root])
+
+    def _sweep(self, paths: list[Path]) -> bool:
+        """Poll the given sources; apply what they found. True when anything was new."""
+        changed: set = set()
+        got = False
+        for path in paths:
+            if path in self._ignored and path not in self._sources:
+                self._consider(path, self.roots.root_of(path))
+            tracked = self._sources.get(path)
+            if tracked is None:
+                continue
+            try:
+                update = tracked.source.poll()
+            except Exception as e:  # a reader bug must not stop the others
+                update = Update(problems=[Problem(str(path), f"reader failed: {e!r}", "error")])
+            if update:
+                got = True
+                changed |= self.store.apply(_prefixed(update, tracked.prefix),
+                                            kind=tracked.source.kind)
+            if self._stop.is_set():
+                break
+        if changed and self.on_change is not None:
+            self.on_change(changed)
+        return got

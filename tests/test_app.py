@@ -1,0 +1,175 @@
+"""The app driven with Pilot: keys, mouse, filters, full screen, help."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("tensorboardX")
+
+from appdata import T0, write_tb_runs  # noqa: E402
+
+from mlmon_tui.app.app import MonitorApp  # noqa: E402
+from mlmon_tui.app.screens import ChartScreen, HelpScreen, Prompt  # noqa: E402
+from mlmon_tui.panels.chart import Chart  # noqa: E402
+from mlmon_tui.panels.runs import RunsPanel  # noqa: E402
+
+
+@pytest.fixture
+def logdir(tmp_path):
+    return write_tb_runs(tmp_path / "logs")
+
+
+def make_app(logdir, **kw) -> MonitorApp:
+    return MonitorApp([str(logdir)], watch=False, clock=lambda: T0 + 200, **kw)
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    pilot.app._update()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def test_runs_and_grouped_charts(logdir):
+    app = make_app(logdir)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert app.store.runs() == ["alpha", "beta", "gamma"]
+        assert set(app._charts) == {"train/loss", "train/lr", "val/loss"}
+        titles = [str(w.render()) for w in app.query(".group-title")]
+        assert any("train/" in t for t in titles) and any("val/" in t for t in titles)
+        chart = app._charts["train/loss"]
+        assert [r for r, _ in chart.runs] == ["alpha", "beta", "gamma"]
+        assert chart.frame is not None and (chart.frame.codes != 0).any()
+
+
+async def test_space_hides_and_shows_the_run_under_the_cursor(logdir):
+    app = make_app(logdir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.query_one(RunsPanel)
+        table.focus()
+        table.move_cursor(row=1)
+        await pilot.press("space")
+        await settle(pilot)
+        assert "beta" in app.hidden
+        assert "beta" not in [r for r, _ in app._charts["train/loss"].runs]
+        await pilot.press("space")
+        await settle(pilot)
+        assert "beta" not in app.hidden
+
+
+async def test_tag_filter_prompt(logdir):
+    app = make_app(logdir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        assert isinstance(app.screen, Prompt)
+        await pilot.press(*"^val", "enter")
+        await settle(pilot)
+        assert set(app._charts) == {"val/loss"}
+        await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")  # clear the filter
+        await settle(pilot)
+        assert len(app._charts) == 3
+
+
+async def test_bad_regex_is_refused_and_keeps_the_filter(logdir):
+    app = make_app(logdir, tags_re="loss")
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "ctrl+a", "ctrl+k", *"(unclosed", "enter")
+        await settle(pilot)
+        assert app.tags_re == "loss"
+        assert set(app._charts) == {"train/loss", "val/loss"}
+
+
+async def test_run_filter(logdir):
+    app = make_app(logdir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("r", *"^(alpha|gamma)$", "enter")
+        await settle(pilot)
+        assert [r for r, _ in app._charts["train/loss"].runs] == ["alpha", "gamma"]
+        assert [r.name for r in app.query_one(RunsPanel)._rows.values()
+                if r.name in app.query_one(RunsPanel)._order] == ["alpha", "gamma"]
+
+
+async def test_smoothing_log_and_axis_keys_reach_the_charts(logdir):
+    app = make_app(logdir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        chart = app._charts["train/loss"]
+        assert chart.options.smoothing == pytest.approx(0.6)
+        await pilot.press("s")
+        assert chart.options.smoothing == pytest.approx(0.8)
+        await pilot.press("l")
+        assert chart.options.log_y
+        await pilot.press("x")
+        assert chart.options.x_mode == "relative"
+        await pilot.press("x")
+        assert chart.options.x_mode == "wall"
+        await pilot.press("x", "l")
+        assert chart.options.x_mode == "step" and not chart.options.log_y
+
+
+async def test_enter_opens_the_focused_chart_full_screen_and_escape_returns(logdir):
+    app = make_app(logdir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app._charts["val/loss"].focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ChartScreen)
+        big = app.screen.query_one(Chart)
+        assert big.tag == "val/loss"
+        assert big.size.width >= 99 and big.size.height >= 25
+        assert big.frame is not None and (big.frame.codes != 0).any()
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ChartScreen)
+
+
+async def test_mouse_click_on_a_chart_focuses_it(logdir):
+    app = make_app(logdir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        chart = app._charts["train/lr"]
+        await pilot.click(chart)
+        assert app.focused is chart
+
+
+async def test_help_lists_every_key_and_closes(logdir):
+    app = make_app(logdir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        for key in ("q", "/", "space", "enter", "escape", "?"):
+            assert key in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_q_quits(logdir):
+    app = make_app(logdir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code in (0, None)
+    assert not app.is_running
+
+
+async def test_tiny_terminal_does_not_crash(logdir):
+    app = make_app(logdir)
+    async with app.run_test(size=(30, 8)) as pilot:
+        await settle(pilot)
+        assert app.is_running
+
+
+async def test_empty_directory_says_it_is_waiting(tmp_path):
+    app = MonitorApp([str(tmp_path)], watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        text = str(app.query_one("#empty").render())
+        assert "Waiting for data" in text and str(tmp_path) in text

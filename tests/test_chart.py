@@ -1,0 +1,329 @@
+"""The Chart widget in a small Textual app, fed from a real Store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual.app import App
+
+from mlmon_tui.panels.axis import format_value
+from mlmon_tui.panels.chart import Chart, ChartOptions, PlotStrip
+from mlmon_tui.panels.palette import ERROR_COLOUR, colour_for
+from mlmon_tui.sources.base import ScalarBatch, Update
+from mlmon_tui.store import Store
+from mlmon_tui.store.smoothing import ema_debiased
+
+TAG = "train/loss"
+BRAILLE = {chr(c) for c in range(0x2801, 0x2900)}
+REAL_EVENTS = Path("/work/shared/real-logs/yuanjun0416__tensorboard_use/loop_noise5_cbamconcat_rms1_batchsize512/validation")
+
+
+def batch(run, step, value, tag=TAG):
+    step = np.asarray(step, dtype=np.int64)
+    return ScalarBatch(run, tag, step, 1.7e9 + step.astype(float), np.asarray(value, dtype=float))
+
+
+def loss_store(runs=("a", "b"), n=400) -> Store:
+    st = Store()
+    x = np.arange(n)
+    st.apply(Update(scalars=[batch(r, x, (1 + i) * np.exp(-x / 100) + 0.25) for i, r in enumerate(runs)]))
+    return st
+
+
+class ChartApp(App):
+    def __init__(self, store, runs, options=None, tag=TAG):
+        super().__init__()
+        self.store, self.run_list, self.options, self.tag = store, runs, options, tag
+
+    def compose(self):
+        yield Chart(self.store, self.tag, id="chart", options=self.options)
+
+    def on_mount(self):
+        self.query_one(Chart).set_runs([(r, colour_for(i)) for i, r in enumerate(self.run_list)])
+
+
+def screen_lines(app) -> list[str]:
+    return ["".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips()]
+
+
+async def settle(pilot, chart):
+    await pilot.pause()
+    chart.poll()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def test_draws_series_and_legend_numbers():
+    st = Store()
+    st.apply(Update(scalars=[batch("a", [0, 1, 2, 3], [4.0, 0.125, 1.0, 0.25])]))
+    app = ChartApp(st, ["a"], ChartOptions(smoothing=0))
+    async with app.run_test(size=(60, 16)) as pilot:
+        chart = app.query_one(Chart)
+        await settle(pilot, chart)
+        lines = screen_lines(app)
+        plot = lines[1:-3]
+        assert any(ch in BRAILLE for line in plot for ch in line)
+        legend = next(line for line in lines if line.startswith("━━ a"))
+        for v in ("0.25", "0.125", "4"):
+            assert v in legend, (v, legend)
+        assert TAG in lines[0]
+
+
+async def test_smoothed_last_in_legend_matches_tensorboard_ema():
+    st = loss_store(("a",))
+    value = st.series("a", TAG).value
+    want = format_value(float(ema_debiased(value, 0.9)[-1]))
+    raw = format_value(float(value[-1]))
+    app = ChartApp(st, ["a"], ChartOptions(smoothing=0.9))
+    async with app.run_test(size=(70, 16)) as pilot:
+        await settle(pilot, app.query_one(Chart))
+        text = "\n".join(screen_lines(app))
+        assert f"{want} ({raw})" in text
+
+
+async def test_log_scale_toggle_changes_ticks():
+    st = Store()
+    x = np.arange(200)
+    st.apply(Update(scalars=[batch("a", x, 100.0 * 10.0 ** (-x / 40))]))  # 100 .. 1e-3
+    app = ChartApp(st, ["a"], ChartOptions(smoothing=0))
+    async with app.run_test(size=(60, 20)) as pilot:
+        chart = app.query_one(Chart)
+        await settle(pilot, chart)
+        linear = "\n".join(screen_lines(app))
+        chart.set_options(ChartOptions(smoothing=0, log_y=True))
+        assert chart.poll()
+        await pilot.pause()
+        await pilot.pause()
+        log = "\n".join(screen_lines(app))
+        assert "[log]" in log and "[log]" not in linear
+        assert "0.01" in log and "0.01" not in linear
+        # in log scale the decay is a straight diagonal; in linear it hugs the bottom row
+        bottom = lambda f: int((f.codes[-1] >= 0x2801).sum())  # noqa: E731
+        log_bottom = bottom(chart.frame)
+        chart.set_options(ChartOptions(smoothing=0))
+        chart.poll()
+        assert bottom(chart.frame) > 3 * log_bottom
+
+
+async def test_nan_inf_and_finding_markers():
+    st = Store()
+    v = np.linspace(1, 2, 100)
+    v[50], v[80], v[20] = np.nan, np.inf, -np.inf
+    st.apply(Update(scalars=[batch("a", np.arange(100), v)]))
+    app = ChartApp(st, ["a"], ChartOptions(smoothing=0))
+    async with app.run_test(size=(60, 14)) as pilot:
+        chart = app.query_one(Chart)
+        chart.set_markers([("a", 30, "error")])
+        await settle(pilot, chart)
+        f = chart.frame
+        top = "".join(map(chr, f.codes[0]))
+        bottom = "".join(map(chr, f.codes[-1]))
+        assert "×" in top and "▲" in top and "◆" in top and "▼" in bottom
+        assert top.index("◆") < top.index("×") < top.index("▲")
+        diamond = f.styles[f.sid[0, top.index("◆")]]
+        assert diamond.color.triplet.hex == ERROR_COLOUR
+        assert "NaN/Inf" in screen_lines(app)[0]
+
+
+@pytest.mark.parametrize("size", [(10, 3), (3, 1), (1, 1), (38, 8), (200, 60)])
+async def test_any_size_draws_or_stays_quiet(size):
+    app = ChartApp(loss_store(), ["a", "b"])
+    async with app.run_test(size=size) as pilot:
+        chart = app.query_one(Chart)
+        await settle(pilot, chart)
+        await pilot.resize_terminal(12, 4)
+        await settle(pilot, chart)
+        lines = screen_lines(app)
+        assert any(ch in BRAILLE for line in lines for ch in line)
+        await pilot.resize_terminal(*size)
+        await settle(pilot, chart)
+
+
+async def test_small_chart_keeps_one_legend_line():
+    app = ChartApp(loss_store(("a", "b", "c")), ["a", "b", "c"])
+    async with app.run_test(size=(38, 8)) as pilot:
+        chart = app.query_one(Chart)
+        await settle(pilot, chart)
+        lines = screen_lines(app)
+        assert "a " in lines[-1] and "b " in lines[-1] and "c " in lines[-1]
+        assert chart.frame.codes.shape[0] >= 4
+
+
+async def test_poll_only_redraws_on_change_and_refreshes_changed_strips():
+    st = loss_store(("a",), n=400)
+    app = ChartApp(st, ["a"], ChartOptions(smoothing=0))
+    async with app.run_test(size=(100, 20)) as pilot:
+        chart = app.query_one(Chart)
+        await settle(pilot, chart)
+        assert not chart.poll()  # nothing changed
+        x1 = chart.state.xr[1]
+        strips = list(chart.query(PlotStrip))
+        assert len(strips) >= 5 and all(s.size.width <= 12 for s in strips)
+        for s in strips:
+            for y in range(s.size.height):
+                s.render_line(y)
+        st.apply(Update(scalars=[batch("a", [400], [0.3])]))
+        assert chart.poll()
+        assert chart.state.xr[1] == x1  # headroom: the x axis did not move
+        untouched = [s for s in strips if len(s._lines) == s.size.height]
+        touched = [s for s in strips if len(s._lines) < s.size.height]
+        assert strips[0] in untouched and len(touched) >= 1
+        assert len(touched) <= 2
+
+
+async def test_ascii_mode_has_no_braille():
+    app = ChartApp(loss_store(), ["a", "b"], ChartOptions(ascii=True))
+    async with app.run_test(size=(60, 16)) as pilot:
+        chart = app.query_one(Chart)
+        await settle(pilot, chart)
+        text = "\n".join(screen_lines(app))
+        assert not any(ch in BRAILLE for ch in text)
+        assert ":" in text or "." in text
+        assert all(c < 128 for c in chart.frame.codes.ravel())
+
+
+@pytest.mark.skipif(not REAL_EVENTS.exists(), reason="real logs not present")
+async def test_real_tensorboard_log():
+    from tbparse import SummaryReader
+
+    df = SummaryReader(str(REAL_EVENTS)).scalars
+    st = Store()
+    for tag, g in df.groupby("tag"):
+        st.apply(Update(scalars=[batch("val", g["step"].to_numpy(), g["value"].to_numpy(), tag=tag)]))
+    app = ChartApp(st, ["val"], ChartOptions(smoothing=0.6), tag="epoch_loss")
+    async with app.run_test(size=(80, 20)) as pilot:
+        chart = app.query_one(Chart)
+        await settle(pilot, chart)
+        text = "\n".join(screen_lines(app))
+        s = st.series("val", "epoch_loss")
+        assert len(s) == 1000
+        assert format_value(s.max) in text and format_value(s.min) in text
+        assert any(ch in BRAILLE for ch in text)
+
+
+def test_snapshot(snap_compare):
+    st = Store()
+    x = np.arange(300)
+    rng = np.random.default_rng(7)
+    st.apply(Update(scalars=[
+        batch("run-a", x, 2 * np.exp(-x / 80) + 0.05 * rng.standard_normal(300) + 0.2),
+        batch("run-b", x, 1.5 * np.exp(-x / 120) + 0.05 * rng.standard_normal(300) + 0.3),
+    ]))
+    app = ChartApp(st, ["run-a", "run-b"], ChartOptions(smoothing=0.6))
+
+    async def run_before(pilot):
+        await settle(pilot, app.query_one(Chart))
+
+    assert snap_compare(app, terminal_size=(80, 20), run_before=run_before)
+
+
+def test_smoothing_cache_extends_and_recomputes_like_tensorboard():
+    from mlmon_tui.panels.chart_frame import ChartState
+    from mlmon_tui.store.series import Series
+
+    s = Series()
+    rng = np.random.default_rng(5)
+    state = ChartState()
+    s.append(np.arange(100), np.zeros(100), rng.standard_normal(100))
+    state.smoothed("a", s, 0.8)
+    s.append(np.arange(100, 150), np.zeros(50), rng.standard_normal(50))  # appended
+    np.testing.assert_allclose(state.smoothed("a", s, 0.8), ema_debiased(s.value, 0.8), rtol=1e-12)
+    s.append(np.array([10]), np.zeros(1), np.array([50.0]))  # out of order: sorted into the middle
+    np.testing.assert_allclose(state.smoothed("a", s, 0.8), ema_debiased(s.value, 0.8), rtol=1e-12)
+    np.testing.assert_allclose(state.smoothed("a", s, 0.5), ema_debiased(s.value, 0.5), rtol=1e-12)
+
+
+async def test_relative_and_wall_time_axes():
+    st = Store()
+    step = np.arange(0, 3600, 10)
+    st.apply(Update(scalars=[ScalarBatch("a", TAG, step, 1.7e9 + step.astype(float), np.sin(step / 300.0))]))
+    app = ChartApp(st, ["a"], ChartOptions(smoothing=0, x_mode="relative"))
+    async with app.run_test(size=(80, 16)) as pilot:
+        chart = app.query_one(Chart)
+        await settle(pilot, chart)
+        xaxis = str(chart.query_one("#chart-xaxis").render())
+        assert "0s" in xaxis and ("30m" in xaxis or "1h" in xaxis or "20m" in xaxis), xaxis
+        chart.set_options(ChartOptions(smoothing=0, x_mode="wall"))
+        assert chart.poll()
+        await pilot.pause()
+        xaxis = str(chart.query_one("#chart-xaxis").render())
+        import re
+        assert re.search(r"\d\d:\d\d", xaxis), xaxis
+        assert chart.state.xr[0] == 1.7e9  # wall axis starts at the first point's time
+
+
+def test_layout_plan_degrades():
+    from mlmon_tui.panels.chart_frame import plan_layout
+
+    big = plan_layout(160, 40, 3)
+    assert big.legend_rows == 3 and not big.compact_legend and big.xaxis and big.yaxis_width == 7
+    small = plan_layout(38, 8, 3)  # a quarter of an 80x24 screen
+    assert small.legend_rows == 1 and small.compact_legend and small.plot_h >= 4
+    tiny = plan_layout(10, 3, 3)
+    assert (tiny.title, tiny.xaxis, tiny.legend_rows, tiny.yaxis_width) == (True, False, 0, 0)
+    assert tiny.plot_h == 2 and tiny.plot_w == 10
+    for w in range(0, 30):
+        for h in range(0, 12):
+            lay = plan_layout(w, h, 4)
+            assert lay.plot_w >= 0 and lay.plot_h >= 0
+            assert lay.title + lay.xaxis + lay.legend_rows + lay.plot_h <= max(h, 0) or h <= 0
+
+
+def test_incremental_frames_equal_a_fresh_draw():
+    from mlmon_tui.panels import chart_frame as cf
+
+    st = loss_store(("a", "b"), n=500)
+    runs = [("a", "red"), ("b", "blue")]
+    opts = ChartOptions(smoothing=0.7)
+    state = cf.ChartState()
+    rng = np.random.default_rng(9)
+    for k in range(30):
+        with st.lock:
+            data, xr = cf.collect(st, TAG, runs, opts, [], state, 80)
+        frame, _ = cf.draw(state, data, xr, opts, 40, 10)
+        vals = rng.standard_normal(3)
+        vals[0] = np.nan if k == 7 else vals[0]
+        st.apply(Update(scalars=[batch(r, 500 + 3 * k + np.arange(3), vals) for r, _ in runs]))
+    fresh = cf.ChartState()
+    fresh.xr, fresh.yr = state.xr, state.yr
+    with st.lock:
+        data, xr = cf.collect(st, TAG, runs, opts, [], state, 80)
+        data2, xr2 = cf.collect(st, TAG, runs, opts, [], fresh, 80)
+    a, _ = cf.draw(state, data, xr, opts, 40, 10)
+    b, _ = cf.draw(fresh, data2, xr2, opts, 40, 10)
+    assert xr == xr2
+    assert np.array_equal(a.codes, b.codes) and np.array_equal(a.sid, b.sid)
+    assert "×" in "".join(map(chr, a.codes[0]))
+    assert set(state.column_cache) == {"a", "b"}  # the extended path was taken
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hst  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    hst.lists(hst.one_of(hst.floats(allow_nan=True, allow_infinity=True), hst.floats(-10, 10)), min_size=1, max_size=60),
+    hst.integers(1, 60),
+    hst.integers(1, 12),
+    hst.booleans(),
+    hst.sampled_from(["step", "relative", "wall"]),
+    hst.sampled_from([0.0, 0.6, 0.999]),
+)
+def test_any_values_any_size_draw_without_error(values, w, h, log_y, x_mode, smoothing):
+    from mlmon_tui.panels import chart_frame as cf
+
+    st = Store()
+    st.apply(Update(scalars=[batch("a", np.arange(len(values)), values)]))
+    opts = ChartOptions(smoothing=smoothing, log_y=log_y, x_mode=x_mode)
+    state = cf.ChartState()
+    lay = cf.plan_layout(w, h + 3, 1)
+    with st.lock:
+        data, xr = cf.collect(st, TAG, [("a", "red")], opts, [("a", 3, "warning")], state, 2 * lay.plot_w)
+    frame, info = cf.draw(state, data, xr, opts, lay.plot_w, lay.plot_h)
+    assert frame.codes.shape == (lay.plot_h, lay.plot_w)
+    assert len(cf.y_labels(info, lay, opts)) in (0, lay.plot_h)
+    assert len(cf.x_labels(info, lay, opts)) == lay.plot_w
+    cf.legend_lines(data, opts, lay)

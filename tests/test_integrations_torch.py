@@ -1,0 +1,88 @@
+"""PyTorch gradient-norm hooks, checked against norms computed by hand, over a real socket."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed (test extra)")
+
+from mlmon_tui.client import Monitor  # noqa: E402
+from mlmon_tui.integrations.torch import GradNorms, watch  # noqa: E402
+from mlmon_tui.sources import socket_protocol as proto  # noqa: E402
+from mlmon_tui.sources.socket_server import SocketServer  # noqa: E402
+from test_socket_server import read_jsonl, wait_for  # noqa: E402
+
+
+def mlp():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
+                               torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+
+
+def test_watch_logs_global_and_per_layer_norms(tmp_path):
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(32, 8), torch.randn(32, 1)
+    expected = {}
+    with SocketServer(tmp_path) as srv:
+        with Monitor(run="mlp", address=srv.address) as mon:
+            handle = watch(model, mon, every=2)
+            for step in range(1, 7):
+                opt.zero_grad()
+                torch.nn.functional.mse_loss(model(x), y).backward()
+                if step % 2 == 0:
+                    layers = {}
+                    for name, p in model.named_parameters():
+                        layer = name.rpartition(".")[0]
+                        layers[layer] = layers.get(layer, 0.0) + p.grad.pow(2).sum().item()
+                    total = math.sqrt(sum(layers.values()))
+                    expected[step] = {"grad_norm": total,
+                                      **{f"grad_norm/{k}": math.sqrt(v) for k, v in layers.items()}}
+                opt.step()
+            handle.remove()
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()  # not watched any more
+            assert mon.flush()
+        assert wait_for(lambda: srv.stats["messages"] == 3)
+    recs = read_jsonl(tmp_path / "mlp" / proto.DATA_FILE)
+    assert [r["step"] for r in recs] == [2, 4, 6]
+    for rec in recs:
+        exp = expected[rec["step"]]
+        assert set(rec["metrics"]) == set(exp) == {"grad_norm", "grad_norm/0", "grad_norm/2",
+                                                  "grad_norm/4"}
+        for k, v in exp.items():
+            assert rec["metrics"][k] == pytest.approx(v, rel=1e-5)
+    assert handle.errors == 0
+
+
+def test_nan_gradient_is_logged_as_nan():
+    model = mlp()
+
+    class Sink:
+        def __init__(self):
+            self.logged = []
+
+        def log(self, step, metrics):
+            self.logged.append((step, metrics))
+
+    sink = Sink()
+    watch(model, sink, step_fn=lambda: 41)
+    out = model(torch.randn(4, 8)).sum() * float("nan")
+    out.backward()
+    ((step, m),) = sink.logged
+    assert step == 41 and math.isnan(m["grad_norm"]) and math.isnan(m["grad_norm/4"])
+
+
+def test_params_without_grad_are_skipped():
+    model = mlp()
+    model[0].weight.requires_grad_(False)
+    model[0].bias.requires_grad_(False)
+    norms = GradNorms(model.named_parameters())
+    model(torch.randn(4, 8)).sum().backward()
+    vals = norms.compute()
+    assert "grad_norm/0" not in vals and set(vals) == {"grad_norm", "grad_norm/2", "grad_norm/4"}
+    manual = math.sqrt(sum(p.grad.pow(2).sum().item() for p in model.parameters()
+                           if p.grad is not None))
+    assert vals["grad_norm"] == pytest.approx(manual, rel=1e-5)
