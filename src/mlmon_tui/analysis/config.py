@@ -51,6 +51,7 @@ class HealthConfig:
     overfit_noise_k: float = 4.0  # ...and this many noise sigmas (noisy flat val is not flagged)
     overfit_train_rel: float = 0.02  # training improved at least 2 % since the best
     overfit_min_evals: int = 6
+    overfit_min_acc_drop: float = 0.005  # accuracies: at least half a point below the best
     underfit_rel: float = 0.05  # both improved less than 5 % after 2 x overfit_min_evals evals
 
     # plateau (info): between the first and last quarter of the trailing stretch the smoothed
