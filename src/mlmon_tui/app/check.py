@@ -16,7 +16,6 @@ from mlmon_tui.analysis.monitor import HealthMonitor
 from mlmon_tui.sources.watcher import Watcher
 from mlmon_tui.store import Store
 
-MAX_POLLS = 100_000  # a source that never runs dry is cut off rather than hanging the check
 
 
 def parse_time(text: str) -> float:
