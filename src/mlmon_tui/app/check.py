@@ -17,7 +17,6 @@ from mlmon_tui.sources.watcher import Watcher
 from mlmon_tui.store import Store
 
 
-
 def parse_time(text: str) -> float:
     """Unix seconds (`1700000000`, `1700000000.5`) or ISO 8601 (`2026-11-23T01:00:00Z`,
     `2026-11-23 01:00+02:00`); a time without a zone is UTC."""
