@@ -10,9 +10,13 @@ defaults fits losses near 10 and near 1e-4, runs logging every 50 ms and every 1
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 
 @dataclass(frozen=True)
