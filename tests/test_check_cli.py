@@ -89,6 +89,9 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert "unknown [health] key" in capsys.readouterr().err
     out = _check(tmp_path, "--now", "next tuesday")
     assert out.returncode == 2 and "not a time" in out.stderr
+    (tmp_path / "notes.txt").write_text("not a log\n")
+    out = _check(tmp_path)
+    assert out.returncode == 0 and "no training logs found" in out.stderr
 
 
 def test_parse_time():
@@ -119,3 +122,28 @@ def test_real_logs_one_true_overfit_and_no_false_alarm():
         ("pedramfekri__OCTTextureDetector/Train/logs/fit/20220104-193303/validation",
          "overfitting", "epoch_loss", 3)]
     assert "train/epoch_loss keeps falling" in found[0]["message"]
+
+
+def test_gradient_histograms_first_layer_collapse(tmp_path):
+    """Per-layer gradient histograms (as `add_histogram` of each parameter's grad writes them):
+    the first layer's norm collapses while the last one's stays; found at its onset."""
+    pytest.importorskip("mlmon_tui.sources.tfevents")
+    tbx = pytest.importorskip("tensorboardX")
+    rng = np.random.default_rng(0)
+    w = tbx.SummaryWriter(str(tmp_path / "run"))
+    onset = None
+    for step in range(300):
+        scale0 = 1.0 if step < 100 else max(np.exp(-(step - 100) * 0.05), 1e-5)
+        if onset is None and scale0 / 1.0 < 1e-3:
+            onset = step
+        for k, scale in ((0, scale0), (1, 1.0), (2, 1.0)):
+            g = rng.standard_normal(64) * scale
+            w.add_histogram(f"gradients/layer{k}.weight", g, step, walltime=1.7e9 + step)
+        w.add_scalar("train/loss", float(2.0 / (1 + step / 50)), step, walltime=1.7e9 + step)
+    w.close()
+    out = _check(tmp_path, "--json", "--now", 1.7e9 + 301, "--fail-on", "warning")
+    found = json.loads(out.stdout)
+    hits = [f for f in found if f["kind"] == "vanishing_gradients"]
+    assert [f["tag"] for f in hits] == ["gradients/layer0.weight"], out.stdout + out.stderr
+    assert abs(hits[0]["step"] - onset) <= 10
+    assert out.returncode == 1

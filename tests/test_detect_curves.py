@@ -13,6 +13,7 @@ POSITIVES = {
     "nan_loss": G.nan_loss,
     "inf_grad": G.inf_grad,
     "loss_spike": G.loss_spike,
+    "wide_spike": G.wide_spike,
     "divergence": G.divergence,
     "exploding": G.exploding,
     "vanishing": G.vanishing,

@@ -299,3 +299,11 @@ def test_ongoing_resource_condition_is_reported_once():
     later = mon.update_resources(_samples([2.0] * 60, t0=last - 80))  # the window slid
     assert [f.kind for f in first] == ["gpu_idle"] and later == []
     assert [f.wall_time for f in mon.findings if f.kind == "gpu_idle"] == [last - 100]
+
+
+def test_defaults_toml_round_trips(tmp_path):
+    from mlmon_tui.analysis.config import defaults_toml
+
+    p = tmp_path / "defaults.toml"
+    p.write_text(defaults_toml())
+    assert load_config(p) == DEFAULT

@@ -215,3 +215,15 @@ def underfitting(seed: int) -> Case:
     return Case(f"underfitting[{seed}]", [Seg("run", "train/loss", _step(n), w, train),
                                           Seg("run", "val/loss", vstep, w[vstep], val)],
                 [Expect("plateau", "val/loss", int(vstep[0]), 0)], allow=("plateau",))
+
+
+def wide_spike(seed: int) -> Case:
+    """A spike a few points wide that decays back (a bad batch run, a data glitch)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1000, 5000))
+    loss = noisy(rng, decay(rng, n), rng.uniform(0.01, 0.08))
+    t0 = int(rng.integers(n // 4, 3 * n // 4))
+    width = int(rng.integers(2, 5))
+    loss[t0 : t0 + width] *= rng.uniform(4.0, 10.0) * np.linspace(1.0, 0.6, width)
+    return Case(f"wide_spike[{seed}]", [Seg("run", "train/loss", _step(n), walls(rng, n), loss)],
+                [Expect("spike", "train/loss", t0, 0)])

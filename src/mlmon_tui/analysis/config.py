@@ -10,9 +10,13 @@ defaults fits losses near 10 and near 1e-4, runs logging every 50 ms and every 1
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -22,10 +26,12 @@ class HealthConfig:
     block: int = 8  # the reference moves every `block` points (aligned, so results do not
     #                 depend on how points arrived)
 
-    # spike: point above median + max(spike_z * 1.4826 * MAD, spike_rel * |median|)
+    # spike: point above median + max(spike_z * 1.4826 * MAD, spike_rel * |median|); for
+    # positive series as a ratio: log(point / median) above spike_z_log * 1.4826 * MAD(log)
     spike_z: float = 10.0
+    spike_z_log: float = 6.0
     spike_rel: float = 1.0  # at least this fraction above the median (1.0 = double)
-    spike_recover_points: int = 5  # recovered = median of the next points back near the level
+    spike_recover_points: int = 8  # recovered = the last 3 of the next points back near the level
     spike_unrecovered_factor: float = 3.0  # a jump that stays is only a spike when this much
     #                                        larger than the threshold (else it is a level change)
     max_findings_per_series: int = 20
@@ -49,6 +55,7 @@ class HealthConfig:
     overfit_noise_k: float = 4.0  # ...and this many noise sigmas (noisy flat val is not flagged)
     overfit_train_rel: float = 0.02  # training improved at least 2 % since the best
     overfit_min_evals: int = 6
+    overfit_min_acc_drop: float = 0.005  # accuracies: at least half a point below the best
     underfit_rel: float = 0.05  # both improved less than 5 % after 2 x overfit_min_evals evals
 
     # plateau (info): between the first and last quarter of the trailing stretch the smoothed
@@ -114,3 +121,12 @@ def from_mapping(table: dict, where: str = "config") -> HealthConfig:
     if cfg.window < 4 or cfg.block < 1 or cfg.block > cfg.window:
         raise ValueError(f"{where}: [health] needs window >= 4 and 1 <= block <= window")
     return cfg
+
+
+def defaults_toml() -> str:
+    """The `[health]` table with every default, to copy into a config file."""
+    lines = ["[health]"]
+    for f in fields(HealthConfig):
+        v = getattr(DEFAULT, f.name)
+        lines.append(f"{f.name} = {v!r}")
+    return "\n".join(lines) + "\n"

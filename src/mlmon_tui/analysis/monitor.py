@@ -98,7 +98,8 @@ class HealthMonitor:
         # run -> live | stalled | finished | crashed (process gone before its known last step)
         self.run_states: dict[str, str] = {}
         self._series: dict[Key, _SeriesState] = {}
-        self._hist: dict[Key, tuple[Series, int, tuple | None]] = {}  # norms from histograms
+        # gradient norms from histograms: key -> (series of norms, (step, wall) of the last read)
+        self._hist: dict[Key, tuple[Series, tuple | None]] = {}
         self._run_tags: dict[str, int] = {}
         self._rl: set[str] = set()
         self._lr: dict[str, str] = {}
@@ -235,23 +236,27 @@ class HealthMonitor:
         for key, points in store.histograms.items():
             if not points or not is_histogram_gradient(key[1]):
                 continue
-            series, _, last = self._hist.get(key, (None, 0, None))
+            series, last = self._hist.get(key, (None, None))
             if last is not None and (points[-1].step, points[-1].wall) == last:
                 continue
-            if series is None:
-                series = Series()
             new = points
             if last is not None:
                 k = len(points)
                 while k > 0 and (points[k - 1].step, points[k - 1].wall) != last:
                     k -= 1
-                new = points[k:]
+                new = points[k:] if k else points
+                if not k:  # the last one read is gone: the list was replaced, start over
+                    series = None
+            hkey = (key[0], "\0" + key[1])  # kept apart from a scalar of the same name
+            if series is None:
+                series = Series()
+                self._series.pop(hkey, None)
             series.append([p.step for p in new], [p.wall for p in new],
                           [np.sqrt(max(p.sum_squares, 0.0)) for p in new])
-            self._hist[key] = (series, 0, (points[-1].step, points[-1].wall))
-            st = self._series.get(key)
+            self._hist[key] = (series, (points[-1].step, points[-1].wall))
+            st = self._series.get(hkey)
             if st is None:
-                st = self._series[key] = _SeriesState(self._context(key[0], key[1], GRAD))
+                st = self._series[hkey] = _SeriesState(self._context(key[0], key[1], GRAD))
             st.feed(View(series.step, series.wall, series.value))
             runs.add(key[0])
         return runs

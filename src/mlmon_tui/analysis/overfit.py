@@ -2,7 +2,7 @@
 
 Judged on the evaluations themselves (there are few): the best is taken on a running median of
 three so one lucky evaluation is not "the best"; the rise must beat both a relative margin and
-the validation's own noise (estimated from first differences), so noisy flat validation is not
+the validation's own noise (estimated from second differences), so noisy flat validation is not
 flagged. Accuracy-like pairs are flipped so that lower is better throughout.
 """
 
@@ -45,7 +45,9 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
         return None
     vstep, vwall, vraw = vstep[ok], vwall[ok], vraw[ok]
     # work on "badness": losses as they are, accuracies as error rates (or negated if unbounded)
-    bad = _badness(pair.higher_better, np.concatenate([vraw, train.value[np.isfinite(train.value)]]))
+    both = np.concatenate([vraw, train.value[np.isfinite(train.value)]])
+    bad = _badness(pair.higher_better, both)
+    top = _top(both) if pair.higher_better else None
     v = bad(vraw)
     s = _median3(v)
     best_i = int(np.argmin(s))
@@ -59,9 +61,13 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     if len(v) >= 3:
         noise = min(noise, MAD_TO_SIGMA * float(np.median(np.abs(np.diff(v, 2)))) / np.sqrt(6.0))
     margin = max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * noise, 1e-12)
+    if pair.higher_better and top is not None and recent_raw_drop(vraw, best_i, since) < \
+            cfg.overfit_min_acc_drop * top:
+        return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
     recent = float(np.median(v[-min(3, since):]))
     after = v[best_i + 1 :]
-    if recent - best <= margin or np.mean(after > best + 0.5 * margin) < 0.6:
+    risen = recent - best > margin and np.mean(after > best + 0.5 * margin) >= 0.6
+    if not risen and not _sustained_rise(v, best_i, since, noise, best, cfg):
         return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
     # training must still be improving between the best evaluation and now
     tw = max(5, cfg.window // 4)
@@ -101,6 +107,20 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     )
 
 
+def _sustained_rise(v, best_i: int, since: int, noise: float, best: float, cfg) -> bool:
+    """For noisy validation: the median of the last third of the evaluations since the best
+    stands well above the level around the best, by its standard error (many noisy points
+    tell what a few cannot). Needs twice the patience."""
+    if since < 2 * cfg.overfit_patience or noise <= 0:
+        return False
+    around = v[max(0, best_i - 2) : best_i + 3]
+    m = max(3, since // 3)
+    late = v[-m:]
+    se = 1.2533 * noise * np.sqrt(1.0 / len(around) + 1.0 / m)  # of a difference of medians
+    rise = float(np.median(late)) - float(np.median(around))
+    return rise > max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * se)
+
+
 def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | None:
     """Both training and validation still near where they started after many evaluations:
     the model is not learning (info, reported as a plateau of the pair)."""
@@ -125,12 +145,25 @@ def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | Non
                    message=msg, extra={"underfitting": True, "train_tag": pair.train_tag})
 
 
+def _top(values: np.ndarray) -> float | None:
+    """1 or 100 for accuracies that are fractions or percents; None when unbounded."""
+    if not values.size or values.min() < 0:
+        return None
+    return 1.0 if values.max() <= 1.0 else 100.0 if values.max() <= 100.0 else None
+
+
+def recent_raw_drop(vraw: np.ndarray, best_i: int, since: int) -> float:
+    """How far the recent accuracy sits below the best one, in the accuracy's own units."""
+    lo = max(0, best_i - 2)
+    return float(np.max(vraw[lo : best_i + 1]) - np.median(vraw[-min(3, since):]))
+
+
 def _badness(higher_better: bool, values: np.ndarray):
     """Map values to lower-is-better: error rates for accuracies in [0, 1] or [0, 100]."""
     if not higher_better:
         return lambda x: x
-    top = 1.0 if values.size and values.min() >= 0 and values.max() <= 1.0 else 100.0
-    if values.size and values.min() >= 0 and values.max() <= top:
+    top = _top(values)
+    if top is not None:
         return lambda x: top - x
     return lambda x: -x
 

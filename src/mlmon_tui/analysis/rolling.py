@@ -4,6 +4,12 @@ of `block` points.
 Blocks are aligned to the point index, so the reference of a point never depends on how the
 points arrived (one at a time or a million at once), and each point costs O(window / block)
 amortised: one median over `window` values per block.
+
+Besides the linear MAD, each block carries the MAD of the logarithms (for positive windows):
+training noise is multiplicative (a loss near 2 jitters ten times more than one near 0.2, and
+with a heavier upper tail), so outliers of positive series are judged as ratios. Both scales
+are steadied: a block's MAD is at least the median of its last 8 blocks', so one quiet window
+does not make ordinary noise look like an outlier.
 """
 
 from __future__ import annotations
@@ -14,24 +20,30 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 MAD_TO_SIGMA = 1.4826
+_STEADY = 8  # blocks whose MADs steady the current one
 
 
 class BlockStats:
-    __slots__ = ("window", "block", "_med", "_mad", "_n")
+    __slots__ = ("window", "block", "_cols", "_n")
 
     def __init__(self, window: int, block: int) -> None:
         self.window, self.block = window, block
-        self._med = np.empty(64)  # per block: median of the window before it (NaN: too early)
-        self._mad = np.empty(64)
+        # per block: median, MAD, log-MAD of the window before it (NaN: too early / not
+        # positive), the last two steadied; rows 3 and 4 keep the raw MADs they come from
+        self._cols = np.empty((5, 64))
         self._n = 0  # blocks computed
 
     @property
     def med(self) -> np.ndarray:
-        return self._med[: self._n]
+        return self._cols[0, : self._n]
 
     @property
     def mad(self) -> np.ndarray:
-        return self._mad[: self._n]
+        return self._cols[1, : self._n]
+
+    @property
+    def lmad(self) -> np.ndarray:
+        return self._cols[2, : self._n]
 
     def __len__(self) -> int:
         return self._n
@@ -44,36 +56,52 @@ class BlockStats:
         if nb <= self._n:
             return
         starts = np.arange(self._n, nb) * self.block
-        med = np.full(len(starts), np.nan)
-        mad = np.full(len(starts), np.nan)
+        new = np.full((5, len(starts)), np.nan)
         ok = starts >= self.window
         if ok.any():
             lo = int(starts[ok][0]) - self.window
             seg = values[lo : int(starts[-1])]
             seg = np.where(np.isfinite(seg), seg, np.nan)  # a copy of the needed stretch only
             windows = sliding_window_view(seg, self.window)[starts[ok] - self.window - lo]
-            if np.isnan(windows).any():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
-                    m = np.nanmedian(windows, axis=1)
-                    mad[ok] = np.nanmedian(np.abs(windows - m[:, None]), axis=1)
-            else:
-                m = np.median(windows, axis=1)
-                mad[ok] = np.median(np.abs(windows - m[:, None]), axis=1)
-            med[ok] = m
-        if nb > len(self._med):
-            cap = max(nb, len(self._med) * 2)
-            self._med = np.resize(self._med, cap)
-            self._mad = np.resize(self._mad, cap)
-        self._med[self._n : nb] = med
-        self._mad[self._n : nb] = mad
+            with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
+                med = _median(windows)
+                new[0, ok] = med
+                new[3, ok] = _median(np.abs(windows - med[:, None]))
+                positive = (windows > 0).all(axis=1) & (med > 0)
+                if positive.any():
+                    logs = np.log(windows[positive])
+                    lm = np.log(med[positive])
+                    lmad = np.full(len(med), np.nan)
+                    lmad[positive] = _median(np.abs(logs - lm[:, None]))
+                    new[4, ok] = lmad
+        if nb > self._cols.shape[1]:
+            cols = np.empty((5, max(nb, 2 * self._cols.shape[1])))
+            cols[:, : self._n] = self._cols[:, : self._n]
+            self._cols = cols
+        self._cols[:, self._n : nb] = new
+        # steady the scales: at least the median of the last _STEADY blocks' raw MADs
+        self._cols[1:3, self._n : nb] = self._cols[3:5, self._n : nb]
+        lo = max(0, self._n - _STEADY + 1)
+        if nb - lo >= _STEADY:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                steady = np.nanmedian(sliding_window_view(self._cols[3:5, lo:nb], _STEADY, axis=1),
+                                      axis=2)
+            k = steady.shape[1]
+            cur = self._cols[1:3, nb - k : nb]
+            self._cols[1:3, nb - k : nb] = np.where(steady > cur, steady, cur)
         self._n = nb
 
-    def at(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Reference (median, MAD) for point indices `idx`."""
+    def at(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Reference (median, MAD, log-MAD) for point indices `idx`."""
         b = idx // self.block
-        return self.med[b], self.mad[b]
+        return self._cols[0, b], self._cols[1, b], self._cols[2, b]
 
     def center(self, b: int) -> int:
         """Index of the point at the middle of block b's window."""
         return b * self.block - self.window // 2
+
+
+def _median(a: np.ndarray) -> np.ndarray:
+    return np.nanmedian(a, axis=1) if np.isnan(a).any() else np.median(a, axis=1)

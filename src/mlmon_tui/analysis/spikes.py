@@ -2,6 +2,9 @@
 median, measured in robust units (MAD) and relative to the level, so that noise on values near
 1e-4 and near 10 are judged alike.
 
+Positive series are judged as ratios to the median against the MAD of the logarithms (noise
+in training is multiplicative); others linearly.
+
 A candidate waits `spike_recover_points` points to say whether it recovered. A jump that does
 not come back is a level change (a warm restart, a schedule change) and is only reported when
 it is far larger than the threshold; a lasting rise is the divergence detector's business.
@@ -30,10 +33,15 @@ class SpikeDetector(Detector):
         cfg = self.ctx.cfg
         v = view.value[n0:n1]
         idx = np.arange(n0, n1)
-        med, mad = self.stats.at(idx)
-        thr = np.maximum(cfg.spike_z * MAD_TO_SIGMA * mad, cfg.spike_rel * np.abs(med))
-        thr = np.maximum(thr, 1e-12)
-        with np.errstate(invalid="ignore"):
+        med, mad, lmad = self.stats.at(idx)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            # positive windows: as a ratio to the median (multiplicative noise); else linear.
+            # `thr` is the height above the median a point must exceed, in the series' units.
+            ratio = np.exp(np.maximum(cfg.spike_z_log * MAD_TO_SIGMA * lmad,
+                                      np.log1p(cfg.spike_rel)))
+            lin = np.maximum(cfg.spike_z * MAD_TO_SIGMA * mad, cfg.spike_rel * np.abs(med))
+            thr = np.where(np.isfinite(lmad) & (med > 0), med * (ratio - 1), lin)
+            thr = np.maximum(thr, 1e-12)
             cand = np.isfinite(v) & (v - med > thr)  # NaN median (too early) compares False
             explode = np.zeros(len(v), bool)
             if self.grad:
@@ -77,7 +85,7 @@ class SpikeDetector(Detector):
             if i + r >= n and not final:
                 keep.append((i, med, thr, explode))
                 continue
-            after = view.value[i + 1 : i + 1 + r]
+            after = view.value[max(i + 1, i + r - 2) : i + 1 + r]  # where it should be by now
             after = after[np.isfinite(after)]
             recovered = None
             if len(after) and np.isfinite(med):

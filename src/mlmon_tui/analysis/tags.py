@@ -10,7 +10,6 @@ LOSS, ACCURACY, GRAD, LR, REWARD, OTHER = "loss", "accuracy", "grad", "lr", "rew
 
 _WORDS = re.compile(r"[a-z0-9]+")
 _LR = re.compile(r"(^|[/_\-.\s])(lr|learning[_\-]?rate)($|[/_\-.\s])")
-_REWARD_WORDS = {"reward", "rewards", "return", "returns", "ep_rew", "rew", "episode", "ep"}
 _LOSS_WORDS = {"loss", "losses", "perplexity", "ppl", "nll", "mse", "mae", "rmse", "error",
                "err", "wer", "cer", "bpb", "bpc", "entropy", "euclidean", "distance"}
 _ACC_WORDS = {"acc", "accuracy", "f1", "auc", "auroc", "precision", "recall", "bleu", "rouge",

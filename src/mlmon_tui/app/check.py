@@ -16,8 +16,6 @@ from mlmon_tui.analysis.monitor import HealthMonitor
 from mlmon_tui.sources.watcher import Watcher
 from mlmon_tui.store import Store
 
-MAX_POLLS = 100_000  # a source that never runs dry is cut off rather than hanging the check
-
 
 def parse_time(text: str) -> float:
     """Unix seconds (`1700000000`, `1700000000.5`) or ISO 8601 (`2026-11-23T01:00:00Z`,
@@ -67,6 +65,8 @@ def run_check(paths: list[str], *, json_out: bool = False, fail_on: str = "error
     monitor.update(store, None, now=now)
     monitor.finish(store)
     findings = sorted(monitor.findings, key=_order)
+    if not store.runs():
+        notes.append(f"no training logs found under {', '.join(paths)}")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if json_out:
