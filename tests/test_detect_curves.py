@@ -16,6 +16,7 @@ POSITIVES = {
     "wide_spike": G.wide_spike,
     "divergence": G.divergence,
     "exploding": G.exploding,
+    "exploding_gradual": G.exploding_gradual,
     "vanishing": G.vanishing,
     "layer_collapse": G.layer_collapse,
     "layer_collapse_histograms": lambda s: G.layer_collapse(s, histogram=True),

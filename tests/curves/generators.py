@@ -227,3 +227,17 @@ def wide_spike(seed: int) -> Case:
     loss[t0 : t0 + width] *= rng.uniform(4.0, 10.0) * np.linspace(1.0, 0.6, width)
     return Case(f"wide_spike[{seed}]", [Seg("run", "train/loss", _step(n), walls(rng, n), loss)],
                 [Expect("spike", "train/loss", t0, 0)])
+
+
+def exploding_gradual(seed: int) -> Case:
+    """A gradient norm that blows up gradually (x1.05-1.2 a step, the classic learning-rate-
+    too-high run) instead of jumping: no single point is 10x its rolling median."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(600, 3000))
+    g = grad_norm(rng, n, level=rng.uniform(0.3, 5.0))
+    t0 = int(rng.integers(n // 3, 2 * n // 3))
+    rate = rng.uniform(0.05, 0.18)
+    g[t0:] *= np.exp(np.minimum(np.arange(n - t0) * rate, 30.0))
+    return Case(f"exploding_gradual[{seed}]",
+                [Seg("run", "train/grad_norm", _step(n), walls(rng, n), g)],
+                [Expect("exploding_gradients", "train/grad_norm", t0, int(3 / rate) + 8)])

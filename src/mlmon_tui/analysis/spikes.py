@@ -20,6 +20,12 @@ from mlmon_tui.analysis.rolling import MAD_TO_SIGMA, BlockStats
 from mlmon_tui.analysis.tags import GRAD
 
 
+GROWTH_BLOCKS = 32  # the growth rule's reference: lowest rolling median of this many blocks
+GROWTH_CONFIRM = 3  # points in a row above explode_factor x that reference
+GROWTH_ONSET = 1.5  # the climb starts after the last point within this factor of it
+GROWTH_BACK = 2.0  # a blow-up is over when the norm is back within this factor of its level
+
+
 class SpikeDetector(Detector):
     def __init__(self, ctx: Context, stats: BlockStats) -> None:
         super().__init__(ctx)
@@ -28,6 +34,12 @@ class SpikeDetector(Detector):
         self.pending: list[tuple[int, float, float, bool]] = []  # (index, median, thr, explode)
         self.quiet_until = -1  # points up to here belong to the last event
         self.elevated: tuple[float, int] | None = None  # (level, checked up to) after a jump
+        # sustained growth of a gradient norm: points in a row above explode_factor x the
+        # lowest rolling median of the last GROWTH_BLOCKS blocks, and whether one is going on
+        self.over_run = 0
+        self.under_run = 0
+        self.growth_ref: float | None = None  # level before the reported blow-up, until back
+        self.growth_at = -1  # index of the point that reported it
 
     def feed(self, view: View, n0: int, n1: int) -> None:
         cfg = self.ctx.cfg
@@ -57,6 +69,58 @@ class SpikeDetector(Detector):
             self.pending.append((i, m, float(thr[j]), bool(explode[j])))
             self.quiet_until = i + cfg.spike_recover_points
         self._resolve(view, n1, final=False)
+        if self.grad:
+            self._growth(view, n0, n1)
+
+    def _growth(self, view: View, n0: int, n1: int) -> None:
+        """Exploding gradients that build up over a few dozen steps (x1.05 to x1.2 a step, the
+        classic too-high learning rate) never jump 10x above a rolling median that follows
+        them; judged instead against the lowest rolling median of the last GROWTH_BLOCKS
+        blocks, and dated from where the climb left its usual level."""
+        cfg, meds, block = self.ctx.cfg, self.stats.med, self.stats.block
+        if not len(meds):
+            return
+        v = view.value[n0:n1]
+        b = np.minimum(np.arange(n0, n1) // block, len(meds) - 1)
+        ref = np.full(len(v), np.nan)
+        for bb in np.unique(b):
+            seg = meds[max(0, bb - GROWTH_BLOCKS) : bb + 1]
+            seg = seg[np.isfinite(seg) & (seg > 0)]
+            if len(seg):
+                ref[b == bb] = seg.min()
+        with np.errstate(invalid="ignore"):
+            over = np.isfinite(v) & (v > cfg.explode_factor * ref)
+            under = np.isfinite(v) & (v <= cfg.explode_factor * ref)
+        for j in range(len(v)):
+            if n0 + j <= self.growth_at:
+                continue  # points before the report (the spike path may settle later ones)
+            if self.growth_ref is not None:  # a reported blow-up: over once back near its level
+                if np.isfinite(v[j]) and v[j] <= GROWTH_BACK * self.growth_ref:
+                    self.under_run += 1
+                    if self.under_run >= GROWTH_CONFIRM:
+                        self.growth_ref, self.under_run, self.over_run = None, 0, 0
+                else:
+                    self.under_run = 0
+                continue
+            if under[j]:
+                self.over_run = 0
+            elif over[j]:
+                self.over_run += 1
+                if self.over_run >= GROWTH_CONFIRM:
+                    self.growth_ref, self.growth_at = float(ref[j]), n0 + j
+                    self._report_growth(view, n0 + j, float(ref[j]))
+
+    def _report_growth(self, view: View, i: int, ref: float) -> None:
+        lo = max(0, i - GROWTH_BLOCKS * self.stats.block)
+        seg = view.value[lo : i + 1]
+        with np.errstate(invalid="ignore"):
+            calm = np.flatnonzero(seg <= GROWTH_ONSET * ref)
+        onset = lo + int(calm[-1]) + 1 if len(calm) else lo
+        value = float(view.value[i])
+        msg = (f"{self.ctx.tag} has grown from about {fmt(ref)} to {fmt(value)} "
+               f"({value / ref:.0f}x) since step {int(view.step[onset])}: exploding gradients")
+        self.add(self.finding("exploding_gradients", "error", view, onset, msg,
+                              recovered=False, median=ref))
 
     def flush(self, view: View) -> None:
         self._resolve(view, len(view.value), final=True)
@@ -104,22 +168,28 @@ class SpikeDetector(Detector):
         over_bound = self.grad and value > cfg.grad_norm_max
         step = int(view.step[i])
         if not over_bound and ctx.lr_rose(step):
-            return  # the learning rate was just raised (warm restart): an expected jump
+            return None  # the learning rate was just raised (warm restart): an expected jump
         big = value - med > cfg.spike_unrecovered_factor * thr if np.isfinite(med) else True
         if recovered is not True and not (big or over_bound):
-            return  # a level change, not an isolated outlier
+            return None  # a level change, not an isolated outlier
         times = f"{value / med:.1f}x" if np.isfinite(med) and med > 0 else "far above"
         level = f"its recent median {fmt(med)}" if np.isfinite(med) else "its usual level"
         after = {True: "then recovered", False: "and did not come back down",
                  None: "at the end of the data"}[recovered]
         if explode:
+            if self.growth_ref is not None:
+                return None  # the same blow-up, already reported
+            self.growth_ref = med if np.isfinite(med) and med > 0 else None
+            self.growth_at = i
             why = f"above the bound {fmt(cfg.grad_norm_max)}" if over_bound else f"{times} {level}"
             sev = "warning" if recovered else "error"
             msg = (f"{ctx.tag} jumped to {fmt(value)} ({why}) {after}: "
                    f"exploding gradients")
             self.add(self.finding("exploding_gradients", sev, view, i, msg,
                                   recovered=recovered, median=med))
+            return "exploding_gradients"
         else:
             msg = f"{ctx.tag} spiked to {fmt(value)} ({times} {level}) {after}"
             self.add(self.finding("spike", "warning", view, i, msg, recovered=recovered,
                                   median=med))
+            return "spike"
