@@ -90,8 +90,7 @@ async def test_run_filter(logdir):
         await pilot.press("r", *"^(alpha|gamma)$", "enter")
         await settle(pilot)
         assert [r for r, _ in app._charts["train/loss"].runs] == ["alpha", "gamma"]
-        assert [r.name for r in app.query_one(RunsPanel)._rows.values()
-                if r.name in app.query_one(RunsPanel)._order] == ["alpha", "gamma"]
+        assert app.query_one(RunsPanel).names == ["alpha", "gamma"]
 
 
 async def test_smoothing_log_and_axis_keys_reach_the_charts(logdir):
@@ -173,3 +172,38 @@ async def test_empty_directory_says_it_is_waiting(tmp_path):
         await settle(pilot)
         text = str(app.query_one("#empty").render())
         assert "Waiting for data" in text and str(tmp_path) in text
+
+
+async def test_runs_list_keys_and_click(logdir):
+    app = make_app(logdir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        panel = app.query_one(RunsPanel)
+        panel.focus()
+        await pilot.press("down", "down")
+        assert panel.current_run == "gamma"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.hidden == {"gamma"}
+        await pilot.press("home")
+        assert panel.current_run == "alpha"
+        await pilot.click(RunsPanel, offset=(0, 2))  # the dot of the second run
+        await settle(pilot)
+        assert panel.current_run == "beta" and app.hidden == {"gamma", "beta"}
+
+
+async def test_a_new_step_repaints_only_that_run(logdir):
+    from mlmon_tui.panels.runs import RunRow
+
+    app = make_app(logdir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        panel = app.query_one(RunsPanel)
+        rows = list(panel._rows)
+        await pilot.pause()
+        before = panel.lines_painted
+        rows[2] = RunRow(**{**rows[2].__dict__, "last_step": 12345})
+        panel.set_rows(rows)
+        await pilot.pause()
+        assert panel.lines_painted - before == 1
+        assert "12345" in panel.render_line(3).text

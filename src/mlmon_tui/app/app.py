@@ -135,6 +135,9 @@ class MonitorApp(App[None]):
         self._rebuilding = False
         self._want_tags: list[str] = []
         self._status_text = ""
+        self._health_hidden = False  # the user hid the health panel
+        self._health_forced = False  # the user showed it
+        self._rates: dict[str, float | None] = {}
         self._details_key: tuple = ()
 
     # -- layout ----------------------------------------------------------------------
@@ -257,7 +260,7 @@ class MonitorApp(App[None]):
         """The selected run: what feeds it, its hyper-parameters and overfitting figures."""
         run = self._main.query_one(RunsPanel).current_run
         box = self._main.query_one("#details", Static)
-        if run is None:
+        if run is None or self.size.height < 30:
             box.display = False
             return
         info = self.store.run_info(run)
@@ -281,7 +284,7 @@ class MonitorApp(App[None]):
             box.update(text)
         box.display = True
 
-    def on_data_table_row_highlighted(self, _) -> None:
+    def on_runs_panel_highlighted(self, _) -> None:
         self._update_details()
 
     # -- runs ------------------------------------------------------------------------
@@ -319,10 +322,20 @@ class MonitorApp(App[None]):
                 rows.append(RunRow(
                     name=run, colour=self.colour(run), visible=run not in self.hidden,
                     kind=",".join(sorted(info.kinds)), last_step=info.last_step,
-                    rate=self.store.steps_per_second(run), state=self.run_state(run),
+                    rate=self._steady_rate(run), state=self.run_state(run),
                     badge=self.badge(run),
                 ))
         self._main.query_one(RunsPanel).set_rows(rows)
+
+    def _steady_rate(self, run: str) -> float | None:
+        """Steps/s as shown: a new estimate replaces the shown one only when it moved by more
+        than 5 % (the estimate jitters with write timing; a jittering digit repaints)."""
+        rate = self.store.steps_per_second(run)
+        shown = self._rates.get(run)
+        if rate is None or shown is None or abs(rate - shown) > 0.05 * abs(shown):
+            self._rates[run] = rate
+            return rate
+        return shown
 
     def visible_runs(self) -> list[tuple[str, str]]:
         return [(r, self.colour(r)) for r in self._shown_runs() if r not in self.hidden]
@@ -458,10 +471,9 @@ class MonitorApp(App[None]):
             self.watcher.mode,
         ]
         found = self.services.findings
-        if found:
-            n_err = sum(1 for f in found if f.severity == "error")
-            n_warn = sum(1 for f in found if f.severity == "warning")
-            parts.append(f"health: {n_err} errors, {n_warn} warnings")
+        n_err = sum(1 for f in found if f.severity == "error")
+        n_warn = sum(1 for f in found if f.severity == "warning")
+        parts.append(f"health: {n_err} errors, {n_warn} warnings" if found else "health: ok")
         if self.tags_re:
             parts.append(f"tags /{self.tags_re}/")
         if self.runs_re:
@@ -513,8 +525,9 @@ class MonitorApp(App[None]):
         self.hidden.symmetric_difference_update({run})
         self._update()
 
-    def on_data_table_row_selected(self, event) -> None:
-        self.action_toggle_run()
+    def on_runs_panel_toggled(self, event: RunsPanel.Toggled) -> None:
+        self.hidden.symmetric_difference_update({event.run})
+        self._update()
 
     def action_smoothing(self) -> None:
         cur = self.options.smoothing
@@ -554,6 +567,11 @@ class MonitorApp(App[None]):
     def _size_health(self) -> None:
         """Two lines when all is well; up to a quarter of the screen when there are findings."""
         panel = self._main.query_one(HealthPanel)
+        if not self.services.findings and self.size.height < 30 and not self._health_forced:
+            panel.display = False  # a small pane: "no findings" is in the status line
+            return
+        if not self._health_hidden:
+            panel.display = True
         want = 3 if not self.services.findings else min(
             max(5, self.size.height // 4), len(self.services.findings) + 3)
         if panel.styles.height is None or panel.styles.height.value != want:
@@ -563,6 +581,10 @@ class MonitorApp(App[None]):
     def action_toggle_health(self) -> None:
         panel = self._main.query_one(HealthPanel)
         panel.display = not panel.display
+        self._health_hidden = not panel.display
+        self._health_forced = panel.display
+        self._layout_key = ()
+        self._update()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.HELP))

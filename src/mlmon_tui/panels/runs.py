@@ -1,14 +1,28 @@
-"""The runs list: one row per run. Only draws what the app hands it."""
+"""The runs list: one line per run. Only draws what the app hands it.
+
+A line-API scroll view: a new step in one run repaints that run's line alone (a table widget
+repaints itself whole on any cell change, which on a box with 10 live runs was most of the
+monitor's terminal output).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import DataTable
+from textual.binding import Binding
+from textual.events import Click
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 STATE_STYLE = {"live": "green", "idle": "yellow", "stalled": "yellow", "finished": "dim",
                "crashed": "red"}
+WIDE = 38  # from this width on, the steps/s and state columns are shown
 
 
 @dataclass(frozen=True)
@@ -43,93 +57,160 @@ def fmt_step(step: int | None) -> str:
     return str(step)
 
 
-class RunsPanel(DataTable):
-    """Runs with their colour, last step, steps/s and state. `space` toggles a run."""
+def row_text(row: RunRow, width: int) -> Text:
+    """One run as a line of `width` cells."""
+    wide = width >= WIDE
+    tail = 7 + (6 + 9 if wide else 0) + 4  # step, rate, state, badge
+    name_w = max(4, width - 2 - tail)
+    name = row.name if len(row.name) <= name_w else "…" + row.name[-(name_w - 1):]
+    t = Text(no_wrap=True, overflow="crop")
+    t.append("● " if row.visible else "○ ", style=row.colour if row.visible else "dim")
+    t.append(f"{name:<{name_w}}", style="" if row.visible else "dim")
+    t.append(f"{fmt_step(row.last_step):>7}")
+    if wide:
+        t.append(f"{fmt_rate(row.rate):>6}")
+        t.append(f" {row.state:<8}", style=STATE_STYLE.get(row.state, ""))
+    t.append(f" {row.badge[0]:<3}"[:4], style=row.badge[1])
+    return t
+
+
+def header_text(width: int) -> Text:
+    wide = width >= WIDE
+    tail = 7 + (6 + 9 if wide else 0) + 4
+    name_w = max(4, width - 2 - tail)
+    s = "  " + f"{'run':<{name_w}}" + f"{'step':>7}" + (f"{'st/s':>6} {'state':<8}" if wide else "")
+    return Text(s, style="bold", no_wrap=True, overflow="crop")
+
+
+class RunsPanel(ScrollView, can_focus=True):
+    """Runs with their colour, last step, steps/s, state and health badge. Up/down move the
+    cursor; `space`/`enter` or a click on the dot show or hide a run."""
 
     DEFAULT_CSS = """
     RunsPanel { height: 1fr; }
+    RunsPanel > .runs--cursor { background: $accent 40%; }
+    RunsPanel:focus > .runs--cursor { background: $accent; }
     """
+    COMPONENT_CLASSES = {"runs--cursor"}
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "cursor(-10)", show=False),
+        Binding("pagedown", "cursor(10)", show=False),
+        Binding("home", "cursor(-1000000)", show=False),
+        Binding("end", "cursor(1000000)", show=False),
+        Binding("enter", "toggle", "Show/hide", show=False),
+    ]
+    cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False)
+
+    class Toggled(Message):
+        """The user asked to show or hide `run`."""
+
+        def __init__(self, run: str) -> None:
+            super().__init__()
+            self.run = run
+
+    class Highlighted(Message):
+        def __init__(self, run: str | None) -> None:
+            super().__init__()
+            self.run = run
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)
-        self._rows: dict[str, RunRow] = {}
-        self._order: list[str] = []
+        super().__init__(**kwargs)
+        self._rows: list[RunRow] = []
+        self._lines: list[Strip | None] = []  # cached line per row (None: to render)
         self._width = 0
-        self._keys: list[str] = []
+        self.lines_painted = 0  # rows rendered since start (for tests and benchmarks)
 
-    COLUMNS = {  # key: (label, width)
-        "c": ("", 2), "run": ("run", 0), "step": ("  step ", 7), "rate": (" st/s ", 6),
-        "state": (" state", 9), "h": ("", 2),
-    }
-
-    def on_resize(self) -> None:
-        width = self.size.width
-        if width and width != self._width:
-            self._width = width
-            self._set_columns()
-
-    def _set_columns(self) -> None:
-        wide = self._width >= 38
-        keys = ["c", "run", "step", "rate", "state", "h"] if wide else ["c", "run", "step", "h"]
-        fixed = sum(self.COLUMNS[k][1] for k in keys if k != "run")
-        self._name_width = max(6, self._width - fixed - 1)
-        self._keys = keys
-        self.clear(columns=True)
-        for k in keys:
-            label, width = self.COLUMNS[k]
-            self.add_column(label, key=k, width=width or self._name_width)
-        rows = [self._rows[n] for n in self._order]
-        self._order = []
-        self.set_rows(rows)
-
-    def _cells(self, row: RunRow) -> list:
-        dot = Text("● " if row.visible else "○ ", style=row.colour if row.visible else "dim")
-        name = row.name
-        width = getattr(self, "_name_width", 20)
-        if len(name) > width:
-            name = "…" + name[-(width - 1):]
-        cells = {
-            "c": dot,
-            "run": Text(name, style="" if row.visible else "dim"),
-            "step": Text(f"{fmt_step(row.last_step):>6} "),
-            "rate": Text(f"{fmt_rate(row.rate):>5} "),
-            "state": Text(" " + row.state, style=STATE_STYLE.get(row.state, "")),
-            "h": Text(" " + row.badge[0], style=row.badge[1]),
-        }
-        return [cells[k] for k in self._keys]
-
-    def set_rows(self, rows: list[RunRow]) -> None:
-        """Show exactly these rows, in this order; touches only cells that changed."""
-        if not self._keys:
-            self._rows = {r.name: r for r in rows}
-            self._order = [r.name for r in rows]
-            return
-        names = [r.name for r in rows]
-        if names != self._order:
-            cursor = self.cursor_row
-            self.clear()
-            self._rows.clear()
-            for r in rows:
-                self.add_row(*self._cells(r), key=r.name)
-                self._rows[r.name] = r
-            self._order = names
-            if rows:
-                self.move_cursor(row=min(cursor, len(rows) - 1))
-            return
-        keys = self._keys
-        for r in rows:
-            old = self._rows.get(r.name)
-            if old == r:
-                continue
-            new_cells = self._cells(r)
-            old_cells = self._cells(old) if old else [None] * len(keys)
-            for key, a, b in zip(keys, old_cells, new_cells):
-                if a != b:
-                    self.update_cell(r.name, key, b)
-            self._rows[r.name] = r
-
+    # -- data ------------------------------------------------------------------------
     @property
     def current_run(self) -> str | None:
-        if not self._order or self.cursor_row < 0 or self.cursor_row >= len(self._order):
-            return None
-        return self._order[self.cursor_row]
+        if 0 <= self.cursor_row < len(self._rows):
+            return self._rows[self.cursor_row].name
+        return None
+
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r in self._rows]
+
+    def set_rows(self, rows: list[RunRow]) -> None:
+        """Show exactly these rows, in this order; repaints only lines that changed."""
+        current = self.current_run
+        old = self._rows
+        self._rows = list(rows)
+        if [r.name for r in old] != [r.name for r in rows]:
+            self._lines = [None] * len(rows)
+            names = [r.name for r in rows]
+            self.virtual_size = Size(self._width, len(rows) + 1)
+            self.cursor_row = names.index(current) if current in names else min(
+                self.cursor_row, max(0, len(rows) - 1))
+            self.refresh()
+            return
+        for i, (a, b) in enumerate(zip(old, rows)):
+            if a != b:
+                self._lines[i] = None
+                self._refresh_row(i)
+
+    def move_cursor(self, row: int) -> None:
+        self.cursor_row = max(0, min(row, len(self._rows) - 1))
+
+    # -- drawing ---------------------------------------------------------------------
+    def on_resize(self) -> None:
+        if self.size.width != self._width:
+            self._width = self.size.width
+            self._lines = [None] * len(self._rows)
+            self.virtual_size = Size(self._width, len(self._rows) + 1)
+            self.refresh()
+
+    def _refresh_row(self, i: int) -> None:
+        y = i + 1 - int(self.scroll_offset.y)
+        if 0 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        i = y + int(self.scroll_offset.y) - 1
+        if y == 0:
+            return self._strip(header_text(width), width)
+        if not 0 <= i < len(self._rows):
+            return Strip.blank(width, self.rich_style)
+        line = self._lines[i] if i < len(self._lines) else None
+        if line is None:
+            text = row_text(self._rows[i], width)
+            if i == self.cursor_row:
+                text.stylize(self.get_component_rich_style("runs--cursor"))
+            line = self._strip(text, width)
+            self._lines[i] = line
+            self.lines_painted += 1
+        return line
+
+    def _strip(self, text: Text, width: int) -> Strip:
+        segments = list(text.render(self.app.console))
+        style = self.rich_style
+        segs = [Segment(s.text, style + s.style if s.style else style) for s in segments
+                if not s.control]
+        return Strip(segs).adjust_cell_length(width, style)
+
+    # -- interaction -----------------------------------------------------------------
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        for i in {old, new}:
+            if 0 <= i < len(self._lines):
+                self._lines[i] = None
+                self._refresh_row(i)
+        self.scroll_to_region(Region(0, new + 1, 1, 1), animate=False)
+        self.post_message(self.Highlighted(self.current_run))
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_cursor(self.cursor_row + delta)
+
+    def action_toggle(self) -> None:
+        run = self.current_run
+        if run is not None:
+            self.post_message(self.Toggled(run))
+
+    def on_click(self, event: Click) -> None:
+        i = event.y + int(self.scroll_offset.y) - 1
+        if 0 <= i < len(self._rows):
+            self.move_cursor(i)
+            if event.x < 2 or event.chain >= 2:  # the dot, or a double click
+                self.action_toggle()
