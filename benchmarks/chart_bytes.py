@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import pty
 import select
-import signal
-import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ptyterm import spawn, stop  # noqa: E402
 
 COLS, ROWS = 160, 48
 TAGS = [f"train/metric_{i}" for i in range(6)]
@@ -129,15 +129,7 @@ def child_main(mode: str, feed_seconds: float) -> None:
 def measure(mode: str, warm: float, steady: float, idle: float) -> dict:
     import psutil
 
-    pid, fd = pty.fork()
-    if pid == 0:
-        import fcntl
-        import termios
-
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-        env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
-        env.pop("NO_COLOR", None)
-        os.execve(sys.executable, [sys.executable, __file__, "--child", mode, str(warm + steady)], env)
+    pid, fd = spawn([sys.executable, __file__, "--child", mode, str(warm + steady)], COLS, ROWS)
     proc = psutil.Process(pid)
     counts: list[tuple[float, int]] = []
     t_start = time.monotonic()
@@ -161,20 +153,7 @@ def measure(mode: str, warm: float, steady: float, idle: float) -> dict:
             counts.append((time.monotonic(), len(data)))
             if dump is not None and marks["warm"] + 1 <= counts[-1][0] < marks["steady"]:
                 dump.write(data)
-    os.write(fd, b"\x11")  # ctrl+q
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            break
-        if select.select([fd], [], [], 0.1)[0]:
-            try:
-                os.read(fd, 65536)
-            except OSError:
-                pass
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    os.close(fd)
+    stop(pid, fd, b"\x11")  # ctrl+q
 
     def rate(a: float, b: float) -> float:
         return sum(n for t, n in counts if a <= t < b) / (b - a)

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import pty
 import select
-import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ptyterm import spawn, stop  # noqa: E402
 
 COLS, ROWS = 160, 48
 HERE = Path(__file__).resolve().parent
@@ -117,15 +117,7 @@ def child_main(mode: str) -> None:
 def measure(mode: str, warm: float, steady: float) -> dict:
     import psutil
 
-    pid, fd = pty.fork()
-    if pid == 0:
-        import fcntl
-        import termios
-
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-        env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
-        env.pop("NO_COLOR", None)
-        os.execve(sys.executable, [sys.executable, __file__, "--child", mode], env)
+    pid, fd = spawn([sys.executable, __file__, "--child", mode], COLS, ROWS)
     proc = psutil.Process(pid)
     counts: list[tuple[float, int]] = []
     t0 = time.monotonic()
@@ -149,20 +141,7 @@ def measure(mode: str, warm: float, steady: float) -> dict:
             if os.environ.get("GAUGES_BYTES_DUMP") and w + 1 <= counts[-1][0] < w + 3:
                 with open(os.environ["GAUGES_BYTES_DUMP"] + "." + mode, "ab") as f:
                     f.write(data)
-    os.write(fd, b"\x11")  # ctrl+q
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            break
-        if select.select([fd], [], [], 0.1)[0]:
-            try:
-                os.read(fd, 65536)
-            except OSError:
-                pass
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    os.close(fd)
+    stop(pid, fd, b"\x11")  # ctrl+q
     return {
         "first_paint": sum(n for t, n in counts if t < w),
         "steady_Bps": sum(n for t, n in counts if w <= t < s) / (s - w),

@@ -13,14 +13,9 @@ import time
 from collections.abc import Callable
 
 
-def run_phases(argv: list[str], phases: list[tuple[str, float, Callable[[], None] | None]],
-               cols: int = 160, rows: int = 48, env: dict | None = None,
-               quit_keys: bytes = b"q") -> dict[str, dict]:
-    """Start `argv` on a pty, then for each (name, seconds, action): run `action` (if any,
-    e.g. start a writer or press a key via `send`), wait `seconds` while counting output.
-    Returns {name: {"Bps": bytes per second, "cpu": share of one core, "bytes": total}}."""
-    import psutil
-
+def spawn(argv: list[str], cols: int = 160, rows: int = 48,
+          env: dict | None = None) -> tuple[int, int]:
+    """Start `argv` on a new pty of `cols` x `rows`; returns (pid, master fd)."""
     pid, fd = pty.fork()
     if pid == 0:
         import fcntl
@@ -30,6 +25,36 @@ def run_phases(argv: list[str], phases: list[tuple[str, float, Callable[[], None
         e = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", **(env or {}))
         e.pop("NO_COLOR", None)
         os.execve(argv[0], argv, e)
+    return pid, fd
+
+
+def stop(pid: int, fd: int, keys: bytes = b"q", timeout: float = 5.0) -> None:
+    """Type `keys` (the program's quit key), drain its output until it exits, or kill it."""
+    os.write(fd, keys)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            break
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                os.read(fd, 65536)
+            except OSError:
+                pass
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    os.close(fd)
+
+
+def run_phases(argv: list[str], phases: list[tuple[str, float, Callable[[], None] | None]],
+               cols: int = 160, rows: int = 48, env: dict | None = None,
+               quit_keys: bytes = b"q") -> dict[str, dict]:
+    """Start `argv` on a pty, then for each (name, seconds, action): run `action` (if any,
+    e.g. start a writer or press a key via `send`), wait `seconds` while counting output.
+    Returns {name: {"Bps": bytes per second, "cpu": share of one core, "bytes": total}}."""
+    import psutil
+
+    pid, fd = spawn(argv, cols, rows, env)
     run_phases.fd = fd
     proc = psutil.Process(pid)
     out: dict[str, dict] = {}
@@ -49,19 +74,7 @@ def run_phases(argv: list[str], phases: list[tuple[str, float, Callable[[], None
             dt = time.monotonic() - t0
             out[name] = {"Bps": n / dt, "cpu": (ct.user + ct.system - c0) / dt, "bytes": n}
     finally:
-        os.write(fd, quit_keys)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not os.waitpid(pid, os.WNOHANG)[0]:
-            if select.select([fd], [], [], 0.1)[0]:
-                try:
-                    os.read(fd, 65536)
-                except OSError:
-                    pass
-        else:
-            if time.monotonic() >= deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-        os.close(fd)
+        stop(pid, fd, quit_keys)
     return out
 
 

@@ -27,24 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from mlmon_tui.sources.tfevents import TfEventsSource
+from mlmon_tui.sources.tb_writer import _field, _varint
 from mlmon_tui.sources.tfrecord import frame, masked_crc
 
 warnings.filterwarnings("ignore")
 SRC = Path(__file__).resolve().parent.parent / "src"
 _D, _F, _Q, _I = (struct.Struct(f).pack for f in ("<d", "<f", "<Q", "<I"))
-
-
-def _varint(v: int) -> bytes:
-    out = bytearray()
-    while v > 127:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)
-
-
-def _field(n: int, payload: bytes) -> bytes:
-    return _varint(n << 3 | 2) + _varint(len(payload)) + payload
 
 
 def write_run(path: Path, tags: int, steps: int, tensor: bool) -> int:

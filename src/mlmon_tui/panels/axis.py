@@ -82,7 +82,7 @@ def _next_time_step(step: float) -> float:
 
 def log_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
     """Powers of ten in [lo, hi] (lo, hi > 0), thinned to at most `max_ticks`."""
-    if not (lo > 0 and hi > 0) or max_ticks < 1:
+    if not (0 < lo < math.inf and 0 < hi < math.inf) or max_ticks < 1:
         return []
     a, b = math.ceil(math.log10(lo) - 1e-9), math.floor(math.log10(hi) + 1e-9)
     if b < a:  # less than a decade: fall back to linear ticks

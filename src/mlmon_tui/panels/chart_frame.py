@@ -234,7 +234,7 @@ def _stable_y(state: ChartState, data: list[RunData], log_y: bool, rows: int) ->
     if yr is not None:
         lo, hi = min(lo, yr[0]), max(hi, yr[1])
     # values near the float limit are drawn at the edge: rounding them would overflow
-    lo, hi = max(lo, -1e300), min(hi, 1e300)
+    lo, hi = max(lo, 1e-300 if log_y else -1e300), min(hi, 1e300)
     if log_y:
         y0 = 10.0 ** math.floor(math.log10(lo))
         y1 = 10.0 ** math.ceil(math.log10(hi))
@@ -246,6 +246,8 @@ def _stable_y(state: ChartState, data: list[RunData], log_y: bool, rows: int) ->
             lo, hi = lo - pad, hi + pad
         step = nice_step((hi - lo) / 10)  # pad to a round value, wasting at most ~20%
         y0, y1 = math.floor(lo / step) * step, math.ceil(hi / step) * step
+    if not (math.isfinite(y0) and math.isfinite(y1) and y1 > y0):
+        y0, y1 = (1.0, 10.0) if log_y else (0.0, 1.0)
     state.yr = (y0, y1)
     return state.yr
 
