@@ -207,3 +207,33 @@ async def test_a_new_step_repaints_only_that_run(logdir):
         await pilot.pause()
         assert panel.lines_painted - before == 1
         assert "12345" in panel.render_line(3).text
+
+
+async def test_diagnostics_lists_socket_counters_and_input_problems(tmp_path):
+    """A real socket client sends a malformed line; a corrupt event file sits beside a run."""
+    import socket
+    import time
+
+    from mlmon_tui.app.screens import DiagnosticsScreen
+
+    logdir = write_tb_runs(tmp_path / "logs", steps=20)
+    (logdir / "alpha" / "events.out.tfevents.0.broken").write_bytes(b"version https://git-lfs")
+    app = MonitorApp([str(logdir)], gpu=False, clock=lambda: T0 + 200)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.5)
+        server = app.services.server
+        assert server is not None, app.services.server_status
+        path = server.address.split(":", 1)[1]
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(path)
+            s.sendall(b'{"run": "pushed", "step": 1, "metrics": {"loss": 1.0}}\n{not json\n')
+        deadline = time.monotonic() + 5
+        while server.stats["malformed_json"] < 1 and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        await pilot.press("d")
+        assert isinstance(app.screen, DiagnosticsScreen)
+        text = app.diagnostics_text().plain
+        assert "malformed json 1" in text and "messages 1" in text
+        assert "git-lfs" in text.lower() or "lfs pointer" in text.lower()
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DiagnosticsScreen)

@@ -73,3 +73,55 @@ def test_live_update_reaches_screen_and_q_quits(tmp_path, tmux_session):
     assert done.exists(), f"q did not quit:\n{_capture(tmux_session)}"
     assert done.read_text().strip() == "0"
     writer.close()
+
+
+def _start_demo(tmp_path, session):
+    import psutil
+
+    done = tmp_path / "exit-code"
+    cmd = " ".join(_entry_point()) + f" demo --no-gpu; echo $? > {done}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48",
+                    cmd], check=True, env=dict(os.environ, TERM="xterm-256color"))
+    ok, screen, _ = _wait_for(session, lambda s: "resnet-baseline" in s and "keras" in s, 30)
+    assert ok, f"the demo's runs never appeared:\n{screen}"
+    writers = [p for p in psutil.process_iter(["cmdline", "ppid"])
+               if "mlmon_tui.app.demo_write" in " ".join(p.info["cmdline"] or [])]
+    mine = [p for p in writers if psutil.Process(p.info["ppid"]).cmdline()[-2:] == ["demo", "--no-gpu"]]
+    assert len(mine) == 1, writers
+    argv = mine[0].info["cmdline"]
+    folder = Path(argv[argv.index("mlmon_tui.app.demo_write") + 1])
+    return mine[0], folder, done
+
+
+def _gone(proc, folder, timeout: float) -> bool:
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+        if not running and not folder.exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_demo_runs_live_and_q_cleans_up(tmp_path, tmux_session):
+    """`mlmon-tui demo` on a machine with no logs: runs of every format appear; quitting
+    stops the writer process and removes its temporary folder."""
+    writer, folder, done = _start_demo(tmp_path, tmux_session)
+    assert folder.is_dir() and any(folder.rglob("events.out.tfevents.*"))
+    assert any(folder.rglob("metrics.csv")) and any(folder.rglob("trainer_state.json"))
+    assert any(folder.rglob("mlmon-socket.jsonl"))  # the run pushed over the socket
+    subprocess.run(["tmux", "send-keys", "-t", tmux_session, "q"], check=True)
+    deadline = time.monotonic() + 8
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert done.exists() and done.read_text().strip() == "0"
+    assert _gone(writer, folder, 5)
+
+
+def test_demo_cleans_up_when_the_terminal_goes_away(tmp_path, tmux_session):
+    """A dropped SSH session: the terminal hangs up; nothing may be left running or on disk."""
+    writer, folder, _ = _start_demo(tmp_path, tmux_session)
+    subprocess.run(["tmux", "kill-session", "-t", tmux_session], check=True)
+    assert _gone(writer, folder, 8)

@@ -16,7 +16,7 @@ from textual.message import Message
 from rich.text import Text
 from textual.widgets import Footer, Static
 
-from mlmon_tui.app.screens import ChartScreen, HelpScreen, Prompt
+from mlmon_tui.app.screens import ChartScreen, DiagnosticsScreen, HelpScreen, Prompt
 from mlmon_tui.panels.braille import unicode_ok
 from mlmon_tui.panels.chart import Chart, ChartOptions
 from mlmon_tui.panels.palette import colour_for
@@ -69,6 +69,7 @@ class MonitorApp(App[None]):
         Binding("enter", "full_screen", "Full", show=False),
         Binding("g", "toggle_gauges", "Gauges"),
         Binding("h", "toggle_health", "Health"),
+        Binding("d", "diagnostics", "Diag", show=False),
         Binding("question_mark", "help", "Help"),
     ]
     HELP = [
@@ -83,6 +84,7 @@ class MonitorApp(App[None]):
         ("escape", "back"),
         ("g", "show or hide the CPU / memory / GPU gauges"),
         ("h", "show or hide the health findings (f in the list: severity filter)"),
+        ("d", "diagnostics: file watching, the metrics socket's counters, input problems"),
         ("tab", "move between the runs list and the charts"),
         ("?", "this help"),
     ]
@@ -275,6 +277,9 @@ class MonitorApp(App[None]):
                     f"{f.tag}: best at step {e['best_step']}, "
                     f"{e.get('evals_since_best', '?')} evals since; gap {e.get('gap', 0):.3g}"
                     + (f", train/val {ratio:.2f}" if isinstance(ratio, float) else ""))
+        dropped = info.meta.get("dropped_by_client")
+        if dropped:
+            text.append(f"\nits client dropped {dropped} messages", style="yellow")
         hp = info.meta.get("hparams") or {}
         if isinstance(hp, dict) and hp:
             text.append("\n" + "  ".join(f"{k}={v}" for k, v in list(hp.items())[:6]))
@@ -354,7 +359,7 @@ class MonitorApp(App[None]):
 
     def _side_width(self) -> int:
         w = self.size.width
-        return 30 if w < 100 else 40 if w < 170 else 48
+        return 30 if w < 100 else 44 if w < 170 else 50
 
     def _columns(self) -> int:
         width = self.size.width - self._side_width()
@@ -585,6 +590,41 @@ class MonitorApp(App[None]):
         self._health_forced = panel.display
         self._layout_key = ()
         self._update()
+
+    def diagnostics_text(self) -> Text:
+        sv = self.services
+        t = Text()
+        t.append("Watching\n", style="bold")
+        t.append(f"  {', '.join(self.paths)}: {self.watcher.mode}, "
+                 f"{sum(len(v) for v in self.watcher.files().values())} files, "
+                 f"{len(self.store.runs())} runs, {self.store.total_points()} points "
+                 f"({self.store.nbytes() / 1e6:.1f} MB)\n")
+        t.append("Metrics socket\n", style="bold")
+        if sv.server is None:
+            t.append(f"  {sv.server_status or 'off (--no-listen)'}\n")
+        else:
+            t.append(f"  {sv.server_status}\n")
+            stats = sv.server.stats
+            t.append("  " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in stats.items())
+                     + "\n")
+        drops = {r: self.store.run_info(r).meta.get("dropped_by_client")
+                 for r in self.store.runs()}
+        for run, n in drops.items():
+            if n:
+                t.append(f"  {run}: its client dropped {n} messages (no monitor listening)\n",
+                         style="yellow")
+        t.append("Gauges\n", style="bold")
+        snap = sv.sampler.latest if sv.sampler is not None else None
+        t.append(f"  {'off' if sv.sampler is None else 'sampling every %gs' % sv.sampler.interval}"
+                 f"; GPUs: {(snap.gpu_status or 'ok') if snap else 'no sample yet'}\n")
+        t.append(f"Input problems ({len(self.store.problems)})\n", style="bold")
+        for p in self.store.problems[-200:]:
+            t.append(f"  {p.severity:<7} {p.path}: {p.message}\n",
+                     style="red" if p.severity == "error" else "")
+        return t
+
+    def action_diagnostics(self) -> None:
+        self.push_screen(DiagnosticsScreen(self.diagnostics_text()))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.HELP))

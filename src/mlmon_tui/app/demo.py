@@ -6,6 +6,7 @@ The writer runs in a child process; quitting stops it and removes the folder.
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,7 +16,8 @@ from mlmon_tui.sources.socket_protocol import default_unix_path
 
 
 def start_writer(root: Path, rate: float, address: str | None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "mlmon_tui.app.demo_write", str(root), "--rate", str(rate)]
+    cmd = [sys.executable, "-m", "mlmon_tui.app.demo_write", str(root), "--rate", str(rate),
+           "--owned"]
     if address:
         cmd += ["--address", address]
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -47,6 +49,10 @@ def run(args, services: dict) -> int:
         app = MonitorApp([str(root)], runs_re=args.runs, tags_re=args.tags,
                          smoothing=args.smoothing, x_mode=args.x, ascii=args.ascii,
                          **services)
+        # a closed terminal or SSH session (SIGHUP) or a kill (SIGTERM) quits as `q` does,
+        # so the writer is stopped and the folder removed
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            signal.signal(sig, lambda *_: app.call_later(app.exit))
         app.run()
         return app.return_code or 0
     finally:

@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import signal
 import sys
 import time
@@ -242,7 +243,8 @@ def make_runs(root: Path, address: str | None) -> list:
 
 
 def write(root: Path, *, rate: float = 4.0, prefill: int = 400, until: int | None = None,
-          t0: float | None = None, address: str | None = None) -> None:
+          t0: float | None = None, address: str | None = None, owned: bool = False) -> None:
+    """`owned`: the folder is the demo's own temporary one, removed if the monitor dies."""
     runs = make_runs(root, address)
     start = time.time() if t0 is None else t0
     first_live = prefill if until is None else until + 1
@@ -259,11 +261,16 @@ def write(root: Path, *, rate: float = 4.0, prefill: int = 400, until: int | Non
         return
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    parent = os.getppid()
     next_t = time.monotonic()
     for s in range(first_live, TOTAL_STEPS):
         next_t += 1.0 / rate
         time.sleep(max(0.0, next_t - time.monotonic()))
         if stop:
+            break
+        if os.getppid() != parent:  # the monitor died without stopping us (SIGKILL, hang-up)
+            if owned:
+                shutil.rmtree(root, ignore_errors=True)
             break
         now = time.time()
         for r in runs:
@@ -279,10 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--until", type=int, default=None)
     ap.add_argument("--t0", type=float, default=None)
     ap.add_argument("--address", default=None)
+    ap.add_argument("--owned", action="store_true",
+                    help="remove DIR if the monitor that started this writer dies")
     a = ap.parse_args(argv)
     try:
         write(Path(a.dir), rate=a.rate, prefill=a.prefill, until=a.until, t0=a.t0,
-              address=a.address)
+              address=a.address, owned=a.owned)
     except KeyboardInterrupt:
         pass
     return 0

@@ -68,3 +68,27 @@ class ChartScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield self._chart
         yield Footer()
+
+
+class DiagnosticsScreen(ModalScreen[None]):
+    """What the monitor itself sees: file watching, the metrics socket's counters (malformed
+    messages, oversized lines, drops reported by clients...), every input problem."""
+
+    DEFAULT_CSS = """
+    DiagnosticsScreen { align: center middle; }
+    DiagnosticsScreen > VerticalScroll { width: 100; max-width: 98%; height: 80%;
+                                         border: round $accent; background: $surface;
+                                         padding: 0 1; }
+    """
+    BINDINGS = [Binding("escape,q,d", "dismiss", "Close")]
+
+    def __init__(self, text) -> None:
+        super().__init__()
+        self._text = text
+
+    def compose(self) -> ComposeResult:
+        from textual.containers import VerticalScroll
+
+        with VerticalScroll():
+            yield Static(self._text, markup=False)
+            yield Label("[dim]escape closes this view[/dim]")

@@ -22,6 +22,7 @@ from textual.strip import Strip
 
 STATE_STYLE = {"live": "green", "idle": "yellow", "stalled": "yellow", "finished": "dim",
                "crashed": "red"}
+STATE_SHORT = {"stalled": "stall", "finished": "done", "crashed": "crash"}
 WIDE = 38  # from this width on, the steps/s and state columns are shown
 
 
@@ -60,7 +61,7 @@ def fmt_step(step: int | None) -> str:
 def row_text(row: RunRow, width: int) -> Text:
     """One run as a line of `width` cells."""
     wide = width >= WIDE
-    tail = 7 + (6 + 9 if wide else 0) + 4  # step, rate, state, badge
+    tail = 7 + (6 + 6 if wide else 0) + 4  # step, rate, state, badge
     name_w = max(4, width - 2 - tail)
     name = row.name if len(row.name) <= name_w else "…" + row.name[-(name_w - 1):]
     t = Text(no_wrap=True, overflow="crop")
@@ -69,16 +70,16 @@ def row_text(row: RunRow, width: int) -> Text:
     t.append(f"{fmt_step(row.last_step):>7}")
     if wide:
         t.append(f"{fmt_rate(row.rate):>6}")
-        t.append(f" {row.state:<8}", style=STATE_STYLE.get(row.state, ""))
+        t.append(f" {STATE_SHORT.get(row.state, row.state):<5}", style=STATE_STYLE.get(row.state, ""))
     t.append(f" {row.badge[0]:<3}"[:4], style=row.badge[1])
     return t
 
 
 def header_text(width: int) -> Text:
     wide = width >= WIDE
-    tail = 7 + (6 + 9 if wide else 0) + 4
+    tail = 7 + (6 + 6 if wide else 0) + 4
     name_w = max(4, width - 2 - tail)
-    s = "  " + f"{'run':<{name_w}}" + f"{'step':>7}" + (f"{'st/s':>6} {'state':<8}" if wide else "")
+    s = "  " + f"{'run':<{name_w}}" + f"{'step':>7}" + (f"{'st/s':>6} {'state':<5}" if wide else "")
     return Text(s, style="bold", no_wrap=True, overflow="crop")
 
 
