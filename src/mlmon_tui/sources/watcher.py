@@ -271,6 +271,7 @@ class Watcher:
         """Poll the given sources; apply what they found. True when anything was new."""
         changed: set = set()
         got = False
+        told = time.monotonic()
         for path in paths:
             if path in self._ignored and path not in self._sources:
                 self._consider(path, self.roots.root_of(path))
@@ -287,6 +288,10 @@ class Watcher:
                                             kind=tracked.source.kind)
             if self._stop.is_set():
                 break
+            if changed and self.on_change is not None and time.monotonic() - told > 0.5:
+                # a long first read (hundreds of runs): show what is there, then go on
+                self.on_change(changed)
+                changed, told = set(), time.monotonic()
         if changed and self.on_change is not None:
             self.on_change(changed)
         return got

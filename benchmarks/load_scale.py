@@ -1,0 +1,73 @@
+"""Opening a big log tree: 200 runs x 10 tags x 5k steps (10M points) of TensorBoard files.
+How long until the first points are in the store (what the first frame can draw), until
+everything is loaded, and the memory per stored point; the monitor's whole pipeline
+(discovery, reading, store) as the app runs it, on its watcher thread. The peer, in the same
+run: tbparse reading one of the runs, extrapolated to all of them.
+
+    PYTHONPATH=src python benchmarks/load_scale.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from read_tfevents import corpus  # noqa: E402
+
+from mlmon_tui.sources.watcher import Watcher  # noqa: E402
+from mlmon_tui.store import Store  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="50 runs instead of 200")
+    a = ap.parse_args()
+    runs, tags, steps = (50 if a.quick else 200), 10, 5000
+    root = Path(tempfile.mkdtemp(prefix="mlmon-scale-"))
+    try:
+        files, n = corpus(root, runs, tags, steps, tensor=False)
+        store = Store()
+        first = threading.Event()
+        stamps: dict[str, float] = {}
+
+        def on_change(_changed) -> None:
+            if not first.is_set():
+                stamps["first"] = time.perf_counter()
+                first.set()
+
+        w = Watcher([root], store, poll=True, on_change=on_change)
+        t0 = time.perf_counter()
+        w.start()
+        w.loaded.wait()
+        t_all = time.perf_counter() - t0
+        w.stop()
+        points = store.total_points()
+        print(f"{runs} runs x {tags} tags x {steps} steps = {n:,} points "
+              f"({sum(f.stat().st_size for f in files) / 1e6:.0f} MB of event files)")
+        print(f"  first points in the store: {stamps['first'] - t0:.2f} s")
+        print(f"  everything loaded:         {t_all:.2f} s ({points / t_all / 1e3:.0f}k points/s)")
+        print(f"  store: {store.nbytes() / points:.1f} bytes per point ({points:,} points)")
+        try:
+            from tbparse import SummaryReader
+
+            t = time.perf_counter()
+            SummaryReader(str(files[0]), pivot=False).scalars
+            one = time.perf_counter() - t
+            print(f"  tbparse, one run: {one:.2f} s -> all {runs} runs about {one * runs:.0f} s "
+                  f"({one * runs / t_all:.1f}x ours)")
+        except ImportError:
+            print("  (tbparse not installed: no peer figure)")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
