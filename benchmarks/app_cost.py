@@ -93,7 +93,8 @@ def main() -> int:
         ours = run_phases(
             [sys.executable, "-m", "mlmon_tui", str(root), "--no-listen"],
             [("warm-up", warm, None), ("steady", steady, None),
-             ("idle", idle, writer.terminate), ("idle, gauges hidden", idle, lambda: send(b"g"))],
+             ("settle", 5, writer.terminate), ("idle", idle, None),
+             ("idle, gauges hidden", idle, lambda: send(b"g"))],
             env=env)
         naive = run_phases([sys.executable, "-c", NAIVE],
                            [("warm-up", 3, None), ("steady", steady, None)], env=env)
@@ -103,7 +104,7 @@ def main() -> int:
     print(f"{RUNS} live runs x {len(TAGS)} tags, 1 point/tag/s, {HISTORY} points of history, "
           f"160x48, gauges on; {os.cpu_count()} cores")
     for name, r in ours.items():
-        if name != "warm-up":
+        if name not in ("warm-up", "settle"):
             print(f"  mlmon-tui {name:20s} {r['Bps'] / 1024:7.2f} KB/s  {100 * r['cpu']:5.2f} % of a core")
     n = naive["steady"]
     print(f"  naive dashboard (2 Hz) {'':9s} {n['Bps'] / 1024:7.2f} KB/s  {100 * n['cpu']:5.2f} % of a core")
