@@ -6,7 +6,6 @@ import os
 import re
 from dataclasses import replace
 import time
-from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -484,9 +483,7 @@ class MonitorApp(App[None]):
         if self.runs_re:
             parts.append(f"runs /{self.runs_re}/")
         if problems:
-            last = self.store.problems[-1]
-            parts.append(f"{problems} input problem{'s' if problems > 1 else ''}: "
-                         f"{Path(last.path).name}: {last.message}")
+            parts.append(f"{problems} input problem{'s' if problems > 1 else ''} (d shows them)")
         text = " · ".join(parts)
         if text != self._status_text:  # an unchanged line costs no terminal bytes
             self._status_text = text
