@@ -25,7 +25,7 @@ SHOTS = [
     ("monitor-160x48.svg", (160, 48), {}),
     ("monitor-80x24.svg", (80, 24), {}),
     ("monitor-200x60.svg", (200, 60), {}),
-    ("losses-log-200x50.svg", (200, 50), {"tags_re": "loss", "smoothing": 0.8}),
+    ("losses-200x50.svg", (200, 50), {"tags_re": "loss", "smoothing": 0.8}),
 ]
 
 
