@@ -37,6 +37,18 @@ class DataChanged(Message):
         return isinstance(message, DataChanged)
 
 
+def _quiet_when_closing(method):
+    """Timers may fire while the app closes, after its widgets are gone: do nothing then."""
+
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except NoMatches:
+            return None
+
+    return wrapper
+
+
 def group_of(tag: str) -> str:
     return tag.split("/", 1)[0] if "/" in tag else ""
 
@@ -188,27 +200,17 @@ class MonitorApp(App[None]):
         self._pending = False
         self._update()
 
+    @_quiet_when_closing
     def _tick(self) -> None:
         """Once a second: run states and rates move with the clock even without data."""
-        try:
-            self._tick_body()
-        except NoMatches:  # the app is closing: its widgets are already gone
-            pass
-
-    def _tick_body(self) -> None:
         self._update_runs()
         self._update_status()
         self._update_gauges()
         if self.store.version != self._seen_version:
             self._update()
 
+    @_quiet_when_closing
     def _update(self) -> None:
-        try:
-            self._update_body()
-        except NoMatches:  # the app is closing: its widgets are already gone
-            pass
-
-    def _update_body(self) -> None:
         with self.batch_update():  # one frame for the whole update
             self._update_all()
 

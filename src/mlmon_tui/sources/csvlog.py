@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from mlmon_tui.sources import keys
-from mlmon_tui.sources.base import Problem, ScalarBatch, Update
+from mlmon_tui.sources.base import ScalarBatch, Update
 from mlmon_tui.sources.registry import run_name
-from mlmon_tui.sources.textfile import TextTail
+from mlmon_tui.sources.textfile import SaysOnce, TextTail
 
 SUFFIXES = {".csv", ".tsv", ".log", ".txt"}
 KNOWN_NAMES = {"metrics.csv", "progress.csv", "history.csv", "training.log", "log.csv", "training.csv"}
@@ -157,7 +157,7 @@ def probe(path: Path, head: bytes) -> int:
     return 50 if step >= 0 else 30
 
 
-class CsvSource:
+class CsvSource(SaysOnce):
     kind = "csv"
 
     def __init__(self, path: Path, root: Path):
@@ -178,14 +178,6 @@ class CsvSource:
         self._text_cols: set[int] = set()  # columns seen holding text: never tags
         self._rows = 0
         self._last_step = 0
-
-    def close(self) -> None:
-        pass
-
-    def _problem(self, update: Update, message: str) -> None:
-        if message not in self._warned:
-            self._warned.add(message)
-            update.problems.append(Problem(self.path, message))
 
     def poll(self) -> Update:
         update = Update()

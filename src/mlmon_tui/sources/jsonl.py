@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from mlmon_tui.sources import keys
-from mlmon_tui.sources.base import Problem, ScalarBatch, Update
+from mlmon_tui.sources.base import ScalarBatch, Update
 from mlmon_tui.sources.registry import run_name
-from mlmon_tui.sources.textfile import TextTail
+from mlmon_tui.sources.textfile import SaysOnce, TextTail
 
 LINES_SUFFIXES = {".jsonl", ".ndjson"}
 MAYBE_SUFFIXES = {".json", ".log"}
@@ -98,7 +98,7 @@ def _hparams(obj: dict, prefix: str = "") -> dict:
     return out
 
 
-class JsonlSource:
+class JsonlSource(SaysOnce):
     kind = "jsonl"
 
     def __init__(self, path: Path, root: Path):
@@ -115,14 +115,6 @@ class JsonlSource:
         self._time_key: str | None = None
         self._time_scale = 0.0
         self._hparams_done = False
-
-    def close(self) -> None:
-        pass
-
-    def _problem(self, update: Update, message: str) -> None:
-        if message not in self._warned:
-            self._warned.add(message)
-            update.problems.append(Problem(self.path, message))
 
     def poll(self) -> Update:
         update = Update()

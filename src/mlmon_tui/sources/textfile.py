@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlmon_tui.sources.base import Problem
+
 MAX_LINE = 1 << 20  # 1 MiB: longer lines are skipped and reported
 MAX_READ = 32 << 20  # most bytes one poll reads; the rest comes with `more`
 HEAD_SIG = 512  # first bytes remembered to notice an in-place rewrite
@@ -29,6 +31,22 @@ class Chunk:
     problem: str | None = None  # one line for a person; the tail goes on regardless
     mtime: float = 0.0  # the file's mtime (Unix seconds) when it was read
     more: bool = False  # more complete lines wait beyond the read cap: poll again
+
+
+class SaysOnce:
+    """For a text-log source: each problem is said once; closing needs nothing (the tail
+    opens the file only while it reads)."""
+
+    path: str
+    _warned: set
+
+    def close(self) -> None:
+        pass
+
+    def _problem(self, update, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            update.problems.append(Problem(self.path, message))
 
 
 class TextTail:
