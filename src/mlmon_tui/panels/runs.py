@@ -87,7 +87,7 @@ class RunsPanel(ScrollView, can_focus=True):
     cursor; `space`/`enter` or a click on the dot show or hide a run."""
 
     DEFAULT_CSS = """
-    RunsPanel { height: 1fr; }
+    RunsPanel { height: 1fr; overflow-x: hidden; }
     RunsPanel > .runs--cursor { background: $accent 40%; }
     RunsPanel:focus > .runs--cursor { background: $accent; }
     """
@@ -155,9 +155,14 @@ class RunsPanel(ScrollView, can_focus=True):
         self.cursor_row = max(0, min(row, len(self._rows) - 1))
 
     # -- drawing ---------------------------------------------------------------------
+    @property
+    def _line_width(self) -> int:
+        """Cells a line has: the widget's width less a vertical scrollbar when there is one."""
+        return self.scrollable_content_region.width
+
     def on_resize(self) -> None:
-        if self.size.width != self._width:
-            self._width = self.size.width
+        if self._line_width != self._width:
+            self._width = self._line_width
             self._lines = [None] * len(self._rows)
             self.virtual_size = Size(self._width, len(self._rows) + 1)
             self.refresh()
@@ -168,7 +173,10 @@ class RunsPanel(ScrollView, can_focus=True):
             self.refresh(Region(0, y, self.size.width, 1))
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._line_width
+        if width != self._width:  # a scrollbar came or went
+            self._width = width
+            self._lines = [None] * len(self._rows)
         i = y + int(self.scroll_offset.y) - 1
         if y == 0:
             return self._strip(header_text(width), width)
