@@ -142,3 +142,51 @@ def test_ticks_always_terminate_within_range(lo, hi, k, time_axis):
     assert all(a - tol <= v <= b + tol for v in got)
     for v in got:
         assert format_value(v, got[1] - got[0] if len(got) > 1 else None)
+
+
+def _reference_paint(c: Canvas, spans, sids) -> None:
+    """The plain way: a boolean dot mask per layer, folded into cells, drawn in order."""
+    from mlmon_tui.panels.braille import _DOT_BITS
+
+    nrows = 4 * c.height
+    for (e, t, b), sid in zip(spans, sids):
+        mask = np.zeros((nrows, 2 * c.width), dtype=bool)
+        r = np.arange(nrows)[:, None]
+        mask[:, e] = (r >= t[None, :]) & (r <= b[None, :])
+        bits = (mask.reshape(c.height, 4, c.width, 2) * _DOT_BITS[None, :, None, :]).sum(
+            axis=(1, 3), dtype=np.uint16)
+        c.dots |= bits
+        c.style_id[bits > 0] = sid
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 10), st.integers(1, 6), st.integers(0, 10_000),
+       st.booleans())
+def test_batched_layers_draw_exactly_what_one_by_one_drawing_does(w, h, n_layers, seed, log_y):
+    from mlmon_tui.store.decimate import minmax_columns
+
+    rng = np.random.default_rng(seed)
+    layers = []
+    for k in range(n_layers):
+        n = int(rng.integers(1, 400))
+        x = np.sort(rng.uniform(-50, 150, n))
+        y = rng.normal(0, 10 ** rng.uniform(-1, 2), n) + rng.uniform(-5, 5)
+        y[rng.random(n) < 0.05] = np.nan
+        layers.append((minmax_columns(x, y, 0, 100, 2 * w), f"color({k + 1})"))
+    batched, ref = Canvas(w, h), Canvas(w, h)
+    for c in (batched, ref):
+        c.set_range(0, 100, 0.1 if log_y else -20, 30, log_y=log_y)
+    batched.draw_layers(layers)
+    spans, sids = [], []
+    for cols, style in layers:
+        if not len(cols):
+            continue
+        sid = ref.style(style)
+        span = ref._span(cols)
+        if span is not None:
+            spans.append(span)
+            sids.append(sid)
+    _reference_paint(ref, spans, sids)
+    assert np.array_equal(batched.dots, ref.dots)
+    assert np.array_equal(batched.style_id, ref.style_id)
+    assert batched.styles == ref.styles

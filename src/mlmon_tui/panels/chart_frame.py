@@ -261,12 +261,11 @@ def draw(state: ChartState, data: list[RunData], xr, options, w: int, h: int) ->
     y0, y1 = _stable_y(state, data, options.log_y, h)
     c.set_range(xr[0], xr[1], y0, y1, log_y=options.log_y)
     smoothing = options.smoothing > 0
-    for rd in data:  # raw underneath (faint when smoothed), smoothed on top
-        c.draw_columns(rd.raw, Style(color=rd.colour, dim=smoothing))
+    # raw underneath (faint when smoothed), smoothed on top: one vectorised pass
+    layers = [(rd.raw, Style(color=rd.colour, dim=smoothing)) for rd in data]
     if smoothing:
-        for rd in data:
-            if rd.smooth is not None:
-                c.draw_columns(rd.smooth, Style(color=rd.colour))
+        layers += [(rd.smooth, Style(color=rd.colour)) for rd in data if rd.smooth is not None]
+    c.draw_layers(layers)
     n_bad = 0
     for rd in data:
         mark = Style(color=rd.colour, bold=True)
