@@ -94,7 +94,7 @@ def main() -> int:
             [sys.executable, "-m", "mlmon_tui", str(root), "--no-listen"],
             [("warm-up", warm, None), ("steady", steady, None),
              ("settle", 5, writer.terminate), ("idle", idle, None),
-             ("idle, gauges hidden", idle, lambda: send(b"g"))],
+             ("hide", 3, lambda: send(b"g")), ("idle, gauges hidden", idle, None)],
             env=env)
         naive = run_phases([sys.executable, "-c", NAIVE],
                            [("warm-up", 3, None), ("steady", steady, None)], env=env)
@@ -104,7 +104,7 @@ def main() -> int:
     print(f"{RUNS} live runs x {len(TAGS)} tags, 1 point/tag/s, {HISTORY} points of history, "
           f"160x48, gauges on; {os.cpu_count()} cores")
     for name, r in ours.items():
-        if name not in ("warm-up", "settle"):
+        if name not in ("warm-up", "settle", "hide"):
             print(f"  mlmon-tui {name:20s} {r['Bps'] / 1024:7.2f} KB/s  {100 * r['cpu']:5.2f} % of a core")
     n = naive["steady"]
     print(f"  naive dashboard (2 Hz) {'':9s} {n['Bps'] / 1024:7.2f} KB/s  {100 * n['cpu']:5.2f} % of a core")
