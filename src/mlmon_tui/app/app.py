@@ -10,7 +10,7 @@ import time
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from rich.text import Text
 from textual.widgets import Footer, Static
@@ -20,7 +20,9 @@ from mlmon_tui.panels.braille import unicode_ok
 from mlmon_tui.panels.chart import Chart, ChartOptions
 from mlmon_tui.panels.palette import colour_for
 from mlmon_tui.panels.runs import RunRow, RunsPanel
+from mlmon_tui.app.chart_grid import ChartGrid
 from mlmon_tui.app.services import Services
+from mlmon_tui.app.texts import details_text, diagnostics_text
 from mlmon_tui.panels.gauges import GaugesPanel
 from mlmon_tui.panels.health import HealthPanel, badge as health_badge
 from mlmon_tui.store import Store
@@ -49,11 +51,7 @@ def _quiet_when_closing(method):
     return wrapper
 
 
-def group_of(tag: str) -> str:
-    return tag.split("/", 1)[0] if "/" in tag else ""
-
-
-class MonitorApp(App[None]):
+class MonitorApp(ChartGrid, App[None]):
     TITLE = "mlmon-tui"
     CSS = """
     Screen { layout: vertical; }
@@ -266,24 +264,7 @@ class MonitorApp(App[None]):
         if run is None or self.size.height < 30:
             box.display = False
             return
-        info = self.store.run_info(run)
-        text = Text.assemble((run, "bold"), f"  {', '.join(sorted(info.kinds)) or '-'}")
-        for f in self.findings_for(run):
-            if f.kind == "overfitting" and "best_step" in f.extra:
-                e = f.extra
-                ratio = e.get("ratio")
-                text.append("\n")
-                text.append("overfitting ", style="yellow")
-                text.append(
-                    f"{f.tag}: best at step {e['best_step']}, "
-                    f"{e.get('evals_since_best', '?')} evals since; gap {e.get('gap', 0):.3g}"
-                    + (f", train/val {ratio:.2f}" if isinstance(ratio, float) else ""))
-        dropped = info.meta.get("dropped_by_client")
-        if dropped:
-            text.append(f"\nits client dropped {dropped} messages", style="yellow")
-        hp = info.meta.get("hparams") or {}
-        if isinstance(hp, dict) and hp:
-            text.append("\n" + "  ".join(f"{k}={v}" for k, v in list(hp.items())[:6]))
+        text = details_text(run, self.store.run_info(run), self.findings_for(run))
         key = (text.plain, self.services.findings_version)
         if key != self._details_key:
             self._details_key = key
@@ -345,110 +326,6 @@ class MonitorApp(App[None]):
 
     def visible_runs(self) -> list[tuple[str, str]]:
         return [(r, self.colour(r)) for r in self._shown_runs() if r not in self.hidden]
-
-    # -- charts ----------------------------------------------------------------------
-    def _tags(self) -> list[str]:
-        runs = {r for r, _ in self.visible_runs()}
-        tags = sorted({t for r, t in self.store.keys() if r in runs})
-        if self.tags_re:
-            try:
-                pat = re.compile(self.tags_re)
-                tags = [t for t in tags if pat.search(t)]
-            except re.error:
-                pass
-        return tags
-
-    def _side_width(self) -> int:
-        w = self.size.width
-        return 30 if w < 100 else 44 if w < 170 else 50
-
-    def _columns(self) -> int:
-        width = self.size.width - self._side_width()
-        return 3 if width >= 150 else 2 if width >= 90 else 1
-
-    def _update_layout(self) -> None:
-        tags = self._tags()
-        runs = self.visible_runs()
-        key = (tuple(tags), self._columns())
-        if key != self._layout_key:
-            self._layout_key = key
-            self._rebuild(tags)
-        for tag, chart in self._charts.items():
-            chart.set_runs([(r, c) for r, c in runs if self.store.series(r, tag) is not None])
-
-    def _rebuild(self, tags: list[str]) -> None:
-        self._want_tags = tags
-        if not self._rebuilding:
-            self._rebuilding = True
-            self.run_worker(self._rebuild_serial(), group="rebuild")
-
-    async def _rebuild_serial(self) -> None:
-        """Replace the charts; one rebuild at a time, each on a settled tree, so removals
-        and mounts never interleave. Repeats while the wanted tags kept changing."""
-        try:
-            while True:
-                tags = self._want_tags
-                box = self._main.query_one("#charts", VerticalScroll)
-                await box.remove_children()
-                self._charts = {}
-                widgets = self._chart_widgets(tags)
-                await box.mount_all(widgets)
-                if tags == self._want_tags:
-                    break
-        finally:
-            self._rebuilding = False
-        self.call_after_refresh(self._after_rebuild)
-
-    def _chart_widgets(self, tags: list[str]) -> list:
-        if not tags:
-            msg = ("Waiting for data..." if not self.store.runs()
-                   else "No tag matches the filter (press / to change it).")
-            return [Static(f"{msg}\nWatching: {', '.join(self.paths)}", id="empty")]
-        groups: dict[str, list[str]] = {}
-        for tag in tags:
-            groups.setdefault(group_of(tag), []).append(tag)
-        cols = self._columns()
-        n_rows = sum((len(g) + cols - 1) // cols for g in groups.values())
-        height = self._chart_height(n_rows, len(groups))
-        widgets = []
-        for group in sorted(groups, key=lambda g: (g == "", g)):
-            title = f"{group}/" if group else "other"
-            widgets.append(Static(f"▾ {title}  ({len(groups[group])})", classes="group-title"))
-            charts = []
-            for tag in groups[group]:
-                chart = Chart(self.store, tag)
-                chart.can_focus = True
-                chart.set_options(self.options)
-                chart.set_runs(self._runs_with(tag))
-                self._charts[tag] = chart
-                charts.append(chart)
-            grid = Grid(*charts, classes="group")
-            grid.styles.grid_size_columns = cols
-            rows = (len(charts) + cols - 1) // cols
-            grid.styles.grid_size_rows = rows
-            grid.styles.grid_rows = str(height)
-            grid.styles.height = rows * height
-            widgets.append(grid)
-        return widgets
-
-    def _after_rebuild(self) -> None:
-        for chart in self._charts.values():
-            chart.poll()
-
-    def _runs_with(self, tag: str) -> list[tuple[str, str]]:
-        """Visible runs that have this tag, with their colours (a legend lists no strangers)."""
-        return [(r, c) for r, c in self.visible_runs() if self.store.series(r, tag) is not None]
-
-    def _chart_height(self, n_rows: int = 0, n_groups: int = 0) -> int:
-        """Charts fill the area when they fit; otherwise a readable height and scrolling."""
-        h = self.size.height
-        least = 9 if h < 30 else 12 if h < 50 else 14
-        health = self._main.query_one(HealthPanel)
-        room = h - 2 - (health.styles.height.value if health.display and health.styles.height
-                        else 0) - n_groups
-        if n_rows:
-            return max(least, min(3 * least, room // n_rows))
-        return least
 
     def on_resize(self, _) -> None:
         self._main.query_one("#side").styles.width = self._side_width()
@@ -591,36 +468,7 @@ class MonitorApp(App[None]):
         self._update()
 
     def diagnostics_text(self) -> Text:
-        sv = self.services
-        t = Text()
-        t.append("Watching\n", style="bold")
-        t.append(f"  {', '.join(self.paths)}: {self.watcher.mode}, "
-                 f"{sum(len(v) for v in self.watcher.files().values())} files, "
-                 f"{len(self.store.runs())} runs, {self.store.total_points()} points "
-                 f"({self.store.nbytes() / 1e6:.1f} MB)\n")
-        t.append("Metrics socket\n", style="bold")
-        if sv.server is None:
-            t.append(f"  {sv.server_status or 'off (--no-listen)'}\n")
-        else:
-            t.append(f"  {sv.server_status}\n")
-            stats = sv.server.stats
-            t.append("  " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in stats.items())
-                     + "\n")
-        drops = {r: self.store.run_info(r).meta.get("dropped_by_client")
-                 for r in self.store.runs()}
-        for run, n in drops.items():
-            if n:
-                t.append(f"  {run}: its client dropped {n} messages (no monitor listening)\n",
-                         style="yellow")
-        t.append("Gauges\n", style="bold")
-        snap = sv.sampler.latest if sv.sampler is not None else None
-        t.append(f"  {'off' if sv.sampler is None else 'sampling every %gs' % sv.sampler.interval}"
-                 f"; GPUs: {(snap.gpu_status or 'ok') if snap else 'no sample yet'}\n")
-        t.append(f"Input problems ({len(self.store.problems)})\n", style="bold")
-        for p in self.store.problems[-200:]:
-            t.append(f"  {p.severity:<7} {p.path}: {p.message}\n",
-                     style="red" if p.severity == "error" else "")
-        return t
+        return diagnostics_text(self.paths, self.watcher, self.store, self.services)
 
     def action_diagnostics(self) -> None:
         self.push_screen(DiagnosticsScreen(self.diagnostics_text()))
