@@ -86,3 +86,10 @@ def test_screenshot_renders_the_loaded_data(demo_tree, tmp_path):
     assert text.startswith("<svg") and "resnet" in text and "train/" in text
     out = run_cli("screenshot", demo_tree, "-o", svg, "--size", "5x2")
     assert out.returncode == 2 and "size" in out.stderr
+
+
+def test_listen_address_is_checked_before_the_screen_opens(tmp_path):
+    out = run_cli(tmp_path, "--listen", "tcp:0.0.0.0:9999")
+    assert out.returncode == 2 and "--allow-remote" in out.stderr
+    out = run_cli(tmp_path, "--listen", "bogus")
+    assert out.returncode == 2 and "--listen" in out.stderr

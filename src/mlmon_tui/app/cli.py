@@ -86,6 +86,19 @@ def service_kwargs(parser: argparse.ArgumentParser, a) -> dict:
             parser.exit(2, f"mlmon-tui: error: {a.config}: {e}\n")
     if a.interval <= 0:
         parser.exit(2, "mlmon-tui: error: --interval must be positive\n")
+    if a.listen != "default" and not a.no_listen:  # asked for by name: check it up front
+        from mlmon_tui.sources.socket_protocol import is_loopback, parse_address
+
+        try:
+            kind, where = parse_address(a.listen)
+        except ValueError as e:
+            parser.exit(2, f"mlmon-tui: error: --listen: {e}\n")
+        if kind == "tcp" and not is_loopback(where[0]):
+            if not a.allow_remote:
+                parser.exit(2, f"mlmon-tui: error: --listen {a.listen} is not a loopback address;"
+                               " add --allow-remote to accept connections from the network\n")
+            print(f"mlmon-tui: warning: listening on {a.listen}: anyone who can reach it can "
+                  "write metrics (no authentication)", file=sys.stderr)
     return dict(gpu=not a.no_gpu, interval=a.interval,
                 listen=None if a.no_listen else a.listen, allow_remote=a.allow_remote,
                 config=config, bell=not a.no_bell)
