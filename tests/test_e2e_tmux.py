@@ -125,3 +125,26 @@ def test_demo_cleans_up_when_the_terminal_goes_away(tmp_path, tmux_session):
     writer, folder, _ = _start_demo(tmp_path, tmux_session)
     subprocess.run(["tmux", "kill-session", "-t", tmux_session], check=True)
     assert _gone(writer, folder, 8)
+
+
+def test_monitor_exits_when_the_terminal_goes_away(tmp_path, tmux_session):
+    import psutil
+
+    logdir = tmp_path / "logs"
+    writer = tensorboardX.SummaryWriter(str(logdir / "exp"))
+    writer.add_scalar("train/loss", 1.0, 0)
+    writer.close()
+    cmd = " ".join(_entry_point()) + f" {logdir} --no-gpu"
+    subprocess.run(["tmux", "new-session", "-d", "-s", tmux_session, "-x", "100", "-y", "30",
+                    cmd], check=True, env=dict(os.environ, TERM="xterm-256color"))
+    ok, screen, _ = _wait_for(tmux_session, lambda s: "exp" in s and "train/" in s, 20)
+    assert ok, screen
+    mine = [p for p in psutil.process_iter(["cmdline", "name"])
+            if str(logdir) in " ".join(p.info["cmdline"] or []) and "tmux" not in p.info["name"]]
+    assert len(mine) == 1
+    subprocess.run(["tmux", "kill-session", "-t", tmux_session], check=True)
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline and mine[0].is_running() \
+            and mine[0].status() != psutil.STATUS_ZOMBIE:
+        time.sleep(0.1)
+    assert not mine[0].is_running() or mine[0].status() == psutil.STATUS_ZOMBIE

@@ -119,6 +119,9 @@ def run_monitor(argv: list[str]) -> int:
     app = MonitorApp(a.paths, poll=a.poll, runs_re=a.runs, tags_re=a.tags,
                      smoothing=a.smoothing, x_mode=a.x, refresh=a.refresh, ascii=a.ascii,
                      **service_kwargs(parser, a))
+    from mlmon_tui.app import hangup
+
+    hangup.install(app)
     app.run()
     return app.return_code or 0
 

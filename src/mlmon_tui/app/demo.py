@@ -6,12 +6,12 @@ The writer runs in a child process; quitting stops it and removes the folder.
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from mlmon_tui.app import hangup
 from mlmon_tui.sources.socket_protocol import default_unix_path
 
 
@@ -49,16 +49,20 @@ def run(args, services: dict) -> int:
         app = MonitorApp([str(root)], runs_re=args.runs, tags_re=args.tags,
                          smoothing=args.smoothing, x_mode=args.x, ascii=args.ascii,
                          **services)
-        # a closed terminal or SSH session (SIGHUP) or a kill (SIGTERM) quits as `q` does,
-        # so the writer is stopped and the folder removed
-        for sig in (signal.SIGHUP, signal.SIGTERM):
-            signal.signal(sig, lambda *_: app.call_later(app.exit))
+        hangup.install(app, cleanup=lambda: cleanup(proc, root, args.keep))
         app.run()
         return app.return_code or 0
     finally:
-        if proc is not None:
-            stop_writer(proc)
-        if args.keep:
+        cleanup(proc, root, args.keep)
+
+
+def cleanup(proc: subprocess.Popen | None, root: Path, keep: bool) -> None:
+    if proc is not None:
+        stop_writer(proc)
+    if keep:
+        try:
             print(f"demo logs kept in {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+        except OSError:  # the terminal is gone
+            pass
+    else:
+        shutil.rmtree(root, ignore_errors=True)
