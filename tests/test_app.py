@@ -192,14 +192,22 @@ async def test_runs_list_keys_and_click(logdir):
         assert panel.current_run == "beta" and app.hidden == {"gamma", "beta"}
 
 
-async def test_a_new_step_repaints_only_that_run(logdir):
+async def test_a_new_step_repaints_only_that_run():
+    """The runs list alone (no app timers): one changed run, one line rendered again."""
+    from textual.app import App
+
     from mlmon_tui.panels.runs import RunRow
 
-    app = make_app(logdir)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    rows = [RunRow(f"run-{k}", "red", True, "tfevents", 100 + k, 1.0, "live") for k in range(5)]
+
+    class One(App):
+        def compose(self):
+            yield RunsPanel()
+
+    app = One()
+    async with app.run_test(size=(60, 12)) as pilot:
         panel = app.query_one(RunsPanel)
-        rows = list(panel._rows)
+        panel.set_rows(rows)
         await pilot.pause()
         before = panel.lines_painted
         rows[2] = RunRow(**{**rows[2].__dict__, "last_step": 12345})
@@ -207,6 +215,9 @@ async def test_a_new_step_repaints_only_that_run(logdir):
         await pilot.pause()
         assert panel.lines_painted - before == 1
         assert "12345" in panel.render_line(3).text
+        panel.set_rows(rows)  # nothing changed: nothing rendered
+        await pilot.pause()
+        assert panel.lines_painted - before == 1
 
 
 async def test_diagnostics_lists_socket_counters_and_input_problems(tmp_path):
