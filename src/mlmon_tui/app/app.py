@@ -201,11 +201,12 @@ class MonitorApp(ChartGrid, App[None]):
     @_quiet_when_closing
     def _tick(self) -> None:
         """Once a second: run states and rates move with the clock even without data."""
-        self._update_runs()
-        self._update_status()
         self._update_gauges()
         if self.store.version != self._seen_version:
-            self._update()
+            self._update()  # runs and status included
+        else:
+            self._update_runs()
+            self._update_status()
 
     @_quiet_when_closing
     def _update(self) -> None:
@@ -241,14 +242,17 @@ class MonitorApp(ChartGrid, App[None]):
         self._findings_version = sv.findings_version
         findings = sv.findings
         for tag, chart in self._charts.items():
-            chart.set_markers([(f.run, f.step, f.severity) for f in findings
-                               if f.tag == tag and f.step is not None])
+            chart.set_markers(self._markers_for(tag))
         self._main.query_one(HealthPanel).set_findings(findings)
-        self._update_details()
         if sv.new_errors:
             sv.new_errors = 0
             if self.use_bell:
                 self.bell()
+
+    def _markers_for(self, tag: str) -> list[tuple[str, int, str]]:
+        """(run, onset step, severity) of the findings on `tag`, for its chart."""
+        return [(f.run, f.step, f.severity) for f in self.services.findings
+                if f.tag == tag and f.step is not None]
 
     def findings_for(self, run: str) -> list:
         return [f for f in self.services.findings if f.run == run or run in f.run.split(", ")]
@@ -370,26 +374,20 @@ class MonitorApp(ChartGrid, App[None]):
 
     # -- actions ---------------------------------------------------------------------
     def action_filter_tags(self) -> None:
-        def done(value: str | None) -> None:
-            if value is None:
-                return
-            if value and not self._valid(value):
-                return
-            self.tags_re = value or None
-            self._update()
-
-        self.push_screen(Prompt("Filter tags (regex, empty for all)", self.tags_re or ""), done)
+        self._prompt_filter("tags_re", "Filter tags (regex, empty for all)")
 
     def action_filter_runs(self) -> None:
+        self._prompt_filter("runs_re", "Filter runs (regex, empty for all)")
+
+    def _prompt_filter(self, attr: str, title: str) -> None:
+        """Ask for a regex and set it as `attr`; a bad one is refused and the old one kept."""
         def done(value: str | None) -> None:
-            if value is None:
+            if value is None or (value and not self._valid(value)):
                 return
-            if value and not self._valid(value):
-                return
-            self.runs_re = value or None
+            setattr(self, attr, value or None)
             self._update()
 
-        self.push_screen(Prompt("Filter runs (regex, empty for all)", self.runs_re or ""), done)
+        self.push_screen(Prompt(title, getattr(self, attr) or ""), done)
 
     def _valid(self, pattern: str) -> bool:
         try:
@@ -401,13 +399,15 @@ class MonitorApp(ChartGrid, App[None]):
 
     def action_toggle_run(self) -> None:
         run = self._main.query_one(RunsPanel).current_run
-        if run is None:
-            return
-        self.hidden.symmetric_difference_update({run})
-        self._update()
+        if run is not None:
+            self._toggle(run)
 
     def on_runs_panel_toggled(self, event: RunsPanel.Toggled) -> None:
-        self.hidden.symmetric_difference_update({event.run})
+        self._toggle(event.run)
+
+    def _toggle(self, run: str) -> None:
+        """Show or hide one run."""
+        self.hidden.symmetric_difference_update({run})
         self._update()
 
     def action_smoothing(self) -> None:
@@ -435,6 +435,7 @@ class MonitorApp(ChartGrid, App[None]):
         chart = Chart(self.store, tag)
         chart.set_options(self.options)
         chart.set_runs(self._runs_with(tag))
+        chart.set_markers(self._markers_for(tag))
         self.push_screen(ChartScreen(chart))
         self.call_after_refresh(chart.poll)
 

@@ -90,6 +90,7 @@ class ChartGrid:
                 chart.can_focus = True
                 chart.set_options(self.options)
                 chart.set_runs(self._runs_with(tag))
+                chart.set_markers(self._markers_for(tag))
                 self._charts[tag] = chart
                 charts.append(chart)
             grid = Grid(*charts, classes="group")
