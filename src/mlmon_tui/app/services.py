@@ -12,7 +12,7 @@ from pathlib import Path
 from mlmon_tui.analysis.config import HealthConfig
 from mlmon_tui.analysis.findings import Finding, severity_rank
 from mlmon_tui.analysis.monitor import HealthMonitor
-from mlmon_tui.analysis.resources import ResourceSample
+from mlmon_tui.analysis.resources import ResourceSample, samples_from_history
 from mlmon_tui.sources.base import Problem
 from mlmon_tui.sources.watcher import Watcher
 from mlmon_tui.store import Store
@@ -165,13 +165,4 @@ class Services:
         snap = self.sampler.latest if self.sampler is not None else None
         if snap is None:
             return []
-        h = snap.history
-        n = len(h.cpu)
-        out = []
-        for i in range(n):
-            util = tuple(float(g[i]) for g in h.gpu_util if i < len(g) and g[i] is not None)
-            mem = tuple(100.0 * float(g[i]) for g in h.gpu_mem if i < len(g) and g[i] is not None)
-            out.append(ResourceSample(time=snap.wall - (n - 1 - i) * self._interval,
-                                      gpu_util=util, gpu_mem_percent=mem,
-                                      mem_percent=h.mem[i] if i < len(h.mem) else None))
-        return out
+        return samples_from_history(snap.history, self.sampler.interval, snap.wall)
