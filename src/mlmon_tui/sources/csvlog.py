@@ -21,8 +21,7 @@ import numpy as np
 
 from mlmon_tui.sources import keys
 from mlmon_tui.sources.base import ScalarBatch, Update
-from mlmon_tui.sources.registry import run_name
-from mlmon_tui.sources.textfile import SaysOnce, TextTail
+from mlmon_tui.sources.textfile import TextSource
 
 SUFFIXES = {".csv", ".tsv", ".log", ".txt"}
 KNOWN_NAMES = {"metrics.csv", "progress.csv", "history.csv", "training.log", "log.csv", "training.csv"}
@@ -157,16 +156,13 @@ def probe(path: Path, head: bytes) -> int:
     return 50 if step >= 0 else 30
 
 
-class CsvSource(SaysOnce):
+class CsvSource(TextSource):
     kind = "csv"
 
     def __init__(self, path: Path, root: Path):
-        self.path = str(path)
-        self.run = run_name(path, root)
-        self._tail = TextTail(path)
+        super().__init__(path, root)
         self._hparams_path = path.parent / "hparams.yaml"
         self._hparams_mtime = None
-        self._warned: set[str] = set()
         self._reset_state()
 
     def _reset_state(self) -> None:

@@ -18,8 +18,7 @@ import numpy as np
 
 from mlmon_tui.sources import keys
 from mlmon_tui.sources.base import ScalarBatch, Update
-from mlmon_tui.sources.registry import run_name
-from mlmon_tui.sources.textfile import SaysOnce, TextTail
+from mlmon_tui.sources.textfile import TextSource
 
 LINES_SUFFIXES = {".jsonl", ".ndjson"}
 MAYBE_SUFFIXES = {".json", ".log"}
@@ -98,14 +97,11 @@ def _hparams(obj: dict, prefix: str = "") -> dict:
     return out
 
 
-class JsonlSource(SaysOnce):
+class JsonlSource(TextSource):
     kind = "jsonl"
 
     def __init__(self, path: Path, root: Path):
-        self.path = str(path)
-        self.run = run_name(path, root)
-        self._tail = TextTail(path)
-        self._warned: set[str] = set()
+        super().__init__(path, root)
         self._bad_said = False
         self._reset_state()
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlmon_tui.sources.base import Problem
+from mlmon_tui.sources.registry import run_name
 
 MAX_LINE = 1 << 20  # 1 MiB: longer lines are skipped and reported
 MAX_READ = 32 << 20  # most bytes one poll reads; the rest comes with `more`
@@ -33,12 +34,15 @@ class Chunk:
     more: bool = False  # more complete lines wait beyond the read cap: poll again
 
 
-class SaysOnce:
-    """For a text-log source: each problem is said once; closing needs nothing (the tail
-    opens the file only while it reads)."""
+class TextSource:
+    """Base of the text-log sources: the file's tail, the run it feeds, each problem said
+    once; closing needs nothing (the tail opens the file only while it reads)."""
 
-    path: str
-    _warned: set
+    def __init__(self, path: Path, root: Path) -> None:
+        self.path = str(path)
+        self.run = run_name(path, root)
+        self._tail = TextTail(path)
+        self._warned: set[str] = set()
 
     def close(self) -> None:
         pass
