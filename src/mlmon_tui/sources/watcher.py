@@ -217,7 +217,7 @@ class Watcher:
                 if rescan or (self._observer is None and now - last_scan >= 5 * interval):
                     self._scan()
                     last_scan = now
-                if now - last_sweep >= (interval if self._observer is None else self.sweep_interval):
+                if now - last_sweep >= interval:
                     self._sweep(list(self._sources))
                     last_sweep = now
                 elif dirty:
