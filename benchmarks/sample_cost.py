@@ -134,7 +134,7 @@ def main() -> int:
                   f"{tracker.scan_seconds * 1e3:.1f} ms")
 
             s = Sampler(interval=1.0, gpu=True, tracker=ProcessTracker(lambda: runs))
-            c0, w0 = time.process_time(), time.perf_counter()
+            c0 = time.process_time()
             s.start()
             while s.version < 1:  # start-up: NVML init, the first writer scan, the first tick
                 time.sleep(0.01)

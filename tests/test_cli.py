@@ -14,8 +14,6 @@ def test_version_flag_prints_version():
 
 import csv  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 

@@ -5,7 +5,6 @@ import importlib.util
 import math
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
