@@ -25,7 +25,7 @@ RUNS, TAGS, HISTORY = 10, ("train/loss", "train/acc", "train/lr", "val/loss"), 2
 
 WRITER = textwrap.dedent(f"""
     import math, signal, sys, time
-    from mlmon_tui.sources.tfevents import EventWriter
+    from mlmon_tui.sources.logs.tfevents import EventWriter
     root = sys.argv[1]
     import os
     for k in range({RUNS}):

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from mlmon_tui.client import Monitor  # noqa: E402
-from mlmon_tui.sources.socket_server import SocketServer  # noqa: E402
+from mlmon_tui.sources.socket.server import SocketServer  # noqa: E402
 
 
 def per_call(fn, n: int) -> tuple[float, float]:

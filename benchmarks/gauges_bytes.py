@@ -45,8 +45,8 @@ def child_main(mode: str) -> None:
 
     from mlmon_tui.panels.gauge_lines import build_lines
     from mlmon_tui.panels.gauges import GaugesPanel
-    from mlmon_tui.sources.procs import ProcessTracker
-    from mlmon_tui.sources.sampler import Sampler
+    from mlmon_tui.sources.system.procs import ProcessTracker
+    from mlmon_tui.sources.system.sampler import Sampler
 
     import random
 

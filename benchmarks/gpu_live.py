@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
 TRAINER = textwrap.dedent("""
     import sys, time, torch
-    from mlmon_tui.sources.tfevents import EventWriter
+    from mlmon_tui.sources.logs.tfevents import EventWriter
     w = EventWriter(sys.argv[1] + "/events.out.tfevents.gpu")
     model = torch.nn.Sequential(torch.nn.Linear(4096, 4096), torch.nn.ReLU(),
                                 torch.nn.Linear(4096, 4096)).cuda()

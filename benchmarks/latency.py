@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptyterm import spawn, stop  # noqa: E402
 
-from mlmon_tui.sources.tfevents import EventWriter  # noqa: E402
+from mlmon_tui.sources.logs.tfevents import EventWriter  # noqa: E402
 
 
 def drain(fd: int, seconds: float) -> bytes:

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from read_tfevents import corpus  # noqa: E402
 
-from mlmon_tui.sources.watcher import Watcher  # noqa: E402
+from mlmon_tui.sources.watch.watcher import Watcher  # noqa: E402
 from mlmon_tui.store import Store  # noqa: E402
 
 

@@ -84,8 +84,8 @@ def record() -> dict:
 
 def snapshot_text(width: int, runs: list[str]) -> str:
     from mlmon_tui.panels.gauge_lines import build_lines
-    from mlmon_tui.sources.procs import ProcessTracker
-    from mlmon_tui.sources.sampler import Sampler
+    from mlmon_tui.sources.system.procs import ProcessTracker
+    from mlmon_tui.sources.system.sampler import Sampler
 
     tracker = ProcessTracker(lambda: {os.path.basename(r.rstrip("/")): [r] for r in runs}) if runs else None
     s = Sampler(interval=1.0, tracker=tracker)

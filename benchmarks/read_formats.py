@@ -27,7 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mlmon_tui.sources import csvlog, jsonl  # noqa: E402
+from mlmon_tui.sources.logs import csvlog
+from mlmon_tui.sources.logs import jsonl  # noqa: E402
 
 
 def write_dense_csv(path: Path, n: int, start: int = 0, header: bool = True) -> None:

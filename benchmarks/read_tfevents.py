@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mlmon_tui.sources.tfevents import TfEventsSource
-from mlmon_tui.sources.tb_writer import _field, _varint
-from mlmon_tui.sources.tfrecord import frame, masked_crc
+from mlmon_tui.sources.logs.tfevents import TfEventsSource
+from mlmon_tui.sources.logs.tb_writer import _field, _varint
+from mlmon_tui.sources.logs.tfrecord import frame, masked_crc
 
 warnings.filterwarnings("ignore")
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -168,7 +168,7 @@ def tailing(root: Path, seconds: float, base_steps: int) -> None:
     acc.Reload()
     # the trainer: another process appending 100 events/s, flushed one by one
     code = (
-        "import sys, time\nfrom mlmon_tui.sources.tfevents import EventWriter\n"
+        "import sys, time\nfrom mlmon_tui.sources.logs.tfevents import EventWriter\n"
         "w = EventWriter(sys.argv[1])\nstep = int(sys.argv[2])\nwhile True:\n"
         "    w.add_scalar(f'metric/{step % 10:02d}', 0.5, step); w.flush(); step += 1\n"
         "    time.sleep(0.01)\n"
@@ -229,7 +229,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tfevents-bench-"))
     print(f"import: tensorboard.compat.proto {import_seconds('tensorboard.compat.proto.event_pb2'):.3f} s,"
           f" tensorboardX.proto {import_seconds('tensorboardX.proto.event_pb2'):.3f} s, "
-          f"our reader {import_seconds('mlmon_tui.sources.tfevents'):.3f} s")  # fmt: skip
+          f"our reader {import_seconds('mlmon_tui.sources.logs.tfevents'):.3f} s")  # fmt: skip
     print(f"{'corpus':34} {'scalars':>9} {'ours/s':>9} {'tbparse/s':>9} {'EA/s':>9} "
           f"{'protobuf/s':>10} {'vs tbparse':>10} {'vs EA':>7} {'vs pb':>6}")  # fmt: skip
     try:

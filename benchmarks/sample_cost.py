@@ -34,8 +34,8 @@ import psutil  # noqa: E402
 import pytest  # noqa: E402  (MonkeyPatch, to replay recorded NVML answers)
 from nvml_fake import FakeNvml  # noqa: E402
 
-from mlmon_tui.sources.procs import ProcessTracker, ppid_map, scan_writers  # noqa: E402
-from mlmon_tui.sources.sampler import Sampler  # noqa: E402
+from mlmon_tui.sources.system.procs import ProcessTracker, ppid_map, scan_writers  # noqa: E402
+from mlmon_tui.sources.system.sampler import Sampler  # noqa: E402
 
 MAX_SPAWN = 2000
 

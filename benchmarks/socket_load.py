@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mlmon_tui.sources import socket_protocol as proto  # noqa: E402
-from mlmon_tui.sources.socket_server import SocketServer, raise_nofile_limit  # noqa: E402
+from mlmon_tui.sources.socket import protocol as proto  # noqa: E402
+from mlmon_tui.sources.socket.server import SocketServer, raise_nofile_limit  # noqa: E402
 
 
 def client(address: str, idx: int, n: int, ready, go) -> None:

@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 from mlmon_tui.client import Monitor  # noqa: E402
 from mlmon_tui.integrations.torch import watch  # noqa: E402
-from mlmon_tui.sources.socket_server import SocketServer  # noqa: E402
+from mlmon_tui.sources.socket.server import SocketServer  # noqa: E402
 
 
 def serve(logdir, addr_q, stop, done) -> None:

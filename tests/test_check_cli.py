@@ -39,7 +39,7 @@ def _write_runs(root: Path, t0: float = 1_700_000_000.0):
 
 @pytest.fixture
 def runs(tmp_path):
-    pytest.importorskip("mlmon_tui.sources.tfevents")
+    pytest.importorskip("mlmon_tui.sources.logs.tfevents")
     end = _write_runs(tmp_path)
     return tmp_path, end
 
@@ -112,7 +112,7 @@ def test_real_logs_one_true_overfit_and_no_false_alarm():
     """Real runs: a Keras fit whose validation loss climbs from epoch 3 while training keeps
     falling (0.46 -> 1.3 vs 0.86 -> 0.07), next to healthy Keras, RL (DQN/PPO with rising
     losses and NaN-prefixed rewards), Lightning and Hugging Face runs that must stay quiet."""
-    pytest.importorskip("mlmon_tui.sources.tfevents")
+    pytest.importorskip("mlmon_tui.sources.logs.tfevents")
     if not REAL.exists():
         pytest.skip("real logs not present")
     out = _check(*[REAL / d for d in REAL_DIRS], "--json", "--fail-on", "warning")
@@ -127,7 +127,7 @@ def test_real_logs_one_true_overfit_and_no_false_alarm():
 def test_gradient_histograms_first_layer_collapse(tmp_path):
     """Per-layer gradient histograms (as `add_histogram` of each parameter's grad writes them):
     the first layer's norm collapses while the last one's stays; found at its onset."""
-    pytest.importorskip("mlmon_tui.sources.tfevents")
+    pytest.importorskip("mlmon_tui.sources.logs.tfevents")
     tbx = pytest.importorskip("tensorboardX")
     rng = np.random.default_rng(0)
     w = tbx.SummaryWriter(str(tmp_path / "run"))

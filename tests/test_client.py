@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlmon_tui.client import Monitor, default_address, safe_run_name
-from mlmon_tui.sources import socket_protocol as proto
-from mlmon_tui.sources.socket_server import SocketServer
+from mlmon_tui.sources.socket import protocol as proto
+from mlmon_tui.sources.socket.server import SocketServer
 from test_socket_server import read_jsonl, wait_for
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")

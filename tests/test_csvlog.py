@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mlmon_tui.sources import csvlog
-from mlmon_tui.sources.registry import read_head
+from mlmon_tui.sources.logs import csvlog
+from mlmon_tui.sources.logs.registry import read_head
 from mlmon_tui.store.store import Store
 
 try:  # Lightning's own CSV writer (the one CSVLogger uses), if Lightning is installed

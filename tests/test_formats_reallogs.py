@@ -9,7 +9,12 @@ from reallogs import REAL_LOGS
 
 import pytest
 
-from mlmon_tui.sources import csvlog, hf_trainer, jsonl, keys, mlflow, registry
+from mlmon_tui.sources.logs import csvlog
+from mlmon_tui.sources.logs import hf_trainer
+from mlmon_tui.sources.logs import jsonl
+from mlmon_tui.sources.logs import keys
+from mlmon_tui.sources.logs import mlflow
+from mlmon_tui.sources.logs import registry
 from mlmon_tui.store.store import Store
 
 REAL = REAL_LOGS

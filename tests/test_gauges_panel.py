@@ -12,8 +12,8 @@ from nvml_fake import FakeNvml
 from textual.app import App, ComposeResult
 
 from mlmon_tui.panels.gauges import GaugesPanel
-from mlmon_tui.sources.procs import ProcessTracker
-from mlmon_tui.sources.sampler import Sampler
+from mlmon_tui.sources.system.procs import ProcessTracker
+from mlmon_tui.sources.system.sampler import Sampler
 
 
 class GaugesApp(App):

@@ -6,8 +6,10 @@ import os
 
 import pytest
 
-from mlmon_tui.sources import csvlog, hf_trainer, jsonl
-from mlmon_tui.sources.registry import read_head
+from mlmon_tui.sources.logs import csvlog
+from mlmon_tui.sources.logs import hf_trainer
+from mlmon_tui.sources.logs import jsonl
+from mlmon_tui.sources.logs.registry import read_head
 from mlmon_tui.store.store import Store
 
 try:  # the Trainer's own state class, if transformers is installed

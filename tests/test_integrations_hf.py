@@ -11,8 +11,8 @@ transformers = pytest.importorskip("transformers", reason="transformers is not i
 pytest.importorskip("accelerate", reason="accelerate (needed by Trainer) is not installed")
 
 from mlmon_tui.integrations.hf import MlmonTrainerCallback  # noqa: E402
-from mlmon_tui.sources import socket_protocol as proto  # noqa: E402
-from mlmon_tui.sources.socket_server import SocketServer  # noqa: E402
+from mlmon_tui.sources.socket import protocol as proto  # noqa: E402
+from mlmon_tui.sources.socket.server import SocketServer  # noqa: E402
 from test_socket_server import read_jsonl, wait_for  # noqa: E402
 
 

@@ -12,8 +12,8 @@ pytest.importorskip("torch", reason="PyTorch (the Keras backend used here) is no
 keras = pytest.importorskip("keras", reason="Keras 3 is not installed (test extra)")
 
 from mlmon_tui.integrations.keras import MlmonKerasCallback  # noqa: E402
-from mlmon_tui.sources import socket_protocol as proto  # noqa: E402
-from mlmon_tui.sources.socket_server import SocketServer  # noqa: E402
+from mlmon_tui.sources.socket import protocol as proto  # noqa: E402
+from mlmon_tui.sources.socket.server import SocketServer  # noqa: E402
 from test_socket_server import read_jsonl, wait_for  # noqa: E402
 
 

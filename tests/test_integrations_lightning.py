@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed (test extr
 L = pytest.importorskip("lightning", reason="Lightning is not installed (test extra)")
 
 from mlmon_tui.integrations.lightning import MlmonCallback  # noqa: E402
-from mlmon_tui.sources import socket_protocol as proto  # noqa: E402
-from mlmon_tui.sources.socket_server import SocketServer  # noqa: E402
+from mlmon_tui.sources.socket import protocol as proto  # noqa: E402
+from mlmon_tui.sources.socket.server import SocketServer  # noqa: E402
 from test_socket_server import read_jsonl, wait_for  # noqa: E402
 
 

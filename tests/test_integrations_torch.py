@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed (test extr
 
 from mlmon_tui.client import Monitor  # noqa: E402
 from mlmon_tui.integrations.torch import GradNorms, watch  # noqa: E402
-from mlmon_tui.sources import socket_protocol as proto  # noqa: E402
-from mlmon_tui.sources.socket_server import SocketServer  # noqa: E402
+from mlmon_tui.sources.socket import protocol as proto  # noqa: E402
+from mlmon_tui.sources.socket.server import SocketServer  # noqa: E402
 from test_socket_server import read_jsonl, wait_for  # noqa: E402
 
 

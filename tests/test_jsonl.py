@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from mlmon_tui.sources import jsonl
-from mlmon_tui.sources.registry import read_head
+from mlmon_tui.sources.logs import jsonl
+from mlmon_tui.sources.logs.registry import read_head
 from mlmon_tui.store.store import Store
 
 

@@ -3,8 +3,10 @@ dependency): meta.yaml files, one `timestamp value step` line appended per logge
 
 import math
 
-from mlmon_tui.sources import csvlog, jsonl, mlflow
-from mlmon_tui.sources.registry import read_head
+from mlmon_tui.sources.logs import csvlog
+from mlmon_tui.sources.logs import jsonl
+from mlmon_tui.sources.logs import mlflow
+from mlmon_tui.sources.logs.registry import read_head
 from mlmon_tui.store.store import Store
 
 

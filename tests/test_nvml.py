@@ -10,8 +10,8 @@ import pynvml
 import pytest
 from nvml_fake import FakeNvml
 
-from mlmon_tui.sources.nvml import NvmlReader, default_pid_check, uses_nvidia_device
-from mlmon_tui.sources.sampler import Sampler
+from mlmon_tui.sources.system.nvml import NvmlReader, default_pid_check, uses_nvidia_device
+from mlmon_tui.sources.system.sampler import Sampler
 
 GiB = 1024**3
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mlmon_tui.sources.procs import ProcessTracker, descendants, ppid_map, scan_writers
+from mlmon_tui.sources.system.procs import ProcessTracker, descendants, ppid_map, scan_writers
 
 # A "training" process: opens its log for appending, keeps it open, optionally starts a worker
 # (as a DataLoader does, by fork, so the worker inherits the open log file), then burns CPU.

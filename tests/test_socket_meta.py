@@ -6,9 +6,9 @@ import json
 import os
 import socket
 
-from mlmon_tui.sources import socket_meta
-from mlmon_tui.sources import socket_protocol as proto
-from mlmon_tui.sources.socket_server import SocketServer
+from mlmon_tui.sources.socket import meta as socket_meta
+from mlmon_tui.sources.socket import protocol as proto
+from mlmon_tui.sources.socket.server import SocketServer
 from test_socket_server import connect, wait_for
 
 

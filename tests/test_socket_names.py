@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlmon_tui.sources import socket_protocol as proto
-from mlmon_tui.sources.socket_server import SocketServer
+from mlmon_tui.sources.socket import protocol as proto
+from mlmon_tui.sources.socket.server import SocketServer
 from test_socket_server import connect, wait_for
 
 HOSTILE = ["..", "../x", "a/../../x", "/etc/x", "/", ".", "./a", "a/./b", "a//b", "a/",

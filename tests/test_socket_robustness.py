@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from mlmon_tui.sources import socket_protocol as proto
-from mlmon_tui.sources.socket_server import SocketServer, raise_nofile_limit
+from mlmon_tui.sources.socket import protocol as proto
+from mlmon_tui.sources.socket.server import SocketServer, raise_nofile_limit
 from test_socket_server import connect, read_jsonl, wait_for
 
 

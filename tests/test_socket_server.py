@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mlmon_tui.sources import socket_protocol as proto
-from mlmon_tui.sources.socket_server import SocketServer
+from mlmon_tui.sources.socket import protocol as proto
+from mlmon_tui.sources.socket.server import SocketServer
 
 
 def connect(address: str) -> socket.socket:

@@ -10,9 +10,9 @@ import psutil
 import pynvml
 from nvml_fake import FakeNvml
 
-from mlmon_tui.sources.procs import ProcessTracker
-from mlmon_tui.sources.sampler import Sampler
-from mlmon_tui.sources.system import HostSampler
+from mlmon_tui.sources.system.procs import ProcessTracker
+from mlmon_tui.sources.system.sampler import Sampler
+from mlmon_tui.sources.system.host import HostSampler
 
 
 def test_host_figures_match_psutil():

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from tensorboard.backend.event_processing import event_accumulator as ea
 from tensorboard.util import tensor_util
 
-from mlmon_tui.sources import registry, tfevents
-from mlmon_tui.sources.tfevents import EventWriter, TfEventsSource, probe, read_all
+from mlmon_tui.sources.logs import registry
+from mlmon_tui.sources.logs import tfevents
+from mlmon_tui.sources.logs.tfevents import EventWriter, TfEventsSource, probe, read_all
 from mlmon_tui.store import Store
 
 NAME = "events.out.tfevents.1700000000.host.1.0"

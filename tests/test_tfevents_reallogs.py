@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlmon_tui.sources.tfevents import read_all
+from mlmon_tui.sources.logs.tfevents import read_all
 
 HERE = Path(__file__).resolve().parent
 

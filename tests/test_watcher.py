@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mlmon_tui.sources.tfevents import EventWriter
-from mlmon_tui.sources.watcher import Watcher, filesystem_type
+from mlmon_tui.sources.logs.tfevents import EventWriter
+from mlmon_tui.sources.watch.watcher import Watcher, filesystem_type
 from mlmon_tui.store import Store
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from mlmon_tui.analysis.config import HealthConfig, load_config
 from mlmon_tui.analysis.findings import SEVERITIES, Finding, severity_rank
 from mlmon_tui.analysis.monitor import HealthMonitor
-from mlmon_tui.sources.watcher import Watcher
+from mlmon_tui.sources.watch.watcher import Watcher
 from mlmon_tui.store import Store
 
 

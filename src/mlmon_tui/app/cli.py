@@ -87,7 +87,7 @@ def service_kwargs(parser: argparse.ArgumentParser, a) -> dict:
     if a.interval <= 0:
         parser.exit(2, "mlmon-tui: error: --interval must be positive\n")
     if a.listen != "default" and not a.no_listen:  # asked for by name: check it up front
-        from mlmon_tui.sources.socket_protocol import is_loopback, parse_address
+        from mlmon_tui.sources.socket.protocol import is_loopback, parse_address
 
         try:
             kind, where = parse_address(a.listen)

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from mlmon_tui.app import hangup
-from mlmon_tui.sources.socket_protocol import default_unix_path
+from mlmon_tui.sources.socket.protocol import default_unix_path
 
 
 def start_writer(root: Path, rate: float, address: str | None) -> subprocess.Popen:

@@ -30,7 +30,7 @@ def _num(v: float):
 
 class TbRun:
     def __init__(self, root: Path, p: sim.Profile) -> None:
-        from mlmon_tui.sources.tfevents import EventWriter
+        from mlmon_tui.sources.logs.tfevents import EventWriter
 
         d = root / p.name
         d.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import json
 import math
 import sys
 
-from mlmon_tui.sources.watcher import Watcher
+from mlmon_tui.sources.watch.watcher import Watcher
 from mlmon_tui.store import Store
 
 

@@ -14,7 +14,7 @@ from mlmon_tui.analysis.findings import Finding, severity_rank
 from mlmon_tui.analysis.monitor import HealthMonitor
 from mlmon_tui.analysis.resources import ResourceSample, samples_from_history
 from mlmon_tui.sources.base import Problem
-from mlmon_tui.sources.watcher import Watcher
+from mlmon_tui.sources.watch.watcher import Watcher
 from mlmon_tui.store import Store
 
 CLOCK_CHECK_SECONDS = 5.0
@@ -81,7 +81,7 @@ class Services:
         if not self.listen:
             return
         try:
-            from mlmon_tui.sources.socket_server import SocketServer
+            from mlmon_tui.sources.socket.server import SocketServer
 
             address = None if self.listen == "default" else self.listen
             root = Path(self.paths[0])
@@ -97,8 +97,8 @@ class Services:
 
     def _start_sampler(self) -> None:
         try:
-            from mlmon_tui.sources.procs import ProcessTracker
-            from mlmon_tui.sources.sampler import Sampler
+            from mlmon_tui.sources.system.procs import ProcessTracker
+            from mlmon_tui.sources.system.sampler import Sampler
 
             tracker = ProcessTracker(self.watcher.files, self._socket_peers)
             self.sampler = Sampler(interval=self._interval, gpu=self._want_gpu, tracker=tracker)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..sources.nvml import GpuStats
-from ..sources.procs import ProcInfo
-from ..sources.sampler import Snapshot
+from ..records.system import GpuStats
+from ..records.system import ProcInfo
+from ..records.system import Snapshot
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 ASCII_LEVELS = " .:-=+*#@"

@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ..sources.sampler import Snapshot
+from ..records.system import Snapshot
 from .gauge_lines import build_lines
 
 CELL_WIDTH = 0  # 0: one cell per row; 16: fewer bytes, more CPU (see gauges_bytes.py)

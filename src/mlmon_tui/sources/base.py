@@ -1,4 +1,4 @@
-"""Records every source produces, and the one small interface every reader follows.
+"""The one small interface every reader follows (and the records it produces).
 
 A reader turns one input (a file, a socket) into `Update`s, incrementally: it remembers
 where it stopped and each `poll()` returns only what is new since the last one.
@@ -6,84 +6,11 @@ where it stopped and each `poll()` returns only what is new since the last one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
+from mlmon_tui.records.metrics import HistogramPoint, Problem, ScalarBatch, Update
 
-
-@dataclass(slots=True)
-class ScalarBatch:
-    """New points of one (run, tag), in the order they were written.
-
-    `step` is int64, `wall` (Unix seconds) and `value` float64, all the same length.
-    `source` identifies the file (or socket) the points came from, so that a reader whose
-    file was truncated or replaced can have its points dropped and read again.
-    With `purge_orphans`, a batch whose first step is below the series' last step drops the
-    points at or after that step first: TensorBoard's rule for restarted runs.
-    """
-
-    run: str
-    tag: str
-    step: np.ndarray
-    wall: np.ndarray
-    value: np.ndarray
-    source: str = ""
-    purge_orphans: bool = False
-
-    def __len__(self) -> int:
-        return len(self.step)
-
-
-@dataclass(slots=True)
-class HistogramPoint:
-    """One histogram summary (TensorBoard `HistogramProto`), kept for gradient health."""
-
-    run: str
-    tag: str
-    step: int
-    wall: float
-    min: float
-    max: float
-    num: float
-    sum: float
-    sum_squares: float
-    bucket_limit: np.ndarray
-    bucket: np.ndarray
-    source: str = ""
-
-
-@dataclass(slots=True)
-class Problem:
-    """Something a person should know about an input; one line, said once."""
-
-    path: str
-    message: str
-    severity: str = "warning"  # "warning" or "error"
-
-
-@dataclass
-class Update:
-    """What one poll found. `resets` lists sources whose earlier points must be dropped
-    (file truncated, rewritten or replaced) before this update's batches are applied."""
-
-    scalars: list[ScalarBatch] = field(default_factory=list)
-    histograms: list[HistogramPoint] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    resets: list[str] = field(default_factory=list)
-    # run name -> metadata (hyper-parameters, max_steps, num_train_epochs, pid, ...)
-    meta: dict[str, dict] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.scalars or self.histograms or self.problems or self.resets or self.meta)
-
-    def extend(self, other: "Update") -> None:
-        self.scalars.extend(other.scalars)
-        self.histograms.extend(other.histograms)
-        self.problems.extend(other.problems)
-        self.resets.extend(other.resets)
-        for run, meta in other.meta.items():
-            self.meta.setdefault(run, {}).update(meta)
+__all__ = ["HistogramPoint", "Problem", "ScalarBatch", "Sink", "Source", "Update"]
 
 
 class Source(Protocol):
@@ -99,3 +26,13 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Sink(Protocol):
+    """Where the watcher hands what its readers found (the app wires in the store)."""
+
+    def apply(self, update: Update, kind: str = "") -> set[tuple[str, str]]:
+        """Apply one update; return the (run, tag) keys whose points changed."""
+        ...
+
+    def add_problem(self, p: Problem) -> None: ...

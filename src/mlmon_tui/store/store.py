@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlmon_tui.sources.base import HistogramPoint, Problem, Update
+from mlmon_tui.records.metrics import HistogramPoint, Problem, Update
 from mlmon_tui.store.series import Series
 
 MAX_HISTOGRAMS_PER_TAG = 2000

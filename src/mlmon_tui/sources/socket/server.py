@@ -20,10 +20,10 @@ import threading
 import time
 from pathlib import Path
 
-from mlmon_tui.sources import socket_bind as bind
-from mlmon_tui.sources import socket_protocol as proto
-from mlmon_tui.sources.socket_bind import raise_nofile_limit
-from mlmon_tui.sources.socket_files import RunFiles
+from mlmon_tui.sources.socket import bind
+from mlmon_tui.sources.socket import protocol as proto
+from mlmon_tui.sources.socket.bind import raise_nofile_limit
+from mlmon_tui.sources.socket.files import RunFiles
 
 __all__ = ["SocketServer", "raise_nofile_limit"]
 

@@ -10,7 +10,7 @@ import socket
 import stat
 from pathlib import Path
 
-from mlmon_tui.sources import socket_protocol as proto
+from mlmon_tui.sources.socket import protocol as proto
 
 log = logging.getLogger("mlmon_tui.socket")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mlmon_tui.sources.base import Problem, ScalarBatch, Update
-from mlmon_tui.sources.registry import run_name
+from mlmon_tui.sources.logs.registry import run_name
 
 NAME = "trainer_state.json"
 CHECKPOINT_DIR = re.compile(r"^(checkpoint-\d+|last-checkpoint)$")

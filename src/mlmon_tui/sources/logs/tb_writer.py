@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlmon_tui.sources.tfrecord import frame
+from mlmon_tui.sources.logs.tfrecord import frame
 
 _F64 = struct.Struct("<d").pack
 _F32 = struct.Struct("<f").pack

@@ -9,27 +9,10 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 
 import psutil
 
-
-@dataclass(frozen=True, slots=True)
-class HostStats:
-    cpu_percent: float  # mean over cores, 0..100
-    per_cpu: tuple[float, ...]
-    load: tuple[float, float, float] | None  # 1, 5, 15 min
-    cpu_count: int
-    mem_total: int
-    mem_used: int
-    mem_percent: float
-    swap_total: int
-    swap_used: int
-    swap_percent: float
-    disk_read_bps: float | None = None  # None on the first sample or where not available
-    disk_write_bps: float | None = None
-    net_recv_bps: float | None = None
-    net_sent_bps: float | None = None
+from mlmon_tui.records.system import HostStats
 
 
 def _rate(new: int | None, old: int | None, dt: float) -> float | None:

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from mlmon_tui.sources import registry
-from mlmon_tui.sources.base import Problem, Source, Update
-from mlmon_tui.store import Store
+from mlmon_tui.sources.logs import registry
+from mlmon_tui.sources.base import Problem, Sink, Source, Update
 
 NETWORK_FS = {"nfs", "nfs4", "lustre", "cifs", "smb3", "smbfs", "gpfs", "beegfs", "ceph",
               "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "9p", "afs", "panfs", "fuse.juicefs"}
@@ -80,7 +79,7 @@ class Watcher:
     def __init__(
         self,
         roots: Iterable[str | Path],
-        store: Store,
+        sink: Sink,
         *,
         poll: bool = False,
         sweep_interval: float = 2.0,
@@ -88,7 +87,7 @@ class Watcher:
         on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.roots = Roots(roots)
-        self.store = store
+        self.sink = sink  # the app hands in the store
         self.force_poll = poll
         self.sweep_interval = sweep_interval
         self.on_change = on_change
@@ -190,14 +189,14 @@ class Watcher:
             self.mode = "inotify"
         except Exception as e:  # watch limit reached, permission, ...
             self.mode = "polling (inotify unavailable)"
-            self.store.add_problem(Problem(str(self.roots.paths[0]),
+            self.sink.add_problem(Problem(str(self.roots.paths[0]),
                                            f"inotify unavailable ({e}); polling instead"))
 
     def _run(self) -> None:
         try:
             self.load_once()
         except Exception as e:  # never let the thread die silently
-            self.store.add_problem(Problem("watcher", f"reading failed: {e!r}", "error"))
+            self.sink.add_problem(Problem("watcher", f"reading failed: {e!r}", "error"))
             self.loaded.set()
         interval = 0.5 if self._observer is None else self.sweep_interval
         last_sweep = last_scan = last_read = time.monotonic()
@@ -227,7 +226,7 @@ class Watcher:
                 if self.on_tick is not None:
                     self.on_tick()
             except Exception as e:
-                self.store.add_problem(Problem("watcher", f"reading failed: {e!r}", "error"))
+                self.sink.add_problem(Problem("watcher", f"reading failed: {e!r}", "error"))
 
     def _scan(self) -> None:
         """Walk the roots for files not seen yet."""
@@ -257,7 +256,7 @@ class Watcher:
         try:
             source = registry.open_source(path, root)
         except Exception as e:
-            self.store.add_problem(Problem(str(path), f"cannot open: {e}", "error"))
+            self.sink.add_problem(Problem(str(path), f"cannot open: {e}", "error"))
             source = None
         if source is None:
             tries = (seen[1] + 1) if seen else (0 if size == 0 else 1)
@@ -284,7 +283,7 @@ class Watcher:
                 update = Update(problems=[Problem(str(path), f"reader failed: {e!r}", "error")])
             if update:
                 got = True
-                changed |= self.store.apply(_prefixed(update, tracked.prefix),
+                changed |= self.sink.apply(_prefixed(update, tracked.prefix),
                                             kind=tracked.source.kind)
             if self._stop.is_set():
                 break

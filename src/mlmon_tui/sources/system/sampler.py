@@ -16,40 +16,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .nvml import GpuProc, GpuStats, NvmlReader
-from .procs import ProcessTracker, ProcInfo
-from .system import HostSampler, HostStats
+from mlmon_tui.records.system import GpuProc, GpuStats, History, HostStats, ProcInfo, Snapshot
+
+from .host import HostSampler
+from .nvml import NvmlReader
+from .procs import ProcessTracker
 
 HISTORY = 60
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """The last samples, oldest first. GPU series are indexed like `Snapshot.gpus`; a value
-    NVML could not give is None."""
-
-    cpu: tuple[float, ...] = ()
-    mem: tuple[float, ...] = ()
-    gpu_util: tuple[tuple[float | None, ...], ...] = ()
-    gpu_mem: tuple[tuple[float | None, ...], ...] = ()  # memory fraction 0..1
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    seq: int
-    wall: float  # time.time() of the sample
-    mono: float  # time.monotonic() of the sample
-    host: HostStats | None
-    gpus: tuple[GpuStats, ...]
-    gpu_status: str  # "" when GPUs are read; else one line saying what is missing
-    runs: Mapping[str, tuple[ProcInfo, ...]] = field(default_factory=lambda: MappingProxyType({}))
-    untracked_gpu: tuple[tuple[int, GpuProc], ...] = ()  # (gpu index, process) in no run
-    history: History = field(default_factory=History)
-    sample_seconds: float = 0.0
-    error: str = ""  # an unexpected failure of the last tick, if any
 
 
 class Sampler:

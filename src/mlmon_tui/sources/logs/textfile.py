@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlmon_tui.sources.base import Problem
-from mlmon_tui.sources.registry import run_name
+from mlmon_tui.sources.logs.registry import run_name
 
 MAX_LINE = 1 << 20  # 1 MiB: longer lines are skipped and reported
 MAX_READ = 32 << 20  # most bytes one poll reads; the rest comes with `more`

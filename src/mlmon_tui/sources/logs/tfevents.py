@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 
 from mlmon_tui.sources.base import HistogramPoint, Problem, ScalarBatch, Update
-from mlmon_tui.sources.registry import run_name
-from mlmon_tui.sources.tb_scan import Decoder
-from mlmon_tui.sources.tb_writer import EventWriter, event_file_name  # noqa: F401 (API)
-from mlmon_tui.sources.tfrecord import header_ok
+from mlmon_tui.sources.logs.registry import run_name
+from mlmon_tui.sources.logs.tb_scan import Decoder
+from mlmon_tui.sources.logs.tb_writer import EventWriter, event_file_name  # noqa: F401 (API)
+from mlmon_tui.sources.logs.tfrecord import header_ok
 
 KIND = "tfevents"
 CHUNK = 16 << 20  # bytes read at once; grows for a single larger record

@@ -10,60 +10,11 @@ its own thread, never from the UI.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import pynvml
 
-
-@dataclass(frozen=True, slots=True)
-class GpuProc:
-    """One process NVML reports on a GPU. `pid` is None when NVML's pid does not name a
-    process we can see (a container shown host PIDs): the memory is real, the owner unknown."""
-
-    nvml_pid: int
-    pid: int | None
-    used: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class MigStats:
-    index: int
-    mem_used: int | None
-    mem_total: int | None
-
-    @property
-    def mem_fraction(self) -> float | None:
-        return _fraction(self.mem_used, self.mem_total)
-
-
-@dataclass(frozen=True, slots=True)
-class GpuStats:
-    """One GPU at one instant. Any field NVML could not give is None (shown "n/a")."""
-
-    index: int
-    name: str
-    util: float | None = None  # percent of time a kernel ran
-    mem_util: float | None = None  # percent of time memory was read or written
-    mem_used: int | None = None  # bytes
-    mem_total: int | None = None
-    temperature: float | None = None  # degrees C
-    power_w: float | None = None
-    power_limit_w: float | None = None
-    lost: bool = False
-    mig: tuple[MigStats, ...] | None = None  # None: MIG off
-    util_note: str = ""  # why `util` is missing, when known ("MIG")
-    procs: tuple[GpuProc, ...] = ()
-
-    @property
-    def mem_fraction(self) -> float | None:
-        return _fraction(self.mem_used, self.mem_total)
-
-
-def _fraction(used: int | None, total: int | None) -> float | None:
-    if used is None or not total:
-        return None
-    return used / total
+from mlmon_tui.records.system import GpuProc, GpuStats, MigStats  # noqa: F401 (API)
 
 
 def describe_error(err: BaseException) -> str:

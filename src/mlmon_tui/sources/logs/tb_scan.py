@@ -15,8 +15,8 @@ import struct
 import numpy as np
 from google_crc32c import value as _crc
 
-from mlmon_tui.sources import tb_decode as tbd
-from mlmon_tui.sources.tfrecord import header_ok
+from mlmon_tui.sources.logs import tb_decode as tbd
+from mlmon_tui.sources.logs.tfrecord import header_ok
 
 _U64 = struct.Struct("<Q").unpack_from
 _U32 = struct.Struct("<I").unpack_from

@@ -15,12 +15,12 @@ from pathlib import Path
 from mlmon_tui.sources.base import Source
 
 READERS = (
-    "mlmon_tui.sources.tfevents",
-    "mlmon_tui.sources.mlflow",
-    "mlmon_tui.sources.hf_trainer",
-    "mlmon_tui.sources.csvlog",
-    "mlmon_tui.sources.jsonl",
-    "mlmon_tui.sources.socket_meta",
+    "mlmon_tui.sources.logs.tfevents",
+    "mlmon_tui.sources.logs.mlflow",
+    "mlmon_tui.sources.logs.hf_trainer",
+    "mlmon_tui.sources.logs.csvlog",
+    "mlmon_tui.sources.logs.jsonl",
+    "mlmon_tui.sources.socket.meta",
 )
 HEAD_BYTES = 4096
 SKIP_DIRS = {".ipynb_checkpoints", "__pycache__", "node_modules"}

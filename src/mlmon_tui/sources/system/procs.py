@@ -15,30 +15,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import psutil
 
+from mlmon_tui.records.system import _EMPTY, ProcInfo
+
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess)
-_EMPTY: Mapping[int, int] = MappingProxyType({})
-
-
-@dataclass(frozen=True, slots=True)
-class ProcInfo:
-    """One process of a run. `cpu_percent` is None on the first sample of a process (psutil
-    needs two) and where it could not be read; `gpu_mem` maps GPU index to bytes."""
-
-    pid: int
-    name: str
-    cpu_percent: float | None
-    rss: int | None
-    gpu_mem: Mapping[int, int] = field(default_factory=lambda: _EMPTY)
-    children: tuple["ProcInfo", ...] = ()
-
-    @property
-    def gpu_mem_total(self) -> int:
-        return sum(self.gpu_mem.values())
 
 
 def _writer(pid: str, fd: str) -> bool:

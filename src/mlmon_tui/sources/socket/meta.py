@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 from mlmon_tui.sources.base import Problem, Update
-from mlmon_tui.sources.registry import run_name
-from mlmon_tui.sources.socket_protocol import META_FILE
+from mlmon_tui.sources.logs.registry import run_name
+from mlmon_tui.sources.socket.protocol import META_FILE
 
 
 def probe(path: Path, head: bytes) -> int:

@@ -6,7 +6,7 @@ import json
 import os
 from typing import Callable
 
-from mlmon_tui.sources import socket_protocol as proto
+from mlmon_tui.sources.socket import protocol as proto
 
 MAX_OPEN_FILES = 128
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mlmon_tui.sources import keys
+from mlmon_tui.sources.logs import keys
 from mlmon_tui.sources.base import ScalarBatch, Update
-from mlmon_tui.sources.textfile import TextSource
+from mlmon_tui.sources.logs.textfile import TextSource
 
 LINES_SUFFIXES = {".jsonl", ".ndjson"}
 MAYBE_SUFFIXES = {".json", ".log"}

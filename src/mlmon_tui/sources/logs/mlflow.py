@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mlmon_tui.sources.base import Problem, ScalarBatch, Update
-from mlmon_tui.sources.textfile import TextTail
+from mlmon_tui.sources.logs.textfile import TextTail
 
 _LINE = re.compile(rb"^\d+ \S+( -?\d+)?\r?$")
 MAX_CHUNKS_PER_POLL = 8

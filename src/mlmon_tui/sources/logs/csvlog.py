@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mlmon_tui.sources import keys
+from mlmon_tui.sources.logs import keys
 from mlmon_tui.sources.base import ScalarBatch, Update
-from mlmon_tui.sources.textfile import TextSource
+from mlmon_tui.sources.logs.textfile import TextSource
 
 SUFFIXES = {".csv", ".tsv", ".log", ".txt"}
 KNOWN_NAMES = {"metrics.csv", "progress.csv", "history.csv", "training.log", "log.csv", "training.csv"}

@@ -1,0 +1,1 @@
+"""Record types shared along the data flow: sources produce them, everything after reads them."""

@@ -1,0 +1,1 @@
+"""Log-file readers: one module per format, behind `sources.base.Source`."""

@@ -1,0 +1,1 @@
+"""The metrics socket: protocol, server, and the files it writes."""

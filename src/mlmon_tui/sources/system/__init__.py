@@ -1,0 +1,1 @@
+"""System sampling: host (psutil), GPUs (NVML), the training processes."""

@@ -1,0 +1,1 @@
+"""Finding and tailing log files: inotify through watchdog, or polling."""
