@@ -164,3 +164,40 @@ def test_notification_passes_through_a_real_tmux(logs, tmp_path):
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
         p.close()
+
+
+# -- the app, driven with Pilot -----------------------------------------------------------------
+
+async def test_app_stays_responsive_while_webhook_hangs_and_shows_counters(logs, tmp_path):
+    from mlmon_tui.app.alerts import AlertOptions
+    from mlmon_tui.app.app import MonitorApp
+    from mlmon_tui.app.screens import DiagnosticsScreen, HelpScreen
+
+    calls = tmp_path / "calls"
+    with HookServer(hang=True) as srv:
+        alerts = AlertOptions(on_finding=f"echo $MLMON_KIND >> {calls}; exit 3",
+                              webhook=srv.url, webhook_timeout=30)
+        app = MonitorApp([str(logs)], watch=False, clock=lambda: T0 + N + 1, alerts=alerts)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause()
+            assert srv.arrived.wait(20)  # the server holds the POST...
+            await pilot.press("question_mark")  # ...and the app still answers keys
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not srv.release.is_set()
+            webhook, command = (sorted(app.services.alerter.channels, key=lambda c: c.name)[::-1])
+            assert command.drain(20)
+            await pilot.press("d")
+            await pilot.pause()
+            assert isinstance(app.screen, DiagnosticsScreen)
+            text = app.diagnostics_text().plain
+            assert "Alerts" in text and "1 findings announced this session" in text
+            assert "on-finding `echo $MLMON_KIND" in text and "0 sent, 1 failed" in text
+            assert "exit status 3" in text
+            assert f"webhook http://127.0.0.1:{srv.httpd.server_address[1]}/…: 0 sent" in text
+            srv.release.set()
+            assert webhook.drain(20) and webhook.stats.sent == 1
+            assert "1 sent" in app.diagnostics_text().plain
+        assert calls.read_text().split() == ["nan"]
