@@ -318,3 +318,20 @@ def test_bad_webhook_url_is_refused():
         Alerter(AlertOptions(webhook="file:///etc/passwd"))
     with pytest.raises(ValueError, match="notify-level"):
         AlertOptions(notify_level="loud")
+
+
+def test_check_mode_keeps_running_a_command_that_exits_non_zero(tmp_path):
+    out = tmp_path / "calls"
+    # a filter: exits 1 for what it does not want; every finding still gets its call
+    al = Alerter(AlertOptions(on_finding=f"echo $MLMON_STEP >> {out}; exit 1"), sync=True)
+    al.observe([nan_finding(step=s) for s in range(6)])
+    assert out.read_text().split() == [str(s) for s in range(6)]
+    assert al.channels[0].stats.failed == 6 and al.channels[0].stats.skipped == 0
+
+
+def test_check_mode_gives_up_on_a_command_that_keeps_hanging():
+    al = Alerter(AlertOptions(on_finding="exec sleep 60", command_timeout=0.3, kill_grace=0.1),
+                 sync=True)
+    al.observe([nan_finding(step=s) for s in range(5)])
+    s = al.channels[0].stats
+    assert (s.timed_out, s.skipped, s.failed) == (3, 2, 2)

@@ -8,8 +8,9 @@ import threading
 from dataclasses import dataclass
 
 QUEUE_SIZE = 64
-# the headless check delivers in line: after this many failures in a row it stops trying, so a
-# dead endpoint costs a few timeouts, not one per finding
+# the headless check delivers in line: after this many failures in a row (of the kinds in the
+# channel's `give_up_on`) it stops trying, so a dead endpoint costs a few timeouts, not one per
+# finding
 SYNC_GIVE_UP_AFTER = 3
 
 _STOP = object()
@@ -43,6 +44,7 @@ class Channel:
     """Subclasses implement `deliver(job) -> (outcome, problem)` and `describe()`."""
 
     name = "channel"
+    give_up_on: tuple[str, ...] = ("failed", "timed out")
 
     def __init__(self, *, sync: bool = False, queue_size: int = QUEUE_SIZE) -> None:
         self.sync = sync
@@ -147,7 +149,7 @@ class Channel:
             else:
                 self.stats.failed += 1
             self.stats.last_problem = problem
-            self._in_row += 1
+            self._in_row = self._in_row + 1 if outcome in self.give_up_on else 0
 
     def deliver(self, job) -> tuple[str, str]:
         raise NotImplementedError

@@ -19,6 +19,8 @@ OUTPUT_KEPT = 300  # characters of a failing command's output kept for the diagn
 
 class CommandChannel(Channel):
     name = "on-finding"
+    # a command may well exit non-zero on purpose (a filter); only hanging ones cost time
+    give_up_on = ("timed out",)
 
     def __init__(self, command: str, *, timeout: float = TIMEOUT_S,
                  kill_grace: float = KILL_GRACE_S, **kw) -> None:
