@@ -4,8 +4,6 @@ server, and each finding announced once even when the detector says it again."""
 from __future__ import annotations
 
 import json
-import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +14,7 @@ import pytest
 from hookserver import HookServer
 from mlmon_tui.analysis.findings import Finding
 from mlmon_tui.analysis.monitor import HealthMonitor
-from mlmon_tui.app.alerts import AlertOptions, Alerter
-from mlmon_tui.app.alerts import terminal
+from mlmon_tui.app.alerts import AlertOptions, Alerter, terminal
 from mlmon_tui.app.alerts.payload import alert_key, environment, payload
 from mlmon_tui.sources.base import ScalarBatch, Update
 from mlmon_tui.store import Store

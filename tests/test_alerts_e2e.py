@@ -87,6 +87,19 @@ def test_check_reports_a_failing_command_and_a_bad_url(logs):
     assert low.returncode == 2 and "invalid choice" in low.stderr
 
 
+def test_monitor_and_demo_refuse_bad_alert_flags_before_starting(logs):
+    bad = mlmon(logs, "--webhook", "localhost:8080", timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == ("mlmon-tui: error: --webhook: not an http:// or https:// URL: "
+                                  "'localhost:8080'")
+    empty = mlmon("demo", "--on-finding", " ", timeout=60)
+    assert empty.returncode == 2 and "--on-finding: empty command" in empty.stderr
+    helptext = mlmon("--help", timeout=60).stdout
+    for flag in ("--notify {terminal,none}", "--notify-level", "--on-finding CMD",
+                 "--webhook URL"):
+        assert flag in helptext
+
+
 def test_check_notify_level_error_skips_warnings(logs, tmp_path):
     # judged 80 min after the last point: both runs look stalled (warnings), one has a NaN
     calls = tmp_path / "calls"
