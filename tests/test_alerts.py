@@ -332,3 +332,15 @@ def test_check_mode_gives_up_on_a_command_that_keeps_hanging():
     al.observe([nan_finding(step=s) for s in range(5)])
     s = al.channels[0].stats
     assert (s.timed_out, s.skipped, s.failed) == (3, 2, 2)
+
+
+def test_an_event_whose_tag_group_grows_is_not_announced_again():
+    al = Alerter(AlertOptions())
+    mk = lambda tags, step=40: GroupedFinding(  # noqa: E731
+        "exploding_gradients", "warning", "r", tags[0], step, 1.0, 9.0, "m", tags=tags)
+    assert len(al.observe([mk(["grad/a", "grad/b"])])) == 1
+    assert al.observe([mk(["grad/a", "grad/b", "grad/c"])]) == []  # one more layer joined
+    assert al.observe([mk(["grad/c"])]) == []
+    assert len(al.observe([mk(["grad/z"])])) == 1  # other tags: another event
+    assert len(al.observe([mk(["grad/a"], step=90)])) == 1  # another onset: another event
+    assert al.announced == 3

@@ -47,7 +47,8 @@ class Alerter:
         self.options = o = options or AlertOptions()
         self.env = dict(os.environ if env is None else env)
         self._lock = threading.Lock()
-        self._said: dict[tuple, int] = {}  # key -> severity rank announced
+        # (run, kind, onset) -> [tags, severity rank] of each event announced
+        self._said: dict[tuple, list[list]] = {}
         self._errors: list[Finding] = []  # new errors the terminal has not shown yet
         self.announced = 0
         self.notifications = 0  # desktop notifications written
@@ -68,11 +69,8 @@ class Alerter:
         new = []
         with self._lock:
             for f in findings:
-                key, rank = payload.alert_key(f), severity_rank(f.severity)
-                if self._said.get(key, -1) >= rank:
-                    continue
-                self._said[key] = rank
-                new.append(f)
+                if self._is_new(f):
+                    new.append(f)
             self.announced += len(new)
             self._errors += [f for f in new if severity_rank(f.severity) >= 2]
         least = severity_rank(self.options.notify_level)
@@ -83,6 +81,21 @@ class Alerter:
             for ch in self.channels:
                 ch.submit(job)
         return new
+
+    def _is_new(self, f: Finding) -> bool:
+        """Not announced yet: no event with its run, kind and onset shares a tag with it (a
+        group that gained a tag is the same event), or it is now more severe."""
+        tags, rank = set(payload.tags_of(f)), severity_rank(f.severity)
+        events = self._said.setdefault(payload.event_key(f), [])
+        for event in events:
+            if event[0] & tags or event[0] == tags:
+                event[0] |= tags
+                if event[1] >= rank:
+                    return False
+                event[1] = rank
+                return True
+        events.append([tags, rank])
+        return True
 
     def terminal_output(self) -> str:
         """What to write to the terminal for the errors announced since the last call: the

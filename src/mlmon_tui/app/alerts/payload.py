@@ -20,8 +20,13 @@ def tags_of(f: Finding) -> list[str]:
 def alert_key(f: Finding) -> tuple:
     """Identity across redraws and detector restarts: run, kind, tag(s) and onset (the step;
     the onset time for machine findings, which have no step)."""
+    return event_key(f) + (tuple(sorted(tags_of(f))),)
+
+
+def event_key(f: Finding) -> tuple:
+    """Run, kind and onset: the tags are matched apart (an event's tag group may grow)."""
     onset = f.step if f.step is not None else _stable(f.wall_time)
-    return (f.run, f.kind, tuple(sorted(tags_of(f))), onset)
+    return (f.run, f.kind, onset)
 
 
 def _stable(x):
