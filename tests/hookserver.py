@@ -1,5 +1,6 @@
 """A real loopback HTTP server for webhook tests: records each POST; can answer with a given
-list of status codes (then 200), or hold every request until released."""
+list of status codes, or (status, headers) pairs (then 200), or hold every request until
+released."""
 
 from __future__ import annotations
 
@@ -26,11 +27,14 @@ class HookServer:
                     outer.requests.append({"path": self.path, "headers": dict(self.headers),
                                            "body": raw})
                     status = outer.statuses.pop(0) if outer.statuses else 200
+                status, headers = status if isinstance(status, tuple) else (status, {})
                 outer.arrived.set()
                 if outer.hang:
                     outer.release.wait(30)
                 try:
                     self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
                     self.send_header("Content-Length", "2")
                     self.end_headers()
                     self.wfile.write(b"ok")

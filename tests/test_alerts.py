@@ -344,3 +344,13 @@ def test_an_event_whose_tag_group_grows_is_not_announced_again():
     assert len(al.observe([mk(["grad/z"])])) == 1  # other tags: another event
     assert len(al.observe([mk(["grad/a"], step=90)])) == 1  # another onset: another event
     assert al.announced == 3
+
+
+def test_webhook_honours_retry_after():
+    # the backoff alone would wait a minute: the server's Retry-After: 0 is what is followed
+    with HookServer(statuses=[(429, {"Retry-After": "0"})]) as srv:
+        al = Alerter(AlertOptions(webhook=srv.url, webhook_backoff=60))
+        al.observe([nan_finding()])
+        assert al.drain(20), "the retry waited for the backoff, not for Retry-After"
+        assert al.channels[0].stats.sent == 1 and len(srv.requests) == 2
+        al.close()

@@ -16,6 +16,7 @@ from mlmon_tui.app.alerts.channel import Channel, Outcome
 TIMEOUT_S = 10.0
 ATTEMPTS = 3
 BACKOFF_S = 1.0  # before the 2nd attempt; doubles after
+MAX_WAIT_S = 30.0  # the most a server's Retry-After makes us wait
 
 
 def check_url(url: str) -> str:
@@ -68,20 +69,21 @@ class WebhookChannel(Channel):
 
     def deliver(self, job) -> tuple[str, str]:
         body, _env = job
-        outcome, problem = Outcome.FAILED, ""
+        outcome, problem, asked = Outcome.FAILED, "", None
         for attempt in range(self.attempts):
             if attempt:
                 with self._lock:
                     self.stats.retries += 1
-                if self._wake.wait(self.backoff * 2 ** (attempt - 1)):
+                wait = self.backoff * 2 ** (attempt - 1) if asked is None else asked
+                if self._wake.wait(min(wait, MAX_WAIT_S)):
                     break  # closing
-            outcome, problem, again = self._post(body)
+            outcome, problem, again, asked = self._post(body)
             if outcome == Outcome.SENT or not again:
                 break
         return outcome, problem
 
-    def _post(self, body: bytes) -> tuple[str, str, bool]:
-        """(outcome, problem, worth retrying)"""
+    def _post(self, body: bytes) -> tuple[str, str, bool, float | None]:
+        """(outcome, problem, worth retrying, seconds the server asked us to wait)"""
         req = urllib.request.Request(self.url, data=body, method="POST", headers={
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": f"mlmon-tui/{__version__}",
@@ -89,18 +91,27 @@ class WebhookChannel(Channel):
         try:
             with self._opener.open(req, timeout=self.timeout) as resp:
                 resp.read(65536)
-            return Outcome.SENT, "", False
+            return Outcome.SENT, "", False, None
         except urllib.error.HTTPError as e:
             retry = e.code >= 500 or e.code in (408, 429)
-            return Outcome.FAILED, f"HTTP {e.code} {e.reason}", retry
+            return Outcome.FAILED, f"HTTP {e.code} {e.reason}", retry, _retry_after(e)
         except urllib.error.URLError as e:
             if isinstance(e.reason, (TimeoutError, socket.timeout)):
-                return Outcome.TIMED_OUT, f"no answer within {self.timeout:g} s", True
-            return Outcome.FAILED, f"{e.reason}", True
+                return Outcome.TIMED_OUT, f"no answer within {self.timeout:g} s", True, None
+            return Outcome.FAILED, f"{e.reason}", True, None
         except (TimeoutError, socket.timeout):
-            return Outcome.TIMED_OUT, f"no answer within {self.timeout:g} s", True
+            return Outcome.TIMED_OUT, f"no answer within {self.timeout:g} s", True, None
         except OSError as e:  # reset connection, half-read answer...
-            return Outcome.FAILED, f"{type(e).__name__}: {e}", True
+            return Outcome.FAILED, f"{type(e).__name__}: {e}", True, None
 
     def abort(self) -> None:
         self._wake.set()
+
+
+def _retry_after(e: urllib.error.HTTPError) -> float | None:
+    """A Retry-After in seconds (the HTTP-date form is rare from webhooks: ignored)."""
+    try:
+        value = float((e.headers or {}).get("Retry-After", ""))
+    except (TypeError, ValueError):
+        return None
+    return value if value >= 0 else None
