@@ -101,6 +101,7 @@ def test_passthrough_and_terminal_choice():
     assert terminal.notification("T", "B", {"TERM_PROGRAM": "WezTerm"}) == \
         "\x1b]777;notify;T;B\x07"  # shows both kinds: one notification, not two
     assert terminal.notification("T", "B", {"TERM": "foot"}) == "\x1b]777;notify;T;B\x07"
+    assert terminal.notification("T", "B", {"TERM": "linux"}) == ""  # would print the text
 
 
 def test_terminal_output_once_per_new_error():

@@ -39,6 +39,8 @@ def protocols(env: Mapping[str, str]) -> tuple[str, ...]:
     ignores an OSC it does not know)."""
     program = env.get("TERM_PROGRAM", "").lower()
     term = env.get("TERM", "").lower()
+    if term in ("linux", "dumb") or term.startswith("vt"):
+        return ()  # the Linux console would print the text of an OSC it does not know
     if program in _BOTH:
         return (_BOTH[program],)
     if "ghostty" in term:
@@ -71,6 +73,8 @@ def notification(title: str, body: str, env: Mapping[str, str]) -> str:
 
 def describe(env: Mapping[str, str]) -> str:
     names = " + ".join(f"OSC {p}" for p in protocols(env))
+    if not names:
+        return f"none: TERM={env.get('TERM', '')} shows no desktop notification"
     if env.get("TMUX"):
         names += ", through tmux (needs allow-passthrough on)"
     elif env.get("STY"):
