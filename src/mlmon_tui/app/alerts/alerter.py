@@ -109,8 +109,10 @@ class Alerter:
             out += "\a"
             self.bells += 1
         if self.options.notify == "terminal":
-            out += terminal.notification(*_notice(errors), self.env)
-            self.notifications += 1
+            note = terminal.notification(*_notice(errors), self.env)
+            if note:
+                out += note
+                self.notifications += 1
         return out
 
     def drain(self, timeout: float) -> bool:
