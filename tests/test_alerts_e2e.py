@@ -52,7 +52,9 @@ def mlmon(*args, timeout=120):
 def test_check_on_finding_runs_the_command_before_exit(logs, tmp_path):
     got, env = tmp_path / "finding.json", tmp_path / "env.txt"
     out = mlmon("check", logs, "--json", "--now", T0 + N + 1,
-                "--on-finding", f"cat > {got}; env | grep ^MLMON_ | sort > {env}")
+                "--on-finding",
+                f"cat > {got}; env | grep -E '^MLMON_(RUN|TAG|KIND|SEVERITY|STEP|MESSAGE)=' "
+                f"| sort > {env}")
     assert out.returncode == 1, out.stderr
     printed = json.loads(out.stdout)  # stdout is still only the JSON array
     sent = json.loads(got.read_text())
