@@ -15,6 +15,7 @@ from textual.message import Message
 from rich.text import Text
 from textual.widgets import Footer, Static
 
+from mlmon_tui.app.alerts import AlertOptions
 from mlmon_tui.app.screens import ChartScreen, DiagnosticsScreen, HelpScreen, Prompt
 from mlmon_tui.panels.braille import unicode_ok
 from mlmon_tui.panels.chart import Chart, ChartOptions
@@ -117,13 +118,15 @@ class MonitorApp(ChartGrid, App[None]):
         config=None,
         bell: bool = True,
         ascii: bool = False,
+        alerts: AlertOptions | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
         self.store = Store()
         self.services = Services(paths, self.store, poll=poll, gpu=gpu, interval=interval,
                                  listen=listen if watch else None, allow_remote=allow_remote,
-                                 config=config, on_data=self._on_data, clock=clock)
+                                 config=config, on_data=self._on_data, clock=clock,
+                                 alerts=replace(alerts or AlertOptions(), bell=bell))
         self.watcher = self.services.watcher
         self.watch_live = watch
         self.use_bell = bell
@@ -244,10 +247,9 @@ class MonitorApp(ChartGrid, App[None]):
         for tag, chart in self._charts.items():
             chart.set_markers(self._markers_for(tag))
         self._main.query_one(HealthPanel).set_findings(findings)
-        if sv.new_errors:
-            sv.new_errors = 0
-            if self.use_bell:
-                self.bell()
+        out = sv.alerter.terminal_output()  # bell and desktop notification on a new error
+        if out and not self.is_headless and self._driver is not None:
+            self._driver.write(out)
 
     def _markers_for(self, tag: str) -> list[tuple[str, int, str]]:
         """(run, onset step, severity) of the findings on `tag`, for its chart."""

@@ -1,6 +1,8 @@
-"""`mlmon-tui check PATH... [--json] [--fail-on warning|error] [--now TIME] [--config FILE]`:
-read every log under the paths once, run the health analysis, print the findings, and exit
-1 when one reaches the `--fail-on` severity (0 otherwise, 2 for usage errors)."""
+"""`mlmon-tui check PATH... [--json] [--fail-on warning|error] [--now TIME] [--config FILE]
+[--on-finding CMD] [--webhook URL] [--notify-level LEVEL]`: read every log under the paths
+once, run the health analysis, print the findings, announce them (the command and the webhook
+run before exit, each with its timeout), and exit 1 when one reaches the `--fail-on` severity
+(0 otherwise, 2 for usage errors)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from mlmon_tui.analysis.config import HealthConfig, load_config
 from mlmon_tui.analysis.findings import SEVERITIES, Finding, severity_rank
 from mlmon_tui.analysis.monitor import HealthMonitor
+from mlmon_tui.app.alerts import AlertOptions, Alerter, add_alert_options, alert_options
 from mlmon_tui.sources.watch.watcher import Watcher
 from mlmon_tui.store import Store
 
@@ -44,7 +47,8 @@ def load(paths: list[Path], store: Store) -> list[str]:
 
 
 def run_check(paths: list[str], *, json_out: bool = False, fail_on: str = "error",
-              now: float | None = None, config: Path | None = None) -> int:
+              now: float | None = None, config: Path | None = None,
+              alerts: AlertOptions | None = None) -> int:
     if fail_on not in SEVERITIES:
         print(f"mlmon-tui check: --fail-on must be one of {', '.join(SEVERITIES)}",
               file=sys.stderr)
@@ -67,6 +71,8 @@ def run_check(paths: list[str], *, json_out: bool = False, fail_on: str = "error
     findings = sorted(monitor.findings, key=_order)
     if not store.runs():
         notes.append(f"no training logs found under {', '.join(paths)}")
+    if alerts is not None:
+        notes += _announce(findings, alerts)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if json_out:
@@ -78,6 +84,18 @@ def run_check(paths: list[str], *, json_out: bool = False, fail_on: str = "error
         print(_summary(findings, store))
     worst = max((severity_rank(f.severity) for f in findings), default=-1)
     return 1 if worst >= severity_rank(fail_on) else 0
+
+
+def _announce(findings: list[Finding], options: AlertOptions) -> list[str]:
+    """Run the command and post to the webhook for each finding, in line (each with its
+    timeout); a desktop notification goes to stderr when it is a terminal. Returns notes."""
+    alerter = Alerter(options, sync=True)
+    alerter.observe(findings)
+    out = alerter.terminal_output()
+    if out and sys.stderr.isatty():
+        sys.stderr.write(out)
+        sys.stderr.flush()
+    return alerter.problems()
 
 
 def _order(f: Finding):
@@ -111,6 +129,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help="judge stalls against this time (Unix seconds or ISO 8601)")
     p.add_argument("--config", type=Path, default=None, metavar="FILE",
                    help="TOML file whose [health] table overrides the thresholds")
+    add_alert_options(p, headless=True)
 
 
 def _time_arg(text: str) -> float:
@@ -120,15 +139,17 @@ def _time_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _run_args(args: argparse.Namespace) -> int:
+def _run_args(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> int:
+    parser = parser or argparse.ArgumentParser(prog="mlmon-tui check")
+    alerts = alert_options(parser, args, bell=False)
     return run_check(args.paths, json_out=args.json, fail_on=args.fail_on, now=args.now,
-                     config=args.config)
+                     config=args.config, alerts=alerts)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlmon-tui check", description=__doc__)
     _arguments(parser)
-    return _run_args(parser.parse_args(argv))
+    return _run_args(parser.parse_args(argv), parser)
 
 
 if __name__ == "__main__":

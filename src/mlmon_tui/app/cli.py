@@ -73,9 +73,15 @@ def add_service_options(p: argparse.ArgumentParser) -> None:
                    help="CPU/memory/GPU sampling interval (default 1)")
     p.add_argument("--config", metavar="FILE", help="TOML file with health thresholds")
     p.add_argument("--no-bell", action="store_true", help="no terminal bell on a new error")
+    from mlmon_tui.app.alerts.options import add_alert_options
+
+    add_alert_options(p)
 
 
 def service_kwargs(parser: argparse.ArgumentParser, a) -> dict:
+    from mlmon_tui.app.alerts.options import alert_options
+
+    alerts = alert_options(parser, a, bell=not a.no_bell)
     config = None
     if a.config:
         from mlmon_tui.analysis.config import load_config
@@ -101,7 +107,7 @@ def service_kwargs(parser: argparse.ArgumentParser, a) -> dict:
                   "write metrics (no authentication)", file=sys.stderr)
     return dict(gpu=not a.no_gpu, interval=a.interval,
                 listen=None if a.no_listen else a.listen, allow_remote=a.allow_remote,
-                config=config, bell=not a.no_bell)
+                config=config, bell=not a.no_bell, alerts=alerts)
 
 
 def _check_paths(parser: argparse.ArgumentParser, paths: list[str]) -> None:

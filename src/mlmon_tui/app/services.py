@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlmon_tui.analysis.config import HealthConfig
-from mlmon_tui.analysis.findings import Finding, severity_rank
+from mlmon_tui.analysis.findings import Finding
 from mlmon_tui.analysis.monitor import HealthMonitor
 from mlmon_tui.analysis.resources import ResourceSample, samples_from_history
+from mlmon_tui.app.alerts import AlertOptions, Alerter
 from mlmon_tui.sources.base import Problem
 from mlmon_tui.sources.watch.watcher import Watcher
 from mlmon_tui.store import Store
@@ -34,6 +35,7 @@ class Services:
         config: HealthConfig | None = None,
         on_data: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
+        alerts: AlertOptions | None = None,
     ) -> None:
         self.paths = paths
         self.store = store
@@ -44,7 +46,7 @@ class Services:
         self.health = HealthMonitor(config, process_alive=self._process_alive)
         self.findings: list[Finding] = []
         self.findings_version = 0
-        self.new_errors = 0  # errors found since the UI last looked (for the bell)
+        self.alerter = Alerter(alerts)  # each new finding announced once per session
         self._hlock = threading.Lock()
         self._last_clock_check = 0.0
         self.listen = listen
@@ -76,6 +78,7 @@ class Services:
                 except Exception:
                     pass
         self.watcher.stop()
+        self.alerter.close()
 
     def _start_server(self) -> None:
         if not self.listen:
@@ -140,9 +143,7 @@ class Services:
         current = list(self.health.findings)
         if [f.key for f in current] == [f.key for f in self.findings]:
             return False
-        old = {f.key for f in self.findings}
-        self.new_errors += sum(1 for f in current
-                               if f.key not in old and severity_rank(f.severity) >= 2)
+        self.alerter.observe(current)  # hands work to its own threads: returns at once
         self.findings = current
         self.findings_version += 1
         return True

@@ -54,6 +54,11 @@ def diagnostics_text(paths, watcher, store, services) -> Text:
     snap = sv.sampler.latest if sv.sampler is not None else None
     t.append(f"  {'off' if sv.sampler is None else 'sampling every %gs' % sv.sampler.interval}"
              f"; GPUs: {(snap.gpu_status or 'ok') if snap else 'no sample yet'}\n")
+    alerter = getattr(sv, "alerter", None)
+    if alerter is not None:
+        t.append("Alerts\n", style="bold")
+        for line in alerter.lines():
+            t.append(f"  {line}\n", style="yellow" if "last problem" in line else "")
     t.append(f"Input problems ({len(store.problems)})\n", style="bold")
     for p in store.problems[-200:]:
         t.append(f"  {p.severity:<7} {p.path}: {p.message}\n",
