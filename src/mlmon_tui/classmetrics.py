@@ -217,7 +217,7 @@ def _matrix(y, np):
 
 
 def _nan_message(bad: int) -> str:
-    return f"y_score has {bad} NaN or infinite values: nothing computed for this evaluation"
+    return f"y_score has {bad} NaN or infinite values"
 
 
 def _scores(y, np, logits: bool):
