@@ -99,7 +99,7 @@ def confusion_text(cm: list[list[int]], labels: list[str], *, color: bool = True
     cw = max(4, min(6, longest + 1), len(str(max((max(r) for r in cm), default=0))) + 1)
     lw = min(10, max(5, longest + 1))
     out = Text(no_wrap=True, overflow="crop")
-    out.append("true\\pred"[:lw].ljust(lw), "bold")
+    out.append("true".ljust(lw), "bold")  # rows: the true class (the title says so)
     for j in range(k):
         out.append(labels[j][: cw - 1].rjust(cw), "bold")
     out.append(" recall", "bold")
