@@ -124,6 +124,7 @@ class JsonlSource(TextSource):
             if chunk.reset:
                 update.resets.append(self.path)
                 update.scalars.clear()
+                update.classifications.clear()
                 self._reset_state()
             if chunk.data:
                 self._parse(chunk.data, chunk.mtime, update)
