@@ -190,3 +190,15 @@ def test_store_keeps_one_point_per_step_and_first():
     assert store.classification.splits("r") == ["val"] and store.has_run("r")
     with pytest.raises(ValueError):
         from_json({"split": "val", "scalars": {}, "pr": [[0.5], [math.nan, 1]]}, "r", 1, 0.0)
+
+
+def test_long_scoring_renews_the_connection(tmp_path, monkeypatch):
+    import mlmon_tui.client as client
+
+    monkeypatch.setattr(client, "RECONNECT_AFTER", 0.0)  # every scoring counts as long
+    with SocketServer(tmp_path / "logs") as srv:
+        with Monitor(run="r", address=srv.address) as mon:
+            mon.log_predictions(1, [0, 1, 1, 0], [0.1, 0.8, 0.7, 0.2])
+            assert mon.flush(5.0)
+        assert wait_for(lambda: srv.stats["classifications"] == 1)
+        assert srv.stats["connections"] >= 2 and mon.dropped == 0

@@ -64,6 +64,7 @@ __all__ = ["Monitor", "default_address", "safe_run_name"]
 
 STATS_EVERY = 5.0
 MAX_PENDING_PREDICTIONS = 4
+RECONNECT_AFTER = 20.0  # seconds of scoring predictions after which the connection is renewed
 SEND_TIMEOUT = 30.0  # a monitor that reads nothing for this long is taken as hung
 _HELLO = object()
 
@@ -349,7 +350,7 @@ class Monitor:
             items = self._drain()
             if not items:
                 return
-            lines = []
+            lines, t0 = [], time.monotonic()
             for it in items:
                 if it is _HELLO:
                     lines.append(self._hello_line())
@@ -361,6 +362,11 @@ class Monitor:
                     if ln:
                         lines.append(ln)
             n = sum(1 for it in items if it is not _HELLO)
+            if time.monotonic() - t0 > RECONNECT_AFTER:
+                # scoring many predictions took long: the monitor may have closed the
+                # connection as idle meanwhile, and a write to it would vanish unseen
+                self._disconnect()
+                self._try_connect()
             if self._send_lines(lines):
                 self.sent += n
             elif self.spool:

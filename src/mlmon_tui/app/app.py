@@ -79,7 +79,7 @@ class MonitorApp(ChartGrid, App[None]):
         Binding("g", "toggle_gauges", "Gauges"),
         Binding("h", "toggle_health", "Health"),
         Binding("d", "diagnostics", "Diag", show=False),
-        Binding("c", "classification", "Classes"),
+        Binding("c", "classification", "Classes", show=False),
         Binding("question_mark", "help", "Help"),
     ]
     HELP = [
