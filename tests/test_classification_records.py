@@ -202,3 +202,16 @@ def test_long_scoring_renews_the_connection(tmp_path, monkeypatch):
             assert mon.flush(5.0)
         assert wait_for(lambda: srv.stats["classifications"] == 1)
         assert srv.stats["connections"] >= 2 and mon.dropped == 0
+
+
+def test_store_bounds_what_it_keeps(monkeypatch):
+    from mlmon_tui.store import classification as sc
+
+    monkeypatch.setattr(sc, "MAX_PER_SPLIT", 6)
+    monkeypatch.setattr(sc, "KEEP_CONFUSION", 3)
+    store = Store()
+    cm = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    store.apply(Update(classifications=[_cm_point(s, [r[:] for r in cm]) for s in range(10)]))
+    pts = store.classification.points("r", "val")
+    assert [p.step for p in pts] == [0, 5, 6, 7, 8, 9]  # the first and the latest
+    assert [p.confusion is not None for p in pts] == [True, False, False, True, True, True]

@@ -48,13 +48,18 @@ def to_host(x):
         return None
     if hasattr(x, "detach") and hasattr(x, "device"):  # a torch tensor
         t = x.detach()
-        if getattr(t.device, "type", "cpu") != "cpu":
+        kind = getattr(t.device, "type", "cpu")
+        if kind == "cuda":
             import torch  # already imported by whoever made the tensor
 
+            # into pinned memory, queued behind the work that computes the tensor; the
+            # event (on the tensor's device's stream) tells the reader when it is there
             t = t.to("cpu", non_blocking=True)
             ev = torch.cuda.Event()
-            ev.record()
+            ev.record(torch.cuda.current_stream(x.device))
             return ("cuda", t, ev)
+        if kind != "cpu":  # MPS, XLA...: a plain (waiting) copy
+            return ("torch", t.cpu())
         return ("torch", t.clone())
     if hasattr(x, "copy") and hasattr(x, "dtype"):  # numpy
         return ("np", x.copy())

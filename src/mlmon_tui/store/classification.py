@@ -1,7 +1,8 @@
 """Curves and confusion matrices per (run, split, step), beside the scalar series.
 
 An evaluation logged again at the same step replaces the earlier one. Per (run, split) the
-first evaluation and the latest `MAX_PER_SPLIT` are kept.
+first evaluation and the latest `MAX_PER_SPLIT` are kept; confusion matrices (up to 100 x 100
+counts each) only for the first and the latest `KEEP_CONFUSION` evaluations.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import bisect
 from mlmon_tui.records.classification import ClassificationPoint
 
 MAX_PER_SPLIT = 1000
+KEEP_CONFUSION = 100
 
 
 class ClassificationStore:
@@ -38,6 +40,8 @@ class ClassificationStore:
             by_step[p.step] = p
             if len(steps) > MAX_PER_SPLIT:
                 del by_step[steps.pop(1)]
+            if len(steps) > KEEP_CONFUSION + 1:
+                by_step[steps[-KEEP_CONFUSION - 1]].confusion = None
             runs.add(p.run)
         if runs:
             self.version += 1
