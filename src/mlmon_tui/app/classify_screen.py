@@ -116,7 +116,7 @@ class ClassificationScreen(Screen[None]):
             earlier = points[0]
         if earlier is latest:
             earlier = None
-        head.update(self._head(splits, latest, earlier))
+        head.update(self._head(splits, latest, earlier, len(points)))
         roc.set_data(latest.roc, earlier.roc if earlier else None,
                      self._legend("ROC", latest, earlier, ("roc_auc", "roc_auc_macro"), "AUC"),
                      self.colour)
@@ -126,7 +126,7 @@ class ClassificationScreen(Screen[None]):
         cm.set_data(latest.confusion, latest.labels,
                     f"confusion matrix, step {latest.step}: rows true, columns predicted")
 
-    def _head(self, splits, latest, earlier) -> Text:
+    def _head(self, splits, latest, earlier, count: int) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(self.run, "bold")
         t.append(f"  {latest.split}", self.colour)
@@ -140,6 +140,8 @@ class ClassificationScreen(Screen[None]):
                 t.append(f"  {name} {_fmt(latest.scalars[key])}")
         if earlier is not None:
             t.append(f"  vs step {earlier.step} ({self.compare}, b)", DIM)
+        elif count > 1:
+            t.append("  the latest is the best (b)", DIM)
         return t
 
     def _legend(self, name, latest, earlier, keys, short) -> Text:
@@ -150,9 +152,10 @@ class ClassificationScreen(Screen[None]):
             k = next((k for k in keys if k in p.scalars), None)
             return f" {short} {_fmt(p.scalars[k])}" if k else ""
 
-        t.append(f"━ {latest.step}{val(latest)}", self.colour)
+        line = "━" if self.unicode else "-"
+        t.append(f"{line} {latest.step}{val(latest)}", self.colour)
         if earlier is not None:
-            t.append(f"  ━ {earlier.step}{val(earlier)}", DIM)
+            t.append(f"  {line} {earlier.step}{val(earlier)}", DIM)
         return t
 
 
