@@ -23,7 +23,9 @@ for up to `MAX_CLASSES` classes.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
+import operator
 
 __all__ = ["MAX_CLASSES", "MAX_CURVE", "MAX_PER_CLASS", "PredictionError", "compute",
            "to_host"]
@@ -187,6 +189,10 @@ def _classes(y, name: str, np):
         if np.any(a < 0) or np.any(a != np.floor(a)):
             raise PredictionError(f"{name} must hold class indices 0, 1, 2, ...")
         return a.astype(np.int64)
+    if all(type(v) is int for v in y):  # the usual case, checked at C speed
+        if y and min(y) < 0:
+            raise PredictionError(f"{name} must hold class indices 0, 1, 2, ...")
+        return list(y)
     out = []
     for v in y:
         if isinstance(v, (list, tuple)):
@@ -231,8 +237,9 @@ def _scores(y, np, logits: bool):
         if not np.all(np.isfinite(s)):
             raise PredictionError(_nan_message(int(np.count_nonzero(~np.isfinite(s)))))
         return 1.0 / (1.0 + np.exp(-s)) if logits else s
-    s = [float(v) for v in y]
-    bad = sum(1 for v in s if not math.isfinite(v))
+    s = y if all(type(v) is float for v in y) else [float(v) for v in y]
+    # a NaN or infinity makes the sum non-finite (checked at C speed); then count them
+    bad = 0 if math.isfinite(sum(s)) else sum(1 for v in s if not math.isfinite(v))
     if bad:
         raise PredictionError(_nan_message(bad))
     return [_sigmoid(v) for v in s] if logits else s
@@ -250,7 +257,8 @@ def _finite_matrix(rows, np):
         if not np.all(np.isfinite(rows)):
             raise PredictionError(_nan_message(int(np.count_nonzero(~np.isfinite(rows)))))
         return rows
-    bad = sum(1 for r in rows for v in r if not math.isfinite(v))
+    bad = 0 if math.isfinite(sum(map(sum, rows))) else sum(
+        1 for r in rows for v in r if not math.isfinite(v))
     if bad:
         raise PredictionError(_nan_message(bad))
     return rows
@@ -338,21 +346,13 @@ def _clf_curve_np(truth, scores, np):
 
 def _clf_curve_py(truth, scores):
     order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
-    fps, tps = [], []
-    tp = fp = 0
-    prev = None
-    for i in order:
-        s = scores[i]
-        if prev is not None and s != prev:
-            fps.append(fp)
-            tps.append(tp)
-        prev = s
-        if truth[i]:
-            tp += 1
-        else:
-            fp += 1
-    fps.append(fp)
-    tps.append(tp)
+    s = sorted(scores, reverse=True)  # the same values in the same order, at C speed
+    cum = list(itertools.accumulate([truth[i] for i in order]))
+    # the last position of each run of equal scores
+    idx = [i for i, (a, b) in enumerate(zip(s, s[1:])) if a != b]
+    idx.append(len(s) - 1)
+    tps = [cum[i] for i in idx]
+    fps = [i + 1 - t for i, t in zip(idx, tps)]
     return fps, tps
 
 
@@ -454,31 +454,25 @@ def _label_names(labels, k: int) -> list[str]:
 def _trapezoid(x, y, np) -> float:
     if np is not None:
         return float(np.sum(np.diff(x) * (y[1:] + y[:-1])) / 2.0)
-    area = 0.0
-    for i in range(1, len(x)):
-        area += (x[i] - x[i - 1]) * (y[i] + y[i - 1]) / 2.0
-    return area
+    return sum(map(operator.mul, map(operator.sub, x[1:], x),
+                   map(operator.add, y[1:], y))) / 2.0
 
 
 def _thin(x, y, np=None, n: int = MAX_CURVE) -> list[list[float]]:
     """At most `n` points of the polyline (x, y), spread evenly along its length, keeping
-    both ends; points in the middle of a straight run are dropped first."""
+    both ends; points in the middle of a straight run are dropped first (for long curves
+    after a first spread-out pick of 8n points, which keeps this linear and cheap)."""
+    if len(x) > 8 * n:
+        x, y = _spread(x, y, 8 * n, np)
     if np is not None and len(x) > 2:
         dx, dy = np.diff(x), np.diff(y)
         turn = np.abs(dx[:-1] * dy[1:] - dy[:-1] * dx[1:]) > 1e-15
         keep = np.r_[True, turn | (dx[:-1] * dx[1:] + dy[:-1] * dy[1:] < 0), True]
         x, y = x[keep], y[keep]
-        if len(x) > n:
-            dist = np.r_[0.0, np.cumsum(np.hypot(np.diff(x), np.diff(y)))]
-            pick = np.unique(np.r_[0, np.minimum(len(x) - 1, np.searchsorted(
-                dist, dist[-1] * np.arange(n) / (n - 1))), len(x) - 1])
-            x, y = x[pick], y[pick]
-        return [np.round(x, 6).tolist(), np.round(y, 6).tolist()]
-    x, y = list(x), list(y)
-    if len(x) > 2:  # drop the middle of straight runs (as scikit-learn's drop_intermediate)
+    elif len(x) > 2:  # as scikit-learn's drop_intermediate
         kx, ky = [x[0]], [y[0]]
         for i in range(1, len(x) - 1):
-            ax, ay, bx, by = x[i] - kx[-1], y[i] - ky[-1], x[i + 1] - x[i], y[i + 1] - y[i]
+            ax, ay, bx, by = x[i] - x[i - 1], y[i] - y[i - 1], x[i + 1] - x[i], y[i + 1] - y[i]
             if abs(ax * by - ay * bx) > 1e-15 or ax * bx + ay * by < 0:
                 kx.append(x[i])
                 ky.append(y[i])
@@ -486,14 +480,29 @@ def _thin(x, y, np=None, n: int = MAX_CURVE) -> list[list[float]]:
         ky.append(y[-1])
         x, y = kx, ky
     if len(x) > n:
-        dist = [0.0]
-        for i in range(1, len(x)):
-            dist.append(dist[-1] + math.hypot(x[i] - x[i - 1], y[i] - y[i - 1]))
-        total = dist[-1] or 1.0
-        pick = sorted({min(len(x) - 1, bisect.bisect_left(dist, total * i / (n - 1)))
-                       for i in range(n)} | {0, len(x) - 1})
-        x, y = [x[i] for i in pick], [y[i] for i in pick]
+        x, y = _spread(x, y, n, np)
+    if np is not None:
+        return [np.round(np.asarray(x, dtype=np.float64), 6).tolist(),
+                np.round(np.asarray(y, dtype=np.float64), 6).tolist()]
     return [[round(float(v), 6) for v in x], [round(float(v), 6) for v in y]]
+
+
+def _spread(x, y, n: int, np):
+    """About `n` points of (x, y) evenly spaced along the curve's length, both ends kept."""
+    if np is not None:
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        dist = np.r_[0.0, np.cumsum(np.hypot(np.diff(x), np.diff(y)))]
+        pick = np.unique(np.r_[0, np.minimum(len(x) - 1, np.searchsorted(
+            dist, dist[-1] * np.arange(n) / (n - 1))), len(x) - 1])
+        return x[pick], y[pick]
+    x, y = list(x), list(y)
+    dist = list(itertools.accumulate(
+        map(math.hypot, map(operator.sub, x[1:], x), map(operator.sub, y[1:], y)),
+        initial=0.0))
+    total = dist[-1]
+    pick = sorted({min(len(x) - 1, bisect.bisect_left(dist, total * i / (n - 1)))
+                   for i in range(n)} | {0, len(x) - 1})
+    return [x[i] for i in pick], [y[i] for i in pick]
 
 
 def _mean_roc(rocs) -> list[list[float]]:
