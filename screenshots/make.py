@@ -27,6 +27,24 @@ SHOTS = [
     ("monitor-200x60.svg", (200, 60), {}),
     ("losses-200x50.svg", (200, 50), {"tags_re": "loss", "smoothing": 0.8}),
 ]
+# the classification view (key c) of the demo's socket run, from its logged predictions
+CLASSIFICATION_SHOTS = [
+    ("classification-80x24.svg", (80, 24), {"keys": ("c",)}),
+    ("classification-160x48.svg", (160, 48), {"keys": ("c",)}),
+]
+
+
+def write_predictions(root: Path) -> None:
+    """What the demo's socket run sends with `log_predictions` at each evaluation."""
+    from mlmon_tui.app import demo_sim as sim
+    from mlmon_tui.client import Monitor
+
+    p = next(p for p in sim.PROFILES if p.name == "socket/pushed")
+    spool = root / p.name / "mlmon-socket.jsonl"
+    with Monitor(run=p.name, address="unix:/nonexistent/mlmon.sock", spool=str(spool)) as m:
+        for s in range(0, UNTIL + 1, demo_write.EVAL_EVERY):
+            m.log_predictions(s, *sim.predictions_at(p, s), labels=sim.CLASSES)
+        m.flush(30.0)
 
 
 def main() -> int:
@@ -35,6 +53,11 @@ def main() -> int:
         demo_write.write(root, rate=RATE, until=UNTIL, t0=T0)
         clock = lambda: T0 + UNTIL / RATE + 3.0  # noqa: E731 - just after the last step
         for name, size, opts in SHOTS:
+            svg = asyncio.run(render_svg([str(root)], size, clock=clock, **opts))
+            (HERE / name).write_text(svg, encoding="utf-8")
+            print(f"wrote screenshots/{name}")
+        write_predictions(root)
+        for name, size, opts in CLASSIFICATION_SHOTS:
             svg = asyncio.run(render_svg([str(root)], size, clock=clock, **opts))
             (HERE / name).write_text(svg, encoding="utf-8")
             print(f"wrote screenshots/{name}")

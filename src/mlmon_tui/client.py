@@ -36,6 +36,15 @@ What it promises the training loop:
   * At interpreter exit the queue gets `exit_timeout` (0.5 s) to drain, then is abandoned.
   * Values are converted with `float()` on the sending thread (Python numbers, numpy
     scalars, 0-d tensors); pass detached values, not tensors that later change in place.
+
+Predictions (`log_predictions`): the call takes a snapshot of its inputs and returns (a
+torch tensor on a GPU is detached and copied to the CPU asynchronously: no wait for the
+GPU); the sending thread then computes the metrics with `mlmon_tui.classmetrics` (imported
+there, standard library only; numpy when importable) and sends the scalars as a metrics
+message and the curves and confusion matrix as a classification message. At most
+`MAX_PENDING_PREDICTIONS` evaluations wait in the queue; more are dropped and counted.
+Predictions that cannot be scored (NaN scores, mismatched lengths, no data) log nothing for
+that step: the reason is kept in `prediction_problems` and said once on stderr.
 """
 
 from __future__ import annotations
@@ -54,8 +63,20 @@ import weakref
 __all__ = ["Monitor", "default_address", "safe_run_name"]
 
 STATS_EVERY = 5.0
+MAX_PENDING_PREDICTIONS = 4
+RECONNECT_AFTER = 20.0  # seconds of scoring predictions after which the connection is renewed
 SEND_TIMEOUT = 30.0  # a monitor that reads nothing for this long is taken as hung
 _HELLO = object()
+
+
+class _Predictions:
+    """One `log_predictions` call waiting in the queue (inputs already snapshotted)."""
+
+    __slots__ = ("step", "wall", "split", "args", "lines")
+
+    def __init__(self, step, wall, split, args):
+        self.step, self.wall, self.split, self.args = step, wall, split, args
+        self.lines: list[dict] | None = None  # computed once, on the sending thread
 _live: "weakref.WeakSet[Monitor]" = weakref.WeakSet()
 
 
@@ -128,6 +149,8 @@ class Monitor:
         self.spooled = 0
         self.sent = 0
         self.bad_values = 0
+        self.prediction_problems: list[str] = []
+        self._said: set[str] = set()
         self.connected = False
         self._client_id = uuid.uuid4().hex[:12]
         self._maxlen = buffer
@@ -172,6 +195,54 @@ class Monitor:
     def _first_log_after_fork(self, step, metrics=None, /, **kw) -> None:
         self._ensure_sender()
         self.log(step, metrics, **kw)
+
+    def log_predictions(self, step: int, y_true, y_score=None, split: str = "val",
+                        labels=None, *, y_pred=None, threshold: float = 0.5,
+                        logits: bool = False) -> None:
+        """Queue one evaluation's predictions; the metrics are computed on the sending thread.
+
+        Binary: `y_score` holds the positive class's probability per sample (its logit with
+        `logits=True`); a sample is predicted positive at probability >= `threshold`. Several
+        classes: `y_score` is an n x k matrix of probabilities (logits with `logits=True`,
+        turned into probabilities by a softmax), or give `y_pred`, the predicted class per
+        sample. `y_true` holds class indices 0..k-1 and `labels` optional class names.
+        Lists, numpy arrays and torch tensors (CPU or GPU) are accepted.
+        Logged at `step`: `<split>/accuracy`, `/precision`, `/recall`, `/f1`, `/roc_auc`,
+        `/average_precision` (binary) or `/accuracy`, `/precision_macro`, `/recall_macro`,
+        `/f1_macro`, `/roc_auc_macro`, `/f1/<label>` (several classes), plus the curves and
+        the confusion matrix."""
+        if self._closed:
+            self._lost_in_log += 1
+            return
+        self._ensure_sender()
+        try:
+            from mlmon_tui.classmetrics import to_host  # standard library only, imports nothing
+
+            args = dict(y_true=to_host(y_true), y_score=to_host(y_score),
+                        y_pred=to_host(y_pred), threshold=float(threshold),
+                        logits=bool(logits), labels=None if labels is None else list(labels))
+        except Exception as e:  # never raise into the training loop
+            self._prediction_problem(step, split, f"could not read the inputs: {e}")
+            return
+        q = self._q
+        if sum(1 for it in q if isinstance(it, _Predictions)) >= MAX_PENDING_PREDICTIONS \
+                or len(q) >= self._maxlen:
+            self._lost_in_log += 1
+            return
+        q.append(_Predictions(step, time.time(), str(split) or "val", args))
+        self._wake.set()
+
+    def _prediction_problem(self, step, split, message: str) -> None:
+        line = f"mlmon: log_predictions(step={step}, split={split!r}): {message}; nothing " \
+               "logged for this step"
+        self.prediction_problems.append(line)
+        del self.prediction_problems[:-20]
+        if line.split(":", 2)[-1] not in self._said:
+            self._said.add(line.split(":", 2)[-1])
+            try:
+                print(line, file=sys.stderr)
+            except Exception:
+                pass
 
     def log_hparams(self, **hparams) -> None:
         self._ensure_sender()
@@ -279,10 +350,23 @@ class Monitor:
             items = self._drain()
             if not items:
                 return
-            lines = [self._hello_line() if it is _HELLO else self._metrics_line(it)
-                     for it in items]
-            lines = [ln for ln in lines if ln]
+            lines, t0 = [], time.monotonic()
+            for it in items:
+                if it is _HELLO:
+                    lines.append(self._hello_line())
+                elif isinstance(it, _Predictions):
+                    lines += [json.dumps({"run": self.run, **m}, separators=(",", ":"))
+                              + "\n" for m in self._prediction_lines(it)]
+                else:
+                    ln = self._metrics_line(it)
+                    if ln:
+                        lines.append(ln)
             n = sum(1 for it in items if it is not _HELLO)
+            if time.monotonic() - t0 > RECONNECT_AFTER:
+                # scoring many predictions took long: the monitor may have closed the
+                # connection as idle meanwhile, and a write to it would vanish unseen
+                self._disconnect()
+                self._try_connect()
             if self._send_lines(lines):
                 self.sent += n
             elif self.spool:
@@ -309,6 +393,10 @@ class Monitor:
         recs = []
         for it in items:
             if it is _HELLO:
+                continue
+            if isinstance(it, _Predictions):
+                recs += [json.dumps({k: v for k, v in m.items() if k != "type"}) + "\n"
+                         for m in self._prediction_lines(it)]
                 continue
             m = self._metrics_dict(it)
             if m is not None:
@@ -347,6 +435,31 @@ class Monitor:
         except (TypeError, ValueError, OverflowError):
             self.bad_values += 1
             return None
+
+    def _prediction_lines(self, it: _Predictions) -> list[dict]:
+        """The metrics and classification messages of one evaluation (computed once)."""
+        if it.lines is not None:
+            return it.lines
+        it.lines = []
+        try:
+            from mlmon_tui import classmetrics
+
+            step = int(it.step)
+            r = classmetrics.compute(**it.args)
+        except Exception as e:  # PredictionError, or anything odd in the inputs
+            self._prediction_problem(it.step, it.split, str(e).split("\n")[0])
+            return it.lines
+        finally:
+            it.args = None  # the snapshot may be large: let it go
+        sp = it.split
+        scalars = {f"{sp}/{k}": v for k, v in r["scalars"].items()}
+        cls = {"split": sp, "kind": r["kind"], "n": r["n"], "labels": r["labels"],
+               "scalars": r["scalars"], "roc": r["roc"], "pr": r["pr"],
+               "confusion": r["confusion"]}
+        it.lines = [{"step": step, "wall_time": it.wall, "metrics": scalars},
+                    {"type": "classification", "step": step, "wall_time": it.wall,
+                     "classification": cls}]
+        return it.lines
 
     def _metrics_line(self, item) -> str | None:
         m = self._metrics_dict(item)

@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from mlmon_tui.analysis.classes import ClassCollapse
 from mlmon_tui.analysis.config import DEFAULT, HealthConfig
 from mlmon_tui.analysis.detector import Context, View
 from mlmon_tui.analysis.findings import Finding
@@ -110,6 +111,7 @@ class HealthMonitor:
         self._rhythm: dict[str, Rhythm] = {}
         self._clock: dict[str, Finding] = {}
         self._resource: list[Finding] = []
+        self._collapse = ClassCollapse()
         self._reported: set[tuple] = set()
         self._store = None
 
@@ -128,6 +130,7 @@ class HealthMonitor:
                     self._feed(key, series)
             hist_runs = self._feed_histograms(store)
             self._check_pairs(store)
+            self._collapse.update(store)
             self._check_layers(store, {run for run, _ in keys} | hist_runs)
             self._check_clock(store, now)
         return self._collect()
@@ -142,6 +145,7 @@ class HealthMonitor:
                     for d in st.detectors:
                         d.flush(view)
             self._check_pairs(store, force=True)
+            self._collapse.update(store)
         return self._collect()
 
     def update_resources(self, samples: Sequence[ResourceSample]) -> list[Finding]:
@@ -349,6 +353,7 @@ class HealthMonitor:
             current.extend(rh.findings)
         current.extend(self._clock.values())
         current.extend(self._resource)
+        current.extend(self._collapse.findings)
         self.findings = current
         new = [f for f in current if f.key not in self._reported]
         self._reported.update(f.key for f in new)

@@ -45,8 +45,11 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
         return None
     vstep, vwall, vraw = vstep[ok], vwall[ok], vraw[ok]
     # work on "badness": losses as they are, accuracies as error rates (or negated if unbounded)
-    both = np.concatenate([vraw, train.value[np.isfinite(train.value)]])
+    tvals = train.value[np.isfinite(train.value)]
+    mixed = pair.train_higher_better not in (None, pair.higher_better)  # val F1 ~ train loss
+    both = vraw if mixed else np.concatenate([vraw, tvals])
     bad = _badness(pair.higher_better, both)
+    tbad = _badness(pair.train_higher_better, tvals) if mixed else bad
     top = _top(both) if pair.higher_better else None
     v = bad(vraw)
     s = _median3(v)
@@ -71,8 +74,8 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
         return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
     # training must still be improving between the best evaluation and now
     tw = max(5, cfg.window // 4)
-    t_best = bad(_train_level(train.step, train.value, int(vstep[best_i]), tw))
-    t_now = bad(_train_level(train.step, train.value, int(vstep[-1]), tw))
+    t_best = tbad(_train_level(train.step, train.value, int(vstep[best_i]), tw))
+    t_now = tbad(_train_level(train.step, train.value, int(vstep[-1]), tw))
     if not (np.isfinite(t_best) and np.isfinite(t_now)):
         return None
     if t_best - t_now <= cfg.overfit_train_rel * max(abs(t_best), 1e-12):
@@ -87,6 +90,8 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     if pair.higher_better:
         err_t, err_v = _error(train_now), _error(val_now)
         verb, tverb, dirword = "fallen", "rising", "below"
+        if mixed:
+            err_t, tverb = float("nan"), "falling"
     else:
         err_t, err_v = train_now, val_now
         verb, tverb, dirword = "risen", "falling", "above"
@@ -124,7 +129,9 @@ def _sustained_rise(v, best_i: int, since: int, noise: float, best: float, cfg) 
 def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | None:
     """Both training and validation still near where they started after many evaluations:
     the model is not learning (info, reported as a plateau of the pair)."""
-    if len(v) < 2 * cfg.overfit_min_evals:
+    if len(v) < 2 * cfg.overfit_min_evals or pair.train_higher_better not in (
+            None, pair.higher_better):
+        return None
         return None
     q = max(2, len(v) // 4)
     tv = train.value[np.isfinite(train.value)]

@@ -4,6 +4,9 @@ Within one run: `train/loss`~`val/loss`, `loss`~`val_loss`, `train_loss`~`val_lo
 `loss`~`eval_loss`, `Loss/train`~`Loss/test`, `train_acc_epoch`~`val_acc`, ...
 Across two runs: Keras' TensorBoard callback writes `epoch_loss` into the runs `X/train` and
 `X/validation`: those two runs form one pair per shared tag.
+A validation F1, AUC or average precision (`val/f1`, `val/roc_auc_macro`, what
+`Monitor.log_predictions` logs) without a training counterpart pairs with the run's training
+loss: it falling while the loss keeps falling is overfitting like an accuracy falling.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ class Pair:
     val_run: str
     val_tag: str
     higher_better: bool
+    # set when the training side measures something else (val F1 against the training loss)
+    train_higher_better: bool | None = None
 
 
 def _role(tag: str) -> tuple[str, str]:
@@ -88,7 +93,30 @@ def pairs_in_run(run: str, tags: list[str]) -> list[Pair]:
         # one validation tag per base: prefer val over test
         v = sorted(vtags, key=lambda x: (_rank_val(x), x))[0]
         out.append(Pair(run, t, run, v, hb))
+    loss = _training_loss(train, plain)
+    if loss is not None:
+        for base, vtags in val.items():
+            if base in train or base.split(":", 1)[-1] in plain:
+                continue
+            leaf = _SUFFIX.sub("", base.split(":", 1)[-1].rsplit("/", 1)[-1])
+            if leaf in _RANKING:
+                v = sorted(vtags, key=lambda x: (_rank_val(x), x))[0]
+                out.append(Pair(run, loss, run, v, True, train_higher_better=False))
     return out
+
+
+_RANKING = {"f1", "f1_macro", "f1_micro", "f1_weighted", "roc_auc", "roc_auc_macro", "auc",
+            "auroc", "average_precision", "ap"}
+
+
+def _training_loss(train: dict[str, str], plain: dict[str, str]) -> str | None:
+    """The run's training loss tag (`train/loss`, `train_loss`, `loss`...), if any."""
+    for tags in (train, plain):
+        found = sorted((t for t in tags.values() if _direction(t) is False),
+                       key=lambda t: (not _SUFFIX.sub("", t.lower()).endswith("loss"), len(t)))
+        if found:
+            return found[0]
+    return None
 
 
 def _rank_val(tag: str) -> int:

@@ -80,6 +80,7 @@ class MonitorApp(ChartGrid, App[None]):
         Binding("g", "toggle_gauges", "Gauges"),
         Binding("h", "toggle_health", "Health"),
         Binding("d", "diagnostics", "Diag", show=False),
+        Binding("c", "classification", "Classes", show=False),
         Binding("question_mark", "help", "Help"),
     ]
     HELP = [
@@ -95,6 +96,7 @@ class MonitorApp(ChartGrid, App[None]):
         ("g", "show or hide the CPU / memory / GPU gauges"),
         ("h", "show or hide the health findings (f in the list: severity filter)"),
         ("d", "diagnostics: file watching, the metrics socket's counters, input problems"),
+        ("c", "classification: ROC / PR curves and confusion matrix of the run"),
         ("tab", "move between the runs list and the charts"),
         ("?", "this help"),
     ]
@@ -475,6 +477,11 @@ class MonitorApp(ChartGrid, App[None]):
 
     def action_diagnostics(self) -> None:
         self.push_screen(DiagnosticsScreen(self.diagnostics_text()))
+
+    def action_classification(self) -> None:
+        from mlmon_tui.app.classify_screen import open_for
+
+        open_for(self, self._main.query_one(RunsPanel).current_run)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.HELP))

@@ -213,6 +213,8 @@ class SocketRun:
         metrics = {"loss": sim.train_loss_at(p, s), "grad_norm": sim.grad_norm_at(p, s)}
         if s % EVAL_EVERY == 0:
             metrics["val_loss"] = sim.val_loss_at(p, s)
+            # the classification view (key c): curves and confusion matrix from predictions
+            self.m.log_predictions(s, *sim.predictions_at(p, s), labels=sim.CLASSES)
         self.m.log(s, **metrics)
 
     def flush(self) -> None:

@@ -6,7 +6,9 @@ import asyncio
 from pathlib import Path
 
 
-async def render_svg(paths: list[str], size: tuple[int, int], **options) -> str:
+async def render_svg(paths: list[str], size: tuple[int, int], keys: tuple[str, ...] = (),
+                     **options) -> str:
+    """`keys`: pressed once the data is shown (e.g. ("c",) for the classification view)."""
     from mlmon_tui.app.app import MonitorApp
 
     app = MonitorApp(paths, watch=False, **options)
@@ -15,6 +17,10 @@ async def render_svg(paths: list[str], size: tuple[int, int], **options) -> str:
         app._update()
         await pilot.pause()
         await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+            await pilot.pause()
         return app.export_screenshot(title="mlmon-tui")
 
 

@@ -7,6 +7,12 @@ recorded) and, with `grad_norms=True`, the global and per-layer gradient norms t
 before the optimizer step (`grad_norm`, `grad_norm/<layer>`), all at `trainer.global_step`.
 At the end of each validation run it sends the `trainer.callback_metrics` that validation
 set or changed (e.g. `val_loss`).
+With `predictions=True` it also collects the validation predictions: `validation_step`
+returns a dict holding the labels (`y_true`, `target`, `targets` or `labels`) and the scores
+(`y_score`, `probs` or `scores`: probabilities; `logits`: logits; `preds`: class indices),
+and at the end of each validation run they go to `Monitor.log_predictions` (split
+`prediction_split`, class names `labels`): accuracy, precision, recall, F1, AUC, curves and
+the confusion matrix at `trainer.global_step`. The tensors stay on their device until then.
 Hyper-parameters (`pl_module.hparams`) go with the hello. Pass `monitor=` to share an open
 `Monitor`; otherwise the callback opens one (`run`, `address` as for `Monitor`) and closes it
 at the end of fit.
@@ -16,13 +22,15 @@ from __future__ import annotations
 
 from lightning.pytorch.callbacks import Callback
 
+from mlmon_tui.integrations._predictions import PredictionBuffer
 from mlmon_tui.integrations._util import OwnedMonitor, plain, scalars
 from mlmon_tui.integrations.torch import GradNorms
 
 
 class MlmonCallback(Callback):
     def __init__(self, monitor=None, run: str | None = None, address: str | None = None,
-                 every_n_steps: int = 1, grad_norms: bool = True, prefix: str = "grad_norm"):
+                 every_n_steps: int = 1, grad_norms: bool = True, prefix: str = "grad_norm",
+                 predictions: bool = False, prediction_split: str = "val", labels=None):
         self._mon = OwnedMonitor(monitor, run, address)
         self.every = max(1, int(every_n_steps))
         self.grad_norms = grad_norms
@@ -31,6 +39,10 @@ class MlmonCallback(Callback):
         self._pending: dict[str, float] = {}
         self._val_keys: set[str] = set()
         self._before_val: dict[str, float] = {}
+        self.predictions = predictions
+        self.prediction_split = prediction_split
+        self.labels = labels
+        self._preds = PredictionBuffer()
 
     @property
     def monitor(self):
@@ -66,6 +78,12 @@ class MlmonCallback(Callback):
 
     def on_validation_start(self, trainer, pl_module) -> None:
         self._before_val = scalars(trainer.callback_metrics)
+        self._preds.clear()
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
+                                dataloader_idx=0) -> None:
+        if self.predictions and not trainer.sanity_checking:
+            self._preds.add(outputs)
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking or self.monitor is None:
@@ -77,6 +95,9 @@ class MlmonCallback(Callback):
         self._val_keys.update(metrics)
         if metrics:
             self.monitor.log(trainer.global_step, metrics)
+        if self.predictions:
+            self._preds.log(self.monitor, trainer.global_step, self.prediction_split,
+                            self.labels)
 
     def on_fit_end(self, trainer, pl_module) -> None:
         self._mon.finish()

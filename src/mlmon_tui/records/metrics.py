@@ -71,14 +71,18 @@ class Update:
     resets: list[str] = field(default_factory=list)
     # run name -> metadata (hyper-parameters, max_steps, num_train_epochs, pid, ...)
     meta: dict[str, dict] = field(default_factory=dict)
+    # curves and confusion matrices (records.classification.ClassificationPoint)
+    classifications: list = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.scalars or self.histograms or self.problems or self.resets or self.meta)
+        return bool(self.scalars or self.histograms or self.problems or self.resets or self.meta
+                    or self.classifications)
 
     def extend(self, other: "Update") -> None:
         self.scalars.extend(other.scalars)
         self.histograms.extend(other.histograms)
         self.problems.extend(other.problems)
         self.resets.extend(other.resets)
+        self.classifications.extend(other.classifications)
         for run, meta in other.meta.items():
             self.meta.setdefault(run, {}).update(meta)

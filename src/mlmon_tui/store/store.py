@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlmon_tui.records.metrics import HistogramPoint, Problem, Update
+from mlmon_tui.store.classification import ClassificationStore
 from mlmon_tui.store.series import Series
 
 MAX_HISTOGRAMS_PER_TAG = 2000
@@ -44,6 +45,7 @@ class Store:
         self.histograms: dict[tuple[str, str], list[HistogramPoint]] = {}
         self.problems: list[Problem] = []
         self._problem_keys: set[tuple[str, str]] = set()
+        self.classification = ClassificationStore()  # curves, confusion matrices
 
     # -- writing ---------------------------------------------------------------------
     def apply(self, update: Update, kind: str = "") -> set[tuple[str, str]]:
@@ -98,6 +100,10 @@ class Store:
                 info.last_seen = now
                 if kind:
                     info.kinds.add(kind)
+            if update.classifications or (update.resets and self.classification.version):
+                for run in self.classification.apply(update.classifications, update.resets):
+                    self.run_info(run).last_seen = now
+                    self.version += 1
             for p in update.problems:
                 self.add_problem(p)
             for run, meta in update.meta.items():

@@ -6,7 +6,9 @@ Step: the first of `keys.STEP_KEYS` present (else the line number); wall time: t
 flattened with `/`, except a `metrics` object, whose keys are tags as they are
 (`{"step": 1, "metrics": {"loss": 2}}` -> `loss`). A `run` key is not a metric, Ray's
 `config` object goes to the run's hyper-parameters, and booleans, strings, lists and nulls
-are skipped. `NaN`/`Infinity` tokens are points like any other.
+are skipped. `NaN`/`Infinity` tokens are points like any other. A `classification` object
+(curves and confusion matrix of one evaluation, as `Monitor.log_predictions` sends them; see
+`records.classification`) becomes a classification record, not scalars.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from mlmon_tui.records import classification as rc
 from mlmon_tui.sources.logs import keys
 from mlmon_tui.sources.base import ScalarBatch, Update
 from mlmon_tui.sources.logs.textfile import TextSource
 
 LINES_SUFFIXES = {".jsonl", ".ndjson"}
 MAYBE_SUFFIXES = {".json", ".log"}
-NOT_METRICS = {"run", "config"}
+NOT_METRICS = {"run", "config", "classification"}
 LIVE_STEP_KEYS = set(keys.STEP_KEYS) - {"epoch"}  # one line with one of these: a log begun
 MAX_CHUNKS_PER_POLL = 8
 # JSON files that are one document, never a metric stream.
@@ -121,6 +124,7 @@ class JsonlSource(TextSource):
             if chunk.reset:
                 update.resets.append(self.path)
                 update.scalars.clear()
+                update.classifications.clear()
                 self._reset_state()
             if chunk.data:
                 self._parse(chunk.data, chunk.mtime, update)
@@ -183,6 +187,8 @@ class JsonlSource(TextSource):
                 walls[idx] = np.asarray(vals, dtype=np.float64) * self._time_scale
         self._lines += n
         self._last_step = last
+        if any(type(r.get("classification")) is dict for r in recs):
+            self._classifications(recs, rows, steps, walls, update)
         for tag, parts in cols.items():
             if len(parts) == 1:
                 idx, vals = parts[0]
@@ -192,6 +198,18 @@ class JsonlSource(TextSource):
             ix = np.asarray(idx, dtype=np.intp)
             value = np.asarray(vals, dtype=np.float64)
             update.scalars.append(ScalarBatch(self.run, tag, steps[ix], walls[ix], value, self.path))
+
+    def _classifications(self, recs, rows, steps, walls, update: Update) -> None:
+        for i, r in zip(rows, recs):
+            c = r.get("classification")
+            if type(c) is not dict:
+                continue
+            try:
+                point = rc.from_json(c, self.run, int(steps[i]), float(walls[i]), self.path)
+            except (ValueError, TypeError) as e:
+                self._problem(update, f"line {self._lines - len(steps) + i + 1}: {e}")
+                continue
+            update.classifications.append(point)
 
 
 _NUMERIC = {int, float}

@@ -49,6 +49,7 @@ class Decoder:
         self._slow: dict[bytes, tuple[list, list, list, list]] = {}
         self._chunks: dict[bytes, list[tuple]] = {}  # tag -> [(step, wall, value, pos)]
         self.histograms: list[tuple[bytes, int, float, dict]] = []
+        self.pr_curves: list[tuple[bytes, int, float, bytes]] = []  # see tb_prcurves
         self.bad_crc: list[int] = []  # file offsets of records whose data CRC failed
         self.undecodable: list[int] = []  # CRC fine, protobuf not
         self.error: str | None = None  # set when the framing cannot be trusted any more
@@ -181,6 +182,9 @@ class Decoder:
                 self.histograms.append((tag, step, wall, tbd.histogram_proto(histo)))
             elif tensor is not None:
                 kind = plugin or self.plugins.get(tag)
+                if kind == "pr_curves":
+                    self.pr_curves.append((tag, step, wall, tensor))
+                    continue
                 if kind not in ("scalars", "histograms"):
                     continue
                 arr = tbd.tensor_array(tensor)

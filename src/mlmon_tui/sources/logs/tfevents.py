@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlmon_tui.sources.logs import tb_prcurves
 from mlmon_tui.sources.base import HistogramPoint, Problem, ScalarBatch, Update
 from mlmon_tui.sources.logs.registry import run_name
 from mlmon_tui.sources.logs.tb_scan import Decoder
@@ -182,6 +183,8 @@ class TfEventsSource:
                     purge_orphans=True,
                 )
             )
+        if dec.pr_curves:
+            tb_prcurves.emit(dec, self.run, self.path, up)
         for tag, step, wall, h in hists:
             up.histograms.append(
                 HistogramPoint(self.run, tag, step, wall, source=self.path, **h)

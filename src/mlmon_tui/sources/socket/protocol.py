@@ -23,6 +23,12 @@ Messages
         `type` defaults to "metrics". `step` is an integer (an integral float is accepted).
         `wall_time` (Unix seconds) is optional: the server's receive time is used without it.
         `run` is optional after a hello (the hello's run is used).
+    {"type":"classification","run":"name","step":10,"wall_time":..,"classification":{...}}
+        One evaluation's curves and confusion matrix (sent by `Monitor.log_predictions`
+        beside an ordinary metrics message holding its scalars); the object's layout is
+        `records.classification`'s JSON form. Written to the run's JSONL as
+        `{"step":10,"wall_time":..,"classification":{...}}`; invalid ones are counted under
+        `bad_messages`.
     {"type":"stats","run":"name","pid":123,"client":"3f9a0c","dropped":4,"spooled":0}
         Sent by the client every 5 s and at close: its cumulative count of messages it had
         to drop. `client` (a random id per client object) lets the server add up counters
@@ -166,6 +172,25 @@ def parse_metrics(obj: dict, default_run: str | None, now: float):
             continue
         clean[k] = f
     return run, step, wall, clean, bad
+
+
+def parse_classification(obj: dict, default_run: str | None, now: float):
+    """Validate a classification message. Returns (run, step, wall, classification object).
+    Raises ProtocolError when it cannot be used."""
+    from mlmon_tui.records.classification import from_json
+
+    run, step, wall, _, _ = parse_metrics({**obj, "metrics": {}}, default_run, now)
+    c = obj.get("classification")
+    try:
+        from_json(c, run, step, wall)
+    except (ValueError, TypeError) as e:
+        raise ProtocolError("bad_messages", str(e)) from None
+    return run, step, wall, c
+
+
+def encode_classification(step: int, wall: float, c: dict) -> str:
+    return json.dumps({"step": step, "wall_time": wall, "classification": c},
+                      separators=(",", ":")) + "\n"
 
 
 def encode_record(step: int, wall: float, metrics: dict) -> str:

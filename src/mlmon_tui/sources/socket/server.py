@@ -34,7 +34,7 @@ RECV_SIZE = 1 << 16
 COUNTERS = ("connections", "active", "messages", "hellos", "client_stats", "malformed_json",
             "bad_messages", "bad_values", "bad_run_names", "oversized_lines", "binary_junk",
             "idle_clients", "disconnected_midline", "dropped_by_client", "accept_errors",
-            "write_errors", "internal_errors")
+            "write_errors", "internal_errors", "classifications")
 
 
 class _Conn:
@@ -65,7 +65,8 @@ class SocketServer:
     (over 1 MiB, discarded up to the next newline), binary_junk (not UTF-8, or NUL bytes),
     idle_clients (closed after `idle_timeout` seconds of silence), disconnected_midline
     (closed with a partial line, which is not written), dropped_by_client (sum of what
-    clients reported losing), accept_errors, write_errors, internal_errors.
+    clients reported losing), accept_errors, write_errors, internal_errors, classifications
+    (curve and confusion-matrix messages written).
     `peers`: run -> process ids sending to it (SO_PEERCRED on Unix sockets, and the pid
     a hello states). Memory per connection is bounded by one line (1 MiB + one read).
     """
@@ -278,6 +279,8 @@ class SocketServer:
             self._hello(conn, obj)
         elif kind == "stats":
             self._client_stats(conn, obj)
+        elif kind == "classification":
+            self._classification(conn, obj)
         else:
             self._count("bad_messages")
 
@@ -301,6 +304,22 @@ class SocketServer:
             self._stats["messages"] += 1
             if conn.pid is not None:
                 self._peers.setdefault(run, set()).add(conn.pid)
+
+    def _classification(self, conn: _Conn, obj: dict) -> None:
+        try:
+            run, step, wall, c = proto.parse_classification(obj, conn.run, time.time())
+        except proto.ProtocolError as e:
+            self._count(e.counter)
+            return
+        f = self._files.writer(run)
+        if f is None:
+            return
+        try:
+            f.write(proto.encode_classification(step, wall, c))
+        except (OSError, ValueError, TypeError):
+            self._count("write_errors")
+            return
+        self._count("classifications")
 
     def _hello(self, conn: _Conn, obj: dict) -> None:
         run = obj.get("run", conn.run)
