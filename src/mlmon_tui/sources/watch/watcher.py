@@ -210,7 +210,7 @@ class Watcher:
             time.sleep(max(0.02, last_read + MIN_READ_GAP - time.monotonic()))
             now = last_read = time.monotonic()
             with self._lock:
-                dirty, self._dirty = self._dirty, set()
+                dirty, self._dirty = {registry.owner(p) for p in self._dirty}, set()
                 rescan, self._rescan = self._rescan, False
             try:
                 if rescan or (self._observer is None and now - last_scan >= 5 * interval):

@@ -1,0 +1,290 @@
+"""MLflow's SQLite tracking store (`mlflow.db`, the default since MLflow 3.7), read live.
+
+The database is opened read-only (`file:...?mode=ro`, autocommit: no transaction is held
+between statements, so the shared lock a read takes lasts one short query and never the
+time between polls). A poll asks `PRAGMA data_version` whether anything was committed since
+the last one (a few microseconds) and, if so, reads what is new by rowid: new runs, new
+params, and at most MAX_ROWS new metric rows. Its cost follows the new rows, not the size of
+the history. The database being busy (a writer holding its lock, SQLITE_BUSY) means "try
+again next poll"; a person hears of it once, and only if it lasts.
+
+Every run of every experiment is named `<experiment>/<run name>` (prefixed by the folder
+that holds the database relative to the root, as the file store is). Deleted runs (and the
+runs of deleted experiments) are hidden; a run deleted while shown has its points dropped,
+a restored one is read again. Params become the run's hyper-parameters, numbers as numbers.
+MLflow stores NaN as 0 with `is_nan` set and +-Inf as +-DBL_MAX; both are turned back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+
+from mlmon_tui.sources.base import Problem, ScalarBatch, Update
+
+KIND = "mlflow"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+MAX_ROWS = 200_000  # metric rows one poll reads; the rest comes with the next poll
+LIFECYCLE_SECONDS = 2.0  # how often deletions and renames are looked for (when data changed)
+BUSY_SAY_AFTER = 10  # consecutive busy polls before a person is told
+DBL_MAX = 1.7976931348623157e308
+TABLES = {"experiments", "runs", "metrics", "params"}
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A read-only, autocommit connection that never waits for a lock."""
+    uri = "file:" + urllib.parse.quote(str(Path(path).resolve())) + "?mode=ro"
+    con = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None,
+                          check_same_thread=False)
+    con.execute("PRAGMA query_only = 1")
+    return con
+
+
+def is_mlflow_db(path: Path) -> bool:
+    try:
+        con = connect(path)
+    except sqlite3.Error:
+        return False
+    try:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.Error:
+        return False
+    finally:
+        con.close()
+    return TABLES <= names
+
+
+def probe(path: Path, head: bytes) -> int:
+    if not head.startswith(SQLITE_MAGIC):
+        return 0
+    return 95 if is_mlflow_db(Path(path)) else 0
+
+
+def open_source(path: Path, root: Path) -> MlflowSqliteSource:
+    return MlflowSqliteSource(path, root)
+
+
+def param_value(text: str):
+    """'0.01' -> 0.01, '32' -> 32, 'True' and anything else stays text."""
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        pass
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        return text
+    return v if text.strip().lower() not in ("nan", "inf", "-inf", "infinity") else text
+
+
+def decode_values(value: np.ndarray, is_nan: np.ndarray) -> np.ndarray:
+    """MLflow's stored values as logged: NaN from `is_nan`, +-Inf from +-DBL_MAX."""
+    value = value.astype(np.float64, copy=True)
+    value[is_nan.astype(bool)] = np.nan
+    value[value >= DBL_MAX] = np.inf
+    value[value <= -DBL_MAX] = -np.inf
+    return value
+
+
+class MlflowSqliteSource:
+    kind = KIND
+
+    def __init__(self, path: Path, root: Path) -> None:
+        self.path = str(path)
+        folder = Path(path).parent
+        try:
+            where = folder.resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            where = "."
+        self.prefix = "" if where in (".", "") else where + "/"
+        self.run = where or "."
+        self._con: sqlite3.Connection | None = None
+        self._dv = None
+        self._said: set[str] = set()
+        self._busy = 0
+        self._stopped = False
+        self._last_lifecycle = 0.0
+        self._more = False
+        self._exp: dict[int, tuple[str, str]] = {}  # id -> (name, lifecycle)
+        self._runs: dict[str, list] = {}  # uuid -> [name shown, experiment id, lifecycle]
+        self._shown: dict[str, str] = {}  # name shown -> uuid
+        self._hidden: set[str] = set()
+        self._params: dict[str, dict] = {}  # uuid -> every param seen
+        self._rowid = {"runs": 0, "params": 0, "metrics": 0}
+
+    # -- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _say(self, up: Update, message: str, severity: str = "warning") -> None:
+        if message not in self._said:
+            self._said.add(message)
+            up.problems.append(Problem(self.path, message, severity))
+
+    def poll(self) -> Update:
+        up = Update()
+        if self._stopped:
+            return up
+        try:
+            if self._con is None:
+                self._con = connect(self.path)
+            self._poll(up)
+            self._busy = 0
+        except sqlite3.OperationalError as e:
+            text = str(e)
+            if "locked" in text or "busy" in text:
+                self._busy += 1  # a writer holds the lock: try again next poll
+                if self._busy >= BUSY_SAY_AFTER:
+                    self._say(up, f"database busy for {self._busy} polls; still retrying")
+            elif "no such table" in text or "no such column" in text:
+                self._stopped = True
+                self._say(up, f"not an MLflow tracking database this reader knows ({text})",
+                          "error")
+            else:
+                self._say(up, f"cannot read: {text}; retrying")
+                self.close()
+        except sqlite3.DatabaseError as e:  # not a database, malformed, ...
+            self._say(up, f"cannot read: {e}; retrying")
+            self.close()
+        return up
+
+    # -- reading ---------------------------------------------------------------------
+    def _poll(self, up: Update) -> None:
+        con = self._con
+        dv = con.execute("PRAGMA data_version").fetchone()[0]
+        now = time.monotonic()
+        if dv == self._dv and not self._more:
+            return
+        self._dv = dv
+        self._new_runs(up)
+        if now - self._last_lifecycle >= LIFECYCLE_SECONDS:
+            self._last_lifecycle = now
+            self._lifecycle(up)
+        self._new_params(up)
+        self._new_metrics(up)
+
+    def _experiments(self) -> None:
+        for eid, name, stage in self._con.execute(
+                "SELECT experiment_id, name, lifecycle_stage FROM experiments"):
+            self._exp[eid] = (name or str(eid), stage or "active")
+
+    def _name(self, uuid: str, name: str | None, eid: int) -> str:
+        exp = self._exp.get(eid, (str(eid), ""))[0]
+        shown = f"{self.prefix}{exp}/{name or uuid}"
+        other = self._shown.get(shown)
+        if other is not None and other != uuid:  # MLflow allows two runs of one name
+            shown = f"{shown} ({uuid[:8]})"
+        self._shown[shown] = uuid
+        return shown
+
+    def _visible(self, uuid: str) -> bool:
+        r = self._runs[uuid]
+        return r[2] != "deleted" and self._exp.get(r[1], ("", "active"))[1] != "deleted"
+
+    def _new_runs(self, up: Update) -> None:
+        rows = self._con.execute(
+            "SELECT rowid, run_uuid, name, experiment_id, lifecycle_stage FROM runs "
+            "WHERE rowid > ? ORDER BY rowid", (self._rowid["runs"],)).fetchall()
+        if not rows:
+            return
+        if any(r[3] not in self._exp for r in rows):
+            self._experiments()
+        for rowid, uuid, name, eid, stage in rows:
+            self._rowid["runs"] = max(self._rowid["runs"], rowid)
+            if uuid in self._runs:
+                continue
+            self._runs[uuid] = [self._name(uuid, name, eid), eid, stage or "active"]
+            if not self._visible(uuid):
+                self._hidden.add(uuid)
+
+    def _lifecycle(self, up: Update) -> None:
+        """Deletions and restores of runs and experiments since the last look."""
+        self._experiments()
+        stages = dict(self._con.execute("SELECT run_uuid, lifecycle_stage FROM runs"))
+        for uuid, r in self._runs.items():
+            r[2] = stages.get(uuid, "deleted") or "active"
+            visible = self._visible(uuid)
+            if not visible and uuid not in self._hidden:
+                self._hidden.add(uuid)
+                up.resets.append(self._source(uuid))
+            elif visible and uuid in self._hidden:
+                self._hidden.discard(uuid)
+                self._reread(uuid, up)
+
+    def _reread(self, uuid: str, up: Update) -> None:
+        """A restored run: its params and points up to where the tail stands."""
+        params = self._con.execute(
+            "SELECT run_uuid, key, value FROM params WHERE run_uuid = ? AND rowid <= ?",
+            (uuid, self._rowid["params"])).fetchall()
+        self._emit_params(params, up)
+        rows = self._con.execute(
+            "SELECT rowid, run_uuid, key, value, is_nan, timestamp, step FROM metrics "
+            "WHERE run_uuid = ? AND rowid <= ? ORDER BY rowid", (uuid, self._rowid["metrics"]),
+        ).fetchall()
+        self._emit_metrics(rows, up)
+
+    def _new_params(self, up: Update) -> None:
+        rows = self._con.execute(
+            "SELECT rowid, run_uuid, key, value FROM params WHERE rowid > ? ORDER BY rowid",
+            (self._rowid["params"],)).fetchall()
+        if rows:
+            self._rowid["params"] = max(r[0] for r in rows)
+            self._emit_params([r[1:] for r in rows], up)
+
+    def _emit_params(self, rows, up: Update) -> None:
+        for uuid, key, value in rows:
+            if uuid not in self._runs:
+                self._new_runs(up)
+            if uuid not in self._runs or uuid in self._hidden:
+                continue
+            hp = up.meta.setdefault(self._runs[uuid][0], {}).setdefault("hparams", {})
+            hp[key] = param_value(value)
+        # the store replaces a run's "hparams" as a whole: send each run's complete set
+        for uuid in {r[0] for r in rows}:
+            if uuid in self._runs and uuid not in self._hidden:
+                run = self._runs[uuid][0]
+                full = self._params.setdefault(uuid, {})
+                full.update(up.meta[run]["hparams"])
+                up.meta[run]["hparams"] = dict(full)
+
+    def _new_metrics(self, up: Update) -> None:
+        rows = self._con.execute(
+            "SELECT rowid, run_uuid, key, value, is_nan, timestamp, step FROM metrics "
+            "WHERE rowid > ? ORDER BY rowid LIMIT ?", (self._rowid["metrics"], MAX_ROWS),
+        ).fetchall()
+        self._more = len(rows) == MAX_ROWS
+        if not rows:
+            return
+        self._rowid["metrics"] = rows[-1][0]
+        if any(r[1] not in self._runs for r in rows):
+            self._new_runs(up)
+        self._emit_metrics(rows, up)
+
+    def _emit_metrics(self, rows, up: Update) -> None:
+        if not rows:
+            return
+        _, uuids, keys, values, nans, stamps, steps = zip(*rows)
+        value = decode_values(np.array(values, dtype=np.float64), np.array(nans))
+        wall = np.array(stamps, dtype=np.float64) / 1000.0
+        step = np.array(steps, dtype=np.int64)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, k in enumerate(zip(uuids, keys)):
+            g = groups.get(k)
+            if g is None:
+                g = groups[k] = []
+            g.append(i)
+        for (uuid, key), idx in groups.items():
+            if uuid not in self._runs or uuid in self._hidden:
+                continue
+            ix = np.array(idx, dtype=np.int64)
+            up.scalars.append(ScalarBatch(self._runs[uuid][0], key, step[ix], wall[ix],
+                                          value[ix], self._source(uuid)))
+
+    def _source(self, uuid: str) -> str:
+        return f"{self.path}#{uuid}"
