@@ -49,7 +49,8 @@ def server(tmp_path_factory):
          "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{tmp}/mlflow.db",
          "--default-artifact-root", str(tmp / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"))  # no job workers
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:

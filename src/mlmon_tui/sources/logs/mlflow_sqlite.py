@@ -81,10 +81,8 @@ def param_value(text: str):
     return v if text.strip().lower() not in ("nan", "inf", "-inf", "infinity") else text
 
 
-def decode_values(value: np.ndarray, is_nan: np.ndarray) -> np.ndarray:
-    """MLflow's stored values as logged: NaN from `is_nan`, +-Inf from +-DBL_MAX."""
-    value = value.astype(np.float64, copy=True)
-    value[is_nan.astype(bool)] = np.nan
+def decode_values(value: np.ndarray) -> np.ndarray:
+    """+-Inf from +-DBL_MAX, as MLflow stores them (NaN comes as NULL from the query)."""
     value[value >= DBL_MAX] = np.inf
     value[value <= -DBL_MAX] = -np.inf
     return value
@@ -109,6 +107,7 @@ class MlflowSqliteSource:
         self._stopped = False
         self._last_lifecycle = 0.0
         self._more = False
+        self._unchecked = True  # deletions not looked for since the last write
         self._exp: dict[int, tuple[str, str]] = {}  # id -> (name, lifecycle)
         self._runs: dict[str, list] = {}  # uuid -> [name shown, experiment id, lifecycle]
         self._shown: dict[str, str] = {}  # name shown -> uuid
@@ -159,12 +158,14 @@ class MlflowSqliteSource:
         con = self._con
         dv = con.execute("PRAGMA data_version").fetchone()[0]
         now = time.monotonic()
-        if dv == self._dv and not self._more:
+        lifecycle_due = now - self._last_lifecycle >= LIFECYCLE_SECONDS
+        if dv != self._dv:
+            self._dv, self._unchecked = dv, True  # a write may have deleted or renamed
+        elif not self._more and not (self._unchecked and lifecycle_due):
             return
-        self._dv = dv
         self._new_runs(up)
-        if now - self._last_lifecycle >= LIFECYCLE_SECONDS:
-            self._last_lifecycle = now
+        if self._unchecked and lifecycle_due:
+            self._last_lifecycle, self._unchecked = now, False
             self._lifecycle(up)
         self._new_params(up)
         self._new_metrics(up)
@@ -223,11 +224,7 @@ class MlflowSqliteSource:
             "SELECT run_uuid, key, value FROM params WHERE run_uuid = ? AND rowid <= ?",
             (uuid, self._rowid["params"])).fetchall()
         self._emit_params(params, up)
-        rows = self._con.execute(
-            "SELECT rowid, run_uuid, key, value, is_nan, timestamp, step FROM metrics "
-            "WHERE run_uuid = ? AND rowid <= ? ORDER BY rowid", (uuid, self._rowid["metrics"]),
-        ).fetchall()
-        self._emit_metrics(rows, up)
+        self._read_metrics("run_uuid = ? AND rowid <= ?", (uuid, self._rowid["metrics"]), up)
 
     def _new_params(self, up: Update) -> None:
         rows = self._con.execute(
@@ -254,37 +251,36 @@ class MlflowSqliteSource:
                 up.meta[run]["hparams"] = dict(full)
 
     def _new_metrics(self, up: Update) -> None:
-        rows = self._con.execute(
-            "SELECT rowid, run_uuid, key, value, is_nan, timestamp, step FROM metrics "
-            "WHERE rowid > ? ORDER BY rowid LIMIT ?", (self._rowid["metrics"], MAX_ROWS),
-        ).fetchall()
-        self._more = len(rows) == MAX_ROWS
-        if not rows:
-            return
-        self._rowid["metrics"] = rows[-1][0]
-        if any(r[1] not in self._runs for r in rows):
-            self._new_runs(up)
-        self._emit_metrics(rows, up)
+        lo = self._rowid["metrics"]
+        top = self._read_metrics("rowid > ? AND rowid <= ?", (lo, lo + MAX_ROWS), up)
+        self._more = top is not None  # something was there: look again next poll
+        if top is not None:
+            self._rowid["metrics"] = top
 
-    def _emit_metrics(self, rows, up: Update) -> None:
-        if not rows:
-            return
-        _, uuids, keys, values, nans, stamps, steps = zip(*rows)
-        value = decode_values(np.array(values, dtype=np.float64), np.array(nans))
-        wall = np.array(stamps, dtype=np.float64) / 1000.0
-        step = np.array(steps, dtype=np.int64)
-        groups: dict[tuple[str, str], list[int]] = {}
-        for i, k in enumerate(zip(uuids, keys)):
-            g = groups.get(k)
+    def _read_metrics(self, where: str, args: tuple, up: Update) -> int | None:
+        """The metric rows matching `where`, as one batch per (run, key); returns the highest
+        rowid met (None if none)."""
+        con = self._con
+        top = con.execute(f"SELECT max(rowid) FROM metrics WHERE {where}", args).fetchone()[0]
+        if top is None:
+            return None
+        groups: dict[tuple[str, str], list] = {}
+        for u, k, *rest in con.execute(
+                "SELECT run_uuid, key, CASE WHEN is_nan THEN NULL ELSE value END, timestamp, "
+                f"step FROM metrics WHERE {where} AND rowid <= ? ORDER BY rowid", (*args, top)):
+            g = groups.get((u, k))
             if g is None:
-                g = groups[k] = []
-            g.append(i)
-        for (uuid, key), idx in groups.items():
-            if uuid not in self._runs or uuid in self._hidden:
-                continue
-            ix = np.array(idx, dtype=np.int64)
-            up.scalars.append(ScalarBatch(self._runs[uuid][0], key, step[ix], wall[ix],
-                                          value[ix], self._source(uuid)))
+                g = groups[(u, k)] = []
+            g.append(rest)
+        if any(u not in self._runs for u, _ in groups):
+            self._new_runs(up)
+        for (uuid, key), rows in groups.items():
+            if uuid in self._runs and uuid not in self._hidden:
+                a = np.array(rows, dtype=np.float64)  # NULL (how a NaN is stored) -> nan
+                value = decode_values(a[:, 0])
+                up.scalars.append(ScalarBatch(self._runs[uuid][0], key, a[:, 2].astype(np.int64),
+                                              a[:, 1] / 1000.0, value, self._source(uuid)))
+        return top
 
     def _source(self, uuid: str) -> str:
         return f"{self.path}#{uuid}"
