@@ -251,3 +251,18 @@ def test_live_appends_and_an_outage(server):
         relay.down()
     check_against_mlflow(client, store, run, "Default/live", ["loss"])
     assert max(delays) < 1.0, delays
+
+
+async def test_the_monitor_takes_a_server_url(server):
+    """`mlmon-tui http://...`: the app's services poll the server; diagnostics say how it is."""
+    from mlmon_tui.app.app import MonitorApp
+
+    client = MlflowClient(tracking_uri=server)
+    run = client.create_run(client.create_experiment("app exp"), run_name="shown").info.run_id
+    client.log_metric(run, "loss", 0.5, step=3)
+    app = MonitorApp([server], watch=False, gpu=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.services.server is None  # no log dir: no metrics socket
+        assert app.store.series("app exp/shown", "loss").step.tolist() == [3]
+        assert f"{server}: ok:" in app.diagnostics_text().plain

@@ -173,3 +173,16 @@ def test_live_appends_reach_the_store_within_a_second(db, tmp_path, wal):
         w.stop()
     check_against_mlflow(client, store, run, "Default/live", ["loss"])
     assert np.all(np.diff(store.series("Default/live", "loss").step) == 1)
+
+
+async def test_the_monitor_takes_a_sqlite_uri(db, tmp_path):
+    """`mlmon-tui sqlite:///path/mlflow.db` (MLflow's tracking URI as it is written)."""
+    from mlmon_tui.app.app import MonitorApp
+
+    path, client = db
+    run = client.create_run("0", run_name="via-uri").info.run_id
+    client.log_metric(run, "loss", 0.5, step=3)
+    app = MonitorApp([f"sqlite:///{path}"], watch=False, gpu=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.store.series("Default/via-uri", "loss").step.tolist() == [3]

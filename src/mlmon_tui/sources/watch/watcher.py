@@ -264,7 +264,9 @@ class Watcher:
             return
         self._ignored.pop(path, None)
         with self._lock:
-            self._sources[path] = _Tracked(source, self.roots.prefix[root])
+            # a root that is a file is considered under its folder: its prefix is its own
+            prefix = self.roots.prefix.get(root, self.roots.prefix.get(path, ""))
+            self._sources[path] = _Tracked(source, prefix)
 
     def _sweep(self, paths: list[Path]) -> bool:
         """Poll the given sources; apply what they found. True when anything was new."""
