@@ -30,7 +30,8 @@ def test_add_hparams_goes_to_the_parent_run(tmp_path):
     assert store.runs() == ["runs/lr0.1"]
     meta = store.run_info("runs/lr0.1").meta
     assert meta["hparams"] == hp
-    assert isinstance(meta["hparams"]["lr"], float) and isinstance(meta["hparams"]["batch_size"], int)
+    assert isinstance(meta["hparams"]["lr"], float)
+    assert isinstance(meta["hparams"]["batch_size"], int)
     assert sorted(meta["metrics"]) == ["hparam/accuracy", "train/loss"]
     # the sub-folder's one point per metric is dropped: train/loss is the run's own series
     s = store.series("runs/lr0.1", "train/loss")

@@ -122,8 +122,9 @@ class MlflowServerSource:
             return up
         if self._down_since is not None:
             gone = time.time() - self._down_since
-            up.problems.append(Problem(self.url, f"MLflow server reachable again at "
-                                                 f"{time.strftime('%H:%M:%S')} (down {gone:.0f} s)"))
+            back = time.strftime("%H:%M:%S")
+            up.problems.append(Problem(self.url, f"MLflow server reachable again at {back} "
+                                                 f"(down {gone:.0f} s)"))
             self._down_since = None
         self.status = f"ok: {len(self._runs)} runs in {len(self._exp)} experiments"
         return up

@@ -156,7 +156,7 @@ class MlflowSqliteSource:
     # -- reading ---------------------------------------------------------------------
     def _poll(self, up: Update) -> None:
         con = self._con
-        dv = con.execute("PRAGMA data_version").fetchone()[0]
+        dv = con.execute("PRAGMA data_version").fetchall()[0][0]
         now = time.monotonic()
         lifecycle_due = now - self._last_lifecycle >= LIFECYCLE_SECONDS
         if dv != self._dv:
@@ -261,7 +261,7 @@ class MlflowSqliteSource:
         """The metric rows matching `where`, as one batch per (run, key); returns the highest
         rowid met (None if none)."""
         con = self._con
-        top = con.execute(f"SELECT max(rowid) FROM metrics WHERE {where}", args).fetchone()[0]
+        top = con.execute(f"SELECT max(rowid) FROM metrics WHERE {where}", args).fetchall()[0][0]
         if top is None:
             return None
         groups: dict[tuple[str, str], list] = {}
