@@ -186,3 +186,20 @@ async def test_the_monitor_takes_a_sqlite_uri(db, tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert app.store.series("Default/via-uri", "loss").step.tolist() == [3]
+
+
+def test_a_deletion_with_no_write_after_it_is_still_seen(db, tmp_path, monkeypatch):
+    """Deletions are looked for at most every LIFECYCLE_SECONDS; one that falls between two
+    looks must not wait for the next write to be noticed."""
+    monkeypatch.setattr(mlflow_sqlite, "LIFECYCLE_SECONDS", 0.3)
+    path, client = db
+    run = client.create_run("0", run_name="soon-gone").info.run_id
+    client.log_metric(run, "loss", 1.0, step=0)
+    src = mlflow_sqlite.open_source(path, tmp_path)
+    assert src.poll().scalars
+    client.delete_run(run)
+    src._last_lifecycle = time.monotonic()  # as if the last look had just been made
+    assert not src.poll().resets  # not due yet
+    time.sleep(0.4)
+    assert src.poll().resets == [f"{path}#{run}"]
+    assert not src.poll()
