@@ -74,3 +74,20 @@ def test_values_of_every_kind_decode_as_tensorboard_encodes_them():
     meta: dict = {}
     tb_plugins.hparams(data.SerializeToString(), meta)
     assert meta["hparams"] == {"f": 0.25, "i": 7, "s": "adam", "b": False, "l": [1.5]}
+
+
+def test_real_lightning_runs_hparams_match_their_hparams_yaml():
+    """Lightning wrote both: the hparams plugin summary in the event file and hparams.yaml."""
+    from reallogs import REAL_LOGS
+
+    root = REAL_LOGS / "BioinfoMachineLearning__mintomics" / "lightning_logs"
+    if not root.is_dir():
+        pytest.skip("real logs absent")
+    store = load(root)
+    for run in ("version_0", "version_28"):
+        yaml = {}
+        for line in (root / run / "hparams.yaml").read_text().splitlines():
+            k, v = line.split(": ", 1)
+            yaml[k] = float(v) if "." in v or "e-" in v else int(v)
+        assert store.run_info(run).meta["hparams"] == yaml
+        assert store.run_info(run).meta["metrics"] == ["hp_metric"]
