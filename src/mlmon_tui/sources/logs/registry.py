@@ -100,5 +100,6 @@ def owner(path: Path) -> Path:
     `-journal` file (a write in WAL mode touches only the `-wal`), else `path` itself."""
     for suffix in COMPANION_SUFFIXES:
         if path.name.endswith(suffix):
-            return path.with_name(path.name[: -len(suffix)])
+            main = path.with_name(path.name[: -len(suffix)])
+            return main if main.is_file() else path
     return path
