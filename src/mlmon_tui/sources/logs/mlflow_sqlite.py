@@ -140,7 +140,8 @@ class MlflowSqliteSource:
             if "locked" in text or "busy" in text:
                 self._busy += 1  # a writer holds the lock: try again next poll
                 if self._busy >= BUSY_SAY_AFTER:
-                    self._say(up, f"database busy for {self._busy} polls; still retrying")
+                    self._say(up, f"database locked by a writer for {BUSY_SAY_AFTER} polls "
+                                  "in a row; still retrying")
             elif "no such table" in text or "no such column" in text:
                 self._stopped = True
                 self._say(up, f"not an MLflow tracking database this reader knows ({text})",
@@ -160,15 +161,16 @@ class MlflowSqliteSource:
         now = time.monotonic()
         lifecycle_due = now - self._last_lifecycle >= LIFECYCLE_SECONDS
         if dv != self._dv:
-            self._dv, self._unchecked = dv, True  # a write may have deleted or renamed
+            self._unchecked = True  # a write may have deleted a run
         elif not self._more and not (self._unchecked and lifecycle_due):
             return
         self._new_runs(up)
         if self._unchecked and lifecycle_due:
-            self._last_lifecycle, self._unchecked = now, False
             self._lifecycle(up)
+            self._last_lifecycle, self._unchecked = now, False
         self._new_params(up)
         self._new_metrics(up)
+        self._dv = dv  # only once all of it was read: a busy database is asked again
 
     def _experiments(self) -> None:
         for eid, name, stage in self._con.execute(
