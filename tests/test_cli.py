@@ -56,7 +56,7 @@ def test_export_csv_covers_every_format(demo_tree, tmp_path):
     assert set(rows[0]) == {"run", "tag", "step", "wall_time", "value"}
     runs = {r["run"] for r in rows}
     assert {"tb/resnet-baseline", "lightning/version_0", "keras", "jsonl/run-a",
-            "hf-trainer", "demo/mlp-sweep-3"} <= runs
+            "hf-trainer", "demo/mlp-sweep-3", "mlflow-db/demo-sqlite/cnn-sweep-1"} <= runs
     tb_loss = [r for r in rows if r["run"] == "tb/resnet-baseline" and r["tag"] == "train/loss"]
     assert [int(r["step"]) for r in tb_loss] == list(range(121))
     from mlmon_tui.app import demo_sim

@@ -51,7 +51,8 @@ def monitor_parser() -> argparse.ArgumentParser:
         prog="mlmon-tui", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"mlmon-tui {__version__}")
     p.add_argument("paths", nargs="*", default=["."], metavar="PATH",
-                   help="log directories to watch (a run is a directory holding log files)")
+                   help="log directories to watch (a run is a directory holding log files); "
+                        "also an mlflow.db, a sqlite:/// URI or an MLflow server's http:// URL")
     p.add_argument("--poll", action="store_true",
                    help="poll instead of inotify (NFS, Lustre; automatic where detected)")
     p.add_argument("--refresh", type=float, default=0.5, metavar="SECONDS",
@@ -119,7 +120,10 @@ def _check_paths(parser: argparse.ArgumentParser, paths: list[str]) -> None:
 def run_monitor(argv: list[str]) -> int:
     parser = monitor_parser()
     a = parser.parse_args(argv)
-    _check_paths(parser, a.paths)
+    from mlmon_tui.sources.watch.remote import is_url, resolve_target
+
+    a.paths = [resolve_target(p) for p in a.paths]  # sqlite:/// URIs; URLs stay
+    _check_paths(parser, [p for p in a.paths if not is_url(p)])
     from mlmon_tui.app.app import MonitorApp
 
     app = MonitorApp(a.paths, poll=a.poll, runs_re=a.runs, tags_re=a.tags,

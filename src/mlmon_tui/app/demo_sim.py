@@ -83,6 +83,7 @@ PROFILES = [
     Profile("jsonl/run-a", seed=6, tau=450),
     Profile("hf-trainer", seed=7, tau=380),
     Profile("mlflow", seed=8, tau=420),
+    Profile("mlflow-db", seed=10, tau=300, lr=0.02),
     Profile("socket/pushed", seed=9, tau=350),
 ]
 

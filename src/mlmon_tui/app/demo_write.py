@@ -197,6 +197,58 @@ class MlflowRun:
             f.flush()
 
 
+class MlflowDbRun:
+    """MLflow's default SQLite store (`mlflow.db`), written with sqlite3 in the subset of
+    MLflow's schema its reader uses (experiments, runs, params, metrics), one commit per step
+    as MLflow's log_metric does; NaN stored as MLflow stores it (0 with is_nan set)."""
+
+    RUN = "9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"
+
+    def __init__(self, root: Path, p: sim.Profile) -> None:
+        import sqlite3
+
+        d = root / "mlflow-db"
+        d.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(d / "mlflow.db", isolation_level=None)
+        self.db.execute("PRAGMA synchronous = OFF")  # a demo: no fsync per step
+        self.db.executescript("""
+            CREATE TABLE IF NOT EXISTS experiments (experiment_id INTEGER PRIMARY KEY,
+                name VARCHAR(256) NOT NULL, lifecycle_stage VARCHAR(32));
+            CREATE TABLE IF NOT EXISTS runs (run_uuid VARCHAR(32) PRIMARY KEY, name VARCHAR(250),
+                status VARCHAR(20), start_time BIGINT, lifecycle_stage VARCHAR(20),
+                experiment_id INTEGER);
+            CREATE TABLE IF NOT EXISTS params (key VARCHAR(250), value VARCHAR(8000) NOT NULL,
+                run_uuid VARCHAR(32), PRIMARY KEY (key, run_uuid));
+            CREATE TABLE IF NOT EXISTS metrics (key VARCHAR(250), value FLOAT NOT NULL,
+                timestamp BIGINT, step BIGINT NOT NULL, is_nan BOOLEAN NOT NULL,
+                run_uuid VARCHAR(32), PRIMARY KEY (key, timestamp, step, run_uuid, value, is_nan));
+            CREATE INDEX IF NOT EXISTS index_metrics_run_uuid ON metrics (run_uuid);
+        """)
+        self.db.execute("INSERT OR IGNORE INTO experiments VALUES (1, 'demo-sqlite', 'active')")
+        self.db.execute("INSERT OR IGNORE INTO runs VALUES (?, 'cnn-sweep-1', 'RUNNING', ?, "
+                        "'active', 1)", (self.RUN, int(time.time() * 1000)))
+        self.db.executemany("INSERT OR IGNORE INTO params VALUES (?, ?, ?)",
+                            [("lr", str(p.lr), self.RUN), ("batch_size", "128", self.RUN),
+                             ("optimizer", "sgd", self.RUN)])
+        self.p = p
+
+    def step(self, s: int, wall: float) -> None:
+        rows = []
+        if s % 5 == 0:
+            rows.append(("train_loss", sim.train_loss_at(self.p, s)))
+        if s % EVAL_EVERY == 0:
+            rows.append(("val_loss", sim.val_loss_at(self.p, s)))
+        if rows:
+            ms = int(wall * 1000)
+            self.db.executemany(
+                "INSERT OR IGNORE INTO metrics VALUES (?, ?, ?, ?, ?, ?)",
+                [(k, 0.0 if math.isnan(v) else v, ms, s, math.isnan(v), self.RUN)
+                 for k, v in rows])
+
+    def flush(self) -> None:
+        pass
+
+
 class SocketRun:
     """Pushes its metrics to the monitor over the local socket with the client."""
 
@@ -227,7 +279,8 @@ def make_runs(root: Path, address: str | None) -> list:
     for name in ("tb/resnet-baseline", "tb/resnet-overfit", "tb/lr-too-high"):
         runs.append(TbRun(root, by_name[name]))
     for cls, name in ((LightningRun, "lightning/version_0"), (KerasRun, "keras"),
-                      (JsonlRun, "jsonl/run-a"), (HfRun, "hf-trainer"), (MlflowRun, "mlflow")):
+                      (JsonlRun, "jsonl/run-a"), (HfRun, "hf-trainer"), (MlflowRun, "mlflow"),
+                      (MlflowDbRun, "mlflow-db")):
         runs.append(cls(root, by_name[name]))
     if address:
         try:

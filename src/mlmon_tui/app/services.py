@@ -15,6 +15,7 @@ from mlmon_tui.analysis.monitor import HealthMonitor
 from mlmon_tui.analysis.resources import ResourceSample, samples_from_history
 from mlmon_tui.app.alerts import AlertOptions, Alerter
 from mlmon_tui.sources.base import Problem
+from mlmon_tui.sources.watch.remote import RemotePoller, split_targets
 from mlmon_tui.sources.watch.watcher import Watcher
 from mlmon_tui.store import Store
 
@@ -37,12 +38,14 @@ class Services:
         clock: Callable[[], float] = time.time,
         alerts: AlertOptions | None = None,
     ) -> None:
+        paths, remote = split_targets(paths)  # URLs and sqlite:/// URIs
         self.paths = paths
         self.store = store
         self.clock = clock
         self.on_data = on_data
         self.watcher = Watcher(paths, store, poll=poll, on_change=self._changed,
                                on_tick=self._tick)
+        self.remote = RemotePoller(remote, store, on_change=self._changed) if remote else None
         self.health = HealthMonitor(config, process_alive=self._process_alive)
         self.findings: list[Finding] = []
         self.findings_version = 0
@@ -64,14 +67,18 @@ class Services:
             self._start_server()
             self._start_sampler()
             self.watcher.start()
+            if self.remote is not None:
+                self.remote.start()
         else:
             self.watcher.load_once()
+            if self.remote is not None:
+                self.remote.load_once()
             with self._hlock:
                 self.health.update(self.store, None, now=self.clock())
                 self._publish()
 
     def stop(self) -> None:
-        for part in (self.sampler, self.server):
+        for part in (self.sampler, self.server, self.remote):
             if part is not None:
                 try:
                     part.stop()
@@ -81,7 +88,7 @@ class Services:
         self.alerter.close()
 
     def _start_server(self) -> None:
-        if not self.listen:
+        if not self.listen or not self.paths:  # nothing but a server URL: no log dir
             return
         try:
             from mlmon_tui.sources.socket.server import SocketServer

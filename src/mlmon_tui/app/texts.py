@@ -36,6 +36,8 @@ def diagnostics_text(paths, watcher, store, services) -> Text:
              f"{sum(len(v) for v in watcher.files().values())} files, "
              f"{len(store.runs())} runs, {store.total_points()} points "
              f"({store.nbytes() / 1e6:.1f} MB)\n")
+    for src in (sv.remote.sources if getattr(sv, "remote", None) else []):
+        t.append(f"  {src.path}: {getattr(src, 'status', '')}\n")  # an MLflow server
     t.append("Metrics socket\n", style="bold")
     if sv.server is None:
         t.append(f"  {sv.server_status or 'off (--no-listen)'}\n")

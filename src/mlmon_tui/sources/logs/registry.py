@@ -17,6 +17,7 @@ from mlmon_tui.sources.base import Source
 READERS = (
     "mlmon_tui.sources.logs.tfevents",
     "mlmon_tui.sources.logs.mlflow",
+    "mlmon_tui.sources.logs.mlflow_sqlite",
     "mlmon_tui.sources.logs.hf_trainer",
     "mlmon_tui.sources.logs.csvlog",
     "mlmon_tui.sources.logs.jsonl",
@@ -89,3 +90,16 @@ def run_name(path: Path, root: Path) -> str:
 
 def skip_dir(name: str) -> bool:
     return name.startswith(".") or name in SKIP_DIRS
+
+
+COMPANION_SUFFIXES = ("-wal", "-journal")  # SQLite writes these beside the database
+
+
+def owner(path: Path) -> Path:
+    """The file a change to `path` belongs to: a SQLite database for its `-wal` or
+    `-journal` file (a write in WAL mode touches only the `-wal`), else `path` itself."""
+    for suffix in COMPANION_SUFFIXES:
+        if path.name.endswith(suffix):
+            main = path.with_name(path.name[: -len(suffix)])
+            return main if main.is_file() else path
+    return path

@@ -16,6 +16,7 @@ import numpy as np
 from google_crc32c import value as _crc
 
 from mlmon_tui.sources.logs import tb_decode as tbd
+from mlmon_tui.sources.logs import tb_plugins
 from mlmon_tui.sources.logs.tfrecord import header_ok
 
 _U64 = struct.Struct("<Q").unpack_from
@@ -50,6 +51,7 @@ class Decoder:
         self._chunks: dict[bytes, list[tuple]] = {}  # tag -> [(step, wall, value, pos)]
         self.histograms: list[tuple[bytes, int, float, dict]] = []
         self.pr_curves: list[tuple[bytes, int, float, bytes]] = []  # see tb_prcurves
+        self.meta: dict = {}  # run metadata from plugins (hparams), handed out by the source
         self.bad_crc: list[int] = []  # file offsets of records whose data CRC failed
         self.undecodable: list[int] = []  # CRC fine, protobuf not
         self.error: str | None = None  # set when the framing cannot be trusted any more
@@ -169,6 +171,8 @@ class Decoder:
         if summary is None:
             return
         values = list(tbd.parse_values(summary))
+        if any(v[2] in tb_plugins.META_PLUGINS for v in values):
+            tb_plugins.read_meta(summary, self.meta)
         if step < self.last_step:
             self._purge(step, [v[0] for v in values])
         else:

@@ -13,6 +13,7 @@ from pathlib import Path
 from mlmon_tui.sources.logs import tb_prcurves
 from mlmon_tui.sources.base import HistogramPoint, Problem, ScalarBatch, Update
 from mlmon_tui.sources.logs.registry import run_name
+from mlmon_tui.sources.logs.tb_plugins import hparams_child, merge_meta
 from mlmon_tui.sources.logs.tb_scan import Decoder
 from mlmon_tui.sources.logs.tb_writer import EventWriter, event_file_name  # noqa: F401 (API)
 from mlmon_tui.sources.logs.tfrecord import header_ok
@@ -49,6 +50,9 @@ class TfEventsSource:
         self._path = Path(path)
         self.path = str(path)
         self.run = run_name(self._path, Path(root))
+        # add_hparams' `run/<time.time()>/` folder: its hparams go to the run, its points not
+        self.run, self._meta_only = hparams_child(self._path, self.run)
+        self._meta: dict = {}
         self._fd: int | None = None
         self._id: tuple[int, int] | None = None
         self._said: set[str] = set()
@@ -171,6 +175,11 @@ class TfEventsSource:
                 f"skipped {len(odd)} undecodable event(s), the first at byte {odd[0]}",
             )
         scalars, hists = dec.take()
+        if dec.meta:  # what this file said so far, whole (the store replaces each key)
+            up.meta.setdefault(self.run, {}).update(merge_meta(self._meta, dec.meta))
+            dec.meta = {}
+        if self._meta_only:
+            scalars, hists = {}, []
         for tag, (step, wall, value) in scalars.items():
             up.scalars.append(
                 ScalarBatch(

@@ -210,7 +210,7 @@ class Watcher:
             time.sleep(max(0.02, last_read + MIN_READ_GAP - time.monotonic()))
             now = last_read = time.monotonic()
             with self._lock:
-                dirty, self._dirty = self._dirty, set()
+                dirty, self._dirty = {registry.owner(p) for p in self._dirty}, set()
                 rescan, self._rescan = self._rescan, False
             try:
                 if rescan or (self._observer is None and now - last_scan >= 5 * interval):
@@ -264,7 +264,9 @@ class Watcher:
             return
         self._ignored.pop(path, None)
         with self._lock:
-            self._sources[path] = _Tracked(source, self.roots.prefix[root])
+            # a root that is a file is considered under its folder: its prefix is its own
+            prefix = self.roots.prefix.get(root, self.roots.prefix.get(path, ""))
+            self._sources[path] = _Tracked(source, prefix)
 
     def _sweep(self, paths: list[Path]) -> bool:
         """Poll the given sources; apply what they found. True when anything was new."""
