@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.widgets import Footer, Static
 
 from mlmon_tui.app.screens import ChartScreen, DiagnosticsScreen, HelpScreen, Prompt
+from mlmon_tui.analysis.names import distinct_labels
 from mlmon_tui.panels.braille import unicode_ok
 from mlmon_tui.panels.chart import Chart, ChartOptions
 from mlmon_tui.panels.palette import colour_for
@@ -138,6 +139,7 @@ class MonitorApp(ChartGrid, App[None]):
         self.clock = clock
         self.hidden: set[str] = set()
         self._colours: dict[str, str] = {}
+        self.labels: dict[str, str] = {}  # run -> its name told apart from the shown runs'
         self._layout_key: tuple = ()
         self._charts: dict[str, Chart] = {}
         self._seen_version = -1
@@ -308,15 +310,18 @@ class MonitorApp(ChartGrid, App[None]):
     def _update_runs(self) -> None:
         rows = []
         with self.store.lock:
-            for run in self._shown_runs():
+            shown = self._shown_runs()
+            self.labels = distinct_labels(shown)
+            for run in shown:
                 info = self.store.run_info(run)
                 rows.append(RunRow(
                     name=run, colour=self.colour(run), visible=run not in self.hidden,
                     kind=",".join(sorted(info.kinds)), last_step=info.last_step,
                     rate=self._steady_rate(run), state=self.run_state(run),
-                    badge=self.badge(run),
+                    badge=self.badge(run), label=self.labels[run],
                 ))
         self._main.query_one(RunsPanel).set_rows(rows)
+        self._main.query_one(HealthPanel).set_labels(self.labels)
 
     def _steady_rate(self, run: str) -> float | None:
         """Steps/s as shown: a new estimate replaces the shown one only when it moved by more
@@ -435,6 +440,7 @@ class MonitorApp(ChartGrid, App[None]):
         chart = Chart(self.store, tag)
         chart.set_options(self.options)
         chart.set_runs(self._runs_with(tag))
+        chart.set_labels(self.labels)
         chart.set_markers(self._markers_for(tag))
         self.push_screen(ChartScreen(chart))
         self.call_after_refresh(chart.poll)

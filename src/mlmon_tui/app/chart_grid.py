@@ -45,6 +45,7 @@ class ChartGrid:
             self._rebuild(tags)
         for tag, chart in self._charts.items():
             chart.set_runs([(r, c) for r, c in runs if self.store.series(r, tag) is not None])
+            chart.set_labels(self.labels)
 
     def _rebuild(self, tags: list[str]) -> None:
         self._want_tags = tags
@@ -90,6 +91,7 @@ class ChartGrid:
                 chart.can_focus = True
                 chart.set_options(self.options)
                 chart.set_runs(self._runs_with(tag))
+                chart.set_labels(self.labels)
                 chart.set_markers(self._markers_for(tag))
                 self._charts[tag] = chart
                 charts.append(chart)

@@ -122,6 +122,7 @@ class Chart(Widget):
         self.options = (options or ChartOptions()).clamp()
         self.runs: list[tuple[str, str]] = []
         self.markers: list[tuple[str, int, str]] = []
+        self.labels: dict[str, str] = {}  # run -> the name its legend shows
         self.frame: cf.Frame | None = None
         self.state = cf.ChartState()
         self._sig = None
@@ -147,6 +148,12 @@ class Chart(Widget):
             if (options.ascii, options.color) != (self.options.ascii, self.options.color):
                 self.state.canvas = None
             self.options = options
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        """The names to show for runs (told apart from each other); the legend follows."""
+        if labels != self.labels:
+            self.labels = dict(labels)
+            self._sig = None
 
     def set_markers(self, markers: list[tuple[str, int, str]]) -> None:
         self.markers = list(markers)
@@ -248,7 +255,7 @@ class Chart(Widget):
         self._update_legend(lay, data)
 
     def _update_legend(self, lay: cf.Layout, data: list[cf.RunData]) -> None:
-        lines = cf.legend_lines(data, self.options, lay)
+        lines = cf.legend_lines(data, self.options, lay, self.labels)
         keys = [[(p.plain, tuple(map(str, p.spans)), str(p.style)) for p in parts] for parts in lines]
         if keys == self._legend_texts:
             return

@@ -14,6 +14,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from mlmon_tui.analysis.names import fit_labels
 from mlmon_tui.panels.axis import format_tick, format_value, log_ticks, nice_ceil, nice_step, ticks
 from mlmon_tui.panels.braille import MARK_FINDING, MARK_NAN, MARK_NEGINF, MARK_POSINF, Canvas
 from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR
@@ -344,21 +345,22 @@ def x_labels(info: FrameInfo, lay: Layout, options) -> str:
     return "".join(line)
 
 
-def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
+def legend_lines(data: list[RunData], options, lay: Layout, labels: dict | None = None) -> list[list[Text]]:
     """Per run the parts [swatch + name, (smoothed) last (raw last), min max], each a
     separate widget so a new last value resends only its own few cells; or one compact
-    line [text] for all runs."""
+    line [text] for all runs. `labels` maps a run to the name to show (told apart)."""
     if lay.legend_rows <= 0 or not data:
         return []
+    names = [(labels or {}).get(rd.run, rd.run) for rd in data]
     swatch = "--" if options.ascii else "━━"
     smoothing = options.smoothing > 0
     fmt = lambda v: "–" if v is None else format_value(v)  # noqa: E731
     if lay.compact_legend:
         t = Text(no_wrap=True, overflow="crop")
-        for rd in data:
+        for rd, name in zip(data, fit_labels(names, 10)):
             shown = rd.smoothed_last if smoothing and rd.smoothed_last is not None else rd.last
             t.append(swatch[0], Style(color=rd.colour) if options.color else None)
-            t.append(f"{_short(rd.run, 10)} {fmt(shown)}  ")
+            t.append(f"{name} {fmt(shown)}  ")
         t.truncate(lay.w)
         return [[t]]
     cells = []
@@ -378,20 +380,15 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
     room = lay.w - len(swatch) - 1 - wv - 2
     show_extra = room - we >= 8
     room = max(4, room - we if show_extra else room)
-    names = max(len(rd.run) for rd in data)
-    room = min(room, max(4, names))
+    room = min(room, max(4, max(len(n) for n in names)))
     out = []
-    for rd, (vals, extra) in zip(data, cells):
+    for rd, (vals, extra), name in zip(data, cells, fit_labels(names, room)):
         head = Text(no_wrap=True, overflow="crop")
         head.append(swatch, Style(color=rd.colour) if options.color else None)
-        head.append(" " + _short(rd.run, room).ljust(room) + "  ")
+        head.append(" " + name.ljust(room) + "  ")
         parts = [head, Text(vals.rjust(wv), Style(bold=True), no_wrap=True, overflow="crop")]
         if show_extra:
             parts.append(Text(extra.ljust(we), no_wrap=True, overflow="crop"))
         out.append(parts)
     return out
 
-
-def _short(name: str, n: int) -> str:
-    """Keep the end of a long run name (the distinguishing part of sweep names)."""
-    return name if len(name) <= n else "…" + name[-(n - 1):] if n > 1 else name[:n]

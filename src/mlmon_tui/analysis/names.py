@@ -1,0 +1,122 @@
+"""Run names that tell runs apart in little room.
+
+`distinct_labels(names)` drops the path components every name shares (leading and trailing),
+so `a/lightning_logs/version_0` and `b/lightning_logs/version_0` read `a` and `b`, and
+`sweep/lr=3e-4/seed=1` reads `lr=3e-4/seed=1`. `fit_labels(labels, width)` then makes them
+fit `width` cells by shortening the middle of the longest part they all share (a common
+prefix or suffix of characters), never the part that differs; only when the differing part
+alone is too wide is its middle shortened, keeping its end. Pure functions: no widget, no
+store.
+"""
+
+from __future__ import annotations
+
+ELLIPSIS = "…"
+
+
+def _common_prefix(seqs: list) -> int:
+    if not seqs:
+        return 0
+    n = min(len(s) for s in seqs)
+    first = seqs[0]
+    for i in range(n):
+        if any(s[i] != first[i] for s in seqs[1:]):
+            return i
+    return n
+
+
+def _common_suffix(seqs: list, skip: int = 0) -> int:
+    """Length of the common suffix that does not overlap the first `skip` items."""
+    if not seqs:
+        return 0
+    n = min(len(s) for s in seqs) - skip
+    first = seqs[0]
+    for i in range(1, n + 1):
+        if any(s[-i] != first[-i] for s in seqs[1:]):
+            return i - 1
+    return max(0, n)
+
+
+def distinct_labels(names: list[str]) -> dict[str, str]:
+    """Name -> label without the path components all `names` share. A label is never empty
+    (a name that is only shared components keeps its last one)."""
+    uniq = list(dict.fromkeys(names))
+    if len(uniq) < 2:
+        return {n: n for n in uniq}
+    parts = [n.split("/") for n in uniq]
+    pre = _common_prefix(parts)
+    suf = _common_suffix(parts, pre)
+    out = {}
+    for name, p in zip(uniq, parts):
+        mid = p[pre:len(p) - suf]
+        out[name] = "/".join(mid) if mid else (p[-1] or name)
+    if len(set(out.values())) < len(out):  # e.g. "a/b" and "a/b/" : keep the full names
+        return {n: n for n in uniq}
+    return out
+
+
+def _squeeze(text: str, width: int, keep_end: bool = False) -> str:
+    """`text` in `width` cells with its middle replaced by an ellipsis (more of the end kept
+    with `keep_end`)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[-width:] if width > 0 else ""
+    room = width - 1
+    head = room // 3 if keep_end else (room + 1) // 2
+    tail = room - head
+    return text[:head] + ELLIPSIS + (text[-tail:] if tail else "")
+
+
+def _shrink(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    return "" if width <= 0 else ELLIPSIS if width == 1 else _squeeze(text, width)
+
+
+def fit_label(label: str, width: int, prefix: int, suffix: int) -> str:
+    """One label in `width` cells, given how many leading/trailing characters it shares with
+    the labels it must be told apart from: the shared parts give up their middle first."""
+    if len(label) <= width:
+        return label
+    if width <= 0:
+        return ""
+    pre, mid, suf = label[:prefix], label[prefix:len(label) - suffix], label[len(label) - suffix:]
+    room = width - len(mid)
+    if room < 0 or not mid:
+        # the differing part alone is too wide: squeeze it, keeping more of its end
+        return _squeeze(mid or label, width, keep_end=True)
+    b = min(len(suf), room // 2 if len(pre) > room // 2 else room - len(pre))
+    a = min(len(pre), room - b)
+    b = min(len(suf), room - a)
+    return _shrink(pre, a) + mid + _shrink(suf, b)
+
+
+def fit_labels(labels: list[str], width: int) -> list[str]:
+    """Each label in at most `width` cells, told apart from the others where they can be:
+    the shared start and end are shortened first, the differing middle last."""
+    uniq = list(dict.fromkeys(labels))
+    if all(len(s) <= width for s in uniq):
+        return list(labels)
+    pre = _common_prefix(uniq) if len(uniq) > 1 else 0
+    suf = _common_suffix(uniq, pre) if len(uniq) > 1 else 0
+    fitted = {s: fit_label(s, width, pre, suf) for s in uniq}
+    if len(set(fitted.values())) < len(fitted) and width > 1:
+        # squeezing made two labels equal: find the head/end balance that tells them apart
+        for head in range(0, width - 1):
+            tail = width - 1 - head
+            alt = {s: s if len(s) <= width else s[:head] + ELLIPSIS + s[len(s) - tail:]
+                   for s in uniq}
+            if len(set(alt.values())) == len(alt):
+                fitted = alt
+                break
+    return [fitted[s] for s in labels]
+
+
+def short_names(names: list[str], width: int | None = None) -> dict[str, str]:
+    """Name -> shortest distinct label (fitted to `width` when given)."""
+    labels = distinct_labels(names)
+    if width is None:
+        return labels
+    keys = list(labels)
+    return dict(zip(keys, fit_labels([labels[k] for k in keys], width)))
