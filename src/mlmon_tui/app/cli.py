@@ -5,6 +5,8 @@
   mlmon-tui check PATH [--json]     health analysis once, headless; exit 1 on findings
   mlmon-tui export PATH [-o FILE]   every scalar as CSV or JSONL
   mlmon-tui screenshot PATH -o FILE.svg [--size 160x48]
+  mlmon-tui summary PATH [--metric TAG] [--sort COLUMN] [--group-by KEY] [--json]
+                                    the runs table of a sweep, headless
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 
 from mlmon_tui import __version__
 
-SUBCOMMANDS = ("demo", "check", "export", "screenshot")
+SUBCOMMANDS = ("demo", "check", "export", "screenshot", "summary")
 
 
 def _smoothing(text: str) -> float:
@@ -177,13 +179,19 @@ def run_check(argv: list[str]) -> int:
     return check_main(argv)
 
 
+def run_summary(argv: list[str]) -> int:
+    from mlmon_tui.app.summary import main as summary_main
+
+    return summary_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
             cmd = argv.pop(0)
             return {"demo": run_demo, "export": run_export, "screenshot": run_screenshot,
-                    "check": run_check}[cmd](argv)
+                    "check": run_check, "summary": run_summary}[cmd](argv)
         return run_monitor(argv)
     except KeyboardInterrupt:
         return 130
