@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from mlmon_tui.panels import chart_frame as cf
+from mlmon_tui.panels.bands import collect_bands
 from mlmon_tui.panels.braille import row_segments
 
 STRIP_WIDTH = 12
@@ -123,6 +124,7 @@ class Chart(Widget):
         self.runs: list[tuple[str, str]] = []
         self.markers: list[tuple[str, int, str]] = []
         self.labels: dict[str, str] = {}  # run -> the name its legend shows
+        self.highlight: str | None = None  # the focused run: on top, the others dimmed
         self.frame: cf.Frame | None = None
         self.state = cf.ChartState()
         self._sig = None
@@ -153,6 +155,11 @@ class Chart(Widget):
         """The names to show for runs (told apart from each other); the legend follows."""
         if labels != self.labels:
             self.labels = dict(labels)
+            self._sig = None
+
+    def set_highlight(self, run: str | None) -> None:
+        if run != self.highlight:
+            self.highlight = run
             self._sig = None
 
     def set_markers(self, markers: list[tuple[str, int, str]]) -> None:
@@ -224,7 +231,9 @@ class Chart(Widget):
             data, xr = cf.collect(
                 self.store, self.tag, self.runs, self.options, self.markers, self.state, 2 * lay.plot_w
             )
-        frame, info = cf.draw(self.state, data, xr, self.options, lay.plot_w, lay.plot_h)
+            bands = collect_bands(self.store, self.tag, self.runs, self.options, xr, 2 * lay.plot_w)
+        frame, info = cf.draw(self.state, data, xr, self.options, lay.plot_w, lay.plot_h,
+                              bands, self.highlight)
         old, self.frame = self.frame, frame
         if old is None or old.codes.shape != frame.codes.shape:
             for s in self._strips:

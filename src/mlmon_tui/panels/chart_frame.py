@@ -15,6 +15,7 @@ from rich.style import Style
 from rich.text import Text
 
 from mlmon_tui.analysis.names import fit_labels
+from mlmon_tui.panels import bands as sweep_bands
 from mlmon_tui.panels.axis import format_tick, format_value, log_ticks, nice_ceil, nice_step, ticks
 from mlmon_tui.panels.braille import MARK_FINDING, MARK_NAN, MARK_NEGINF, MARK_POSINF, Canvas
 from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR
@@ -253,20 +254,21 @@ def _stable_y(state: ChartState, data: list[RunData], log_y: bool, rows: int) ->
     return state.yr
 
 
-def draw(state: ChartState, data: list[RunData], xr, options, w: int, h: int) -> tuple[Frame, FrameInfo]:
+def draw(state: ChartState, data: list[RunData], xr, options, w: int, h: int,
+         bands=(), highlight: str | None = None) -> tuple[Frame, FrameInfo]:
+    """`bands`: [(Columns, style)] shaded under the lines; `highlight`: the run drawn on top."""
     c = state.canvas
     if c is None or (c.width, c.height, c.unicode, c.color) != (w, h, not options.ascii, options.color):
         c = state.canvas = Canvas(w, h, unicode=not options.ascii, color=options.color)
     else:
         c.clear()
-    y0, y1 = _stable_y(state, data, options.log_y, h)
+    extents = data + [RunData("", "", raw=b) for b, _ in bands]
+    y0, y1 = _stable_y(state, extents, options.log_y, h)
     c.set_range(xr[0], xr[1], y0, y1, log_y=options.log_y)
-    smoothing = options.smoothing > 0
+    for cols, style in bands:
+        sweep_bands.paint_band(c, cols, style)
     # raw underneath (faint when smoothed), smoothed on top: one vectorised pass
-    layers = [(rd.raw, Style(color=rd.colour, dim=smoothing)) for rd in data]
-    if smoothing:
-        layers += [(rd.smooth, Style(color=rd.colour)) for rd in data if rd.smooth is not None]
-    c.draw_layers(layers)
+    c.draw_layers(sweep_bands.layers(data, options.smoothing > 0, highlight))
     n_bad = 0
     for rd in data:
         mark = Style(color=rd.colour, bold=True)
