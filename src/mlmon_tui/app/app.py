@@ -21,6 +21,8 @@ from mlmon_tui.panels.braille import unicode_ok
 from mlmon_tui.panels.chart import Chart, ChartOptions
 from mlmon_tui.panels.palette import colour_for
 from mlmon_tui.panels.runs import RunRow, RunsPanel
+from mlmon_tui.panels.runs_table import RunsTable
+from mlmon_tui.app.sweep_view import SWEEP_BINDINGS, SWEEP_HELP, SweepView
 from mlmon_tui.app.chart_grid import ChartGrid
 from mlmon_tui.app.services import Services
 from mlmon_tui.app.texts import details_text, diagnostics_text
@@ -52,7 +54,7 @@ def _quiet_when_closing(method):
     return wrapper
 
 
-class MonitorApp(ChartGrid, App[None]):
+class MonitorApp(SweepView, ChartGrid, App[None]):
     TITLE = "mlmon-tui"
     CSS = """
     Screen { layout: vertical; }
@@ -81,7 +83,7 @@ class MonitorApp(ChartGrid, App[None]):
         Binding("h", "toggle_health", "Health"),
         Binding("d", "diagnostics", "Diag", show=False),
         Binding("question_mark", "help", "Help"),
-    ]
+    ] + SWEEP_BINDINGS
     HELP = [
         ("q", "quit"),
         ("/", "filter tags by regex (empty shows all)"),
@@ -96,6 +98,7 @@ class MonitorApp(ChartGrid, App[None]):
         ("h", "show or hide the health findings (f in the list: severity filter)"),
         ("d", "diagnostics: file watching, the metrics socket's counters, input problems"),
         ("tab", "move between the runs list and the charts"),
+        *SWEEP_HELP,
         ("?", "this help"),
     ]
 
@@ -152,12 +155,16 @@ class MonitorApp(ChartGrid, App[None]):
         self._health_forced = False  # the user showed it
         self._rates: dict[str, float | None] = {}
         self._details_key: tuple = ()
+        self._init_sweep()
 
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="side"):
                 yield RunsPanel(id="runs")
+                table = RunsTable(id="table")
+                table.display = False  # shown by the sweep view (t, or a wide screen)
+                yield table
                 yield Static("", id="details")
                 yield GaugesPanel(id="gauges")
             with Vertical(id="right"):
@@ -265,7 +272,7 @@ class MonitorApp(ChartGrid, App[None]):
 
     def _update_details(self) -> None:
         """The selected run: what feeds it, its hyper-parameters and overfitting figures."""
-        run = self._main.query_one(RunsPanel).current_run
+        run = self.cursor_run()
         box = self._main.query_one("#details", Static)
         if run is None or self.size.height < 30:
             box.display = False
@@ -277,7 +284,8 @@ class MonitorApp(ChartGrid, App[None]):
             box.update(text)
         box.display = True
 
-    def on_runs_panel_highlighted(self, _) -> None:
+    def on_runs_panel_highlighted(self, event: RunsPanel.Highlighted) -> None:
+        self._set_highlight(event.run, event.by_user)
         self._update_details()
 
     # -- runs ------------------------------------------------------------------------
@@ -285,9 +293,10 @@ class MonitorApp(ChartGrid, App[None]):
         if not self.runs_re:
             return True
         try:
-            return re.search(self.runs_re, run) is not None
+            pat = re.compile(self.runs_re)
         except re.error:
             return True
+        return pat.search(run) is not None or self.hparams_match(run, pat)
 
     def colour(self, run: str) -> str:
         c = self._colours.get(run)
@@ -305,23 +314,25 @@ class MonitorApp(ChartGrid, App[None]):
         return "live" if self.clock() - info.last_wall < LIVE_SECONDS else "idle"
 
     def _shown_runs(self) -> list[str]:
-        return [r for r in self.store.runs() if self._run_matches(r)]
+        return self._sweep_filter([r for r in self.store.runs() if self._run_matches(r)])
 
     def _update_runs(self) -> None:
         rows = []
         with self.store.lock:
             shown = self._shown_runs()
             self.labels = distinct_labels(shown)
+            self._update_groups(shown)
             for run in shown:
                 info = self.store.run_info(run)
                 rows.append(RunRow(
-                    name=run, colour=self.colour(run), visible=run not in self.hidden,
+                    name=run, colour=self.run_colour(run), visible=run not in self.hidden,
                     kind=",".join(sorted(info.kinds)), last_step=info.last_step,
                     rate=self._steady_rate(run), state=self.run_state(run),
                     badge=self.badge(run), label=self.labels[run],
                 ))
         self._main.query_one(RunsPanel).set_rows(rows)
         self._main.query_one(HealthPanel).set_labels(self.labels)
+        self._update_sweep(shown)
 
     def _steady_rate(self, run: str) -> float | None:
         """Steps/s as shown: a new estimate replaces the shown one only when it moved by more
@@ -403,7 +414,7 @@ class MonitorApp(ChartGrid, App[None]):
             return False
 
     def action_toggle_run(self) -> None:
-        run = self._main.query_one(RunsPanel).current_run
+        run = self.cursor_run()
         if run is not None:
             self._toggle(run)
 
@@ -437,7 +448,7 @@ class MonitorApp(ChartGrid, App[None]):
         tag = focused.tag if isinstance(focused, Chart) else next(iter(self._charts), None)
         if tag is None:
             return
-        chart = Chart(self.store, tag)
+        chart = Chart(self.chart_store, tag)
         chart.set_options(self.options)
         chart.set_runs(self._runs_with(tag))
         chart.set_labels(self.labels)

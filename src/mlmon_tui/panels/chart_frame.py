@@ -380,9 +380,10 @@ def legend_lines(data: list[RunData], options, lay: Layout, labels: dict | None 
     wv = max(17 if smoothing else 8, max(len(v) for v, _ in cells))
     we = max(26, max(len(e) for _, e in cells))
     room = lay.w - len(swatch) - 1 - wv - 2
-    show_extra = room - we >= 8
+    longest = max(len(n) for n in names)
+    show_extra = room - we >= min(longest, 16)  # names before min/max: they tell lines apart
     room = max(4, room - we if show_extra else room)
-    room = min(room, max(4, max(len(n) for n in names)))
+    room = min(room, max(4, longest))
     out = []
     for rd, (vals, extra), name in zip(data, cells, fit_labels(names, room)):
         head = Text(no_wrap=True, overflow="crop")

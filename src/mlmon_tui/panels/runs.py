@@ -119,9 +119,10 @@ class RunsPanel(ScrollView, can_focus=True):
             self.run = run
 
     class Highlighted(Message):
-        def __init__(self, run: str | None) -> None:
+        def __init__(self, run: str | None, by_user: bool = False) -> None:
             super().__init__()
             self.run = run
+            self.by_user = by_user  # moved by a key or a click (the focused run changed)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -235,6 +236,7 @@ class RunsPanel(ScrollView, can_focus=True):
 
     def action_cursor(self, delta: int) -> None:
         self.move_cursor(self.cursor_row + delta)
+        self.post_message(self.Highlighted(self.current_run, by_user=True))
 
     def action_toggle(self) -> None:
         run = self.current_run
@@ -245,5 +247,6 @@ class RunsPanel(ScrollView, can_focus=True):
         i = event.y + int(self.scroll_offset.y) - 1
         if 0 <= i < len(self._rows):
             self.move_cursor(i)
+            self.post_message(self.Highlighted(self.current_run, by_user=True))
             if event.x < 2 or event.chain >= 2:  # the dot, or a double click
                 self.action_toggle()
