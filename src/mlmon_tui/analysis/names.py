@@ -11,6 +11,8 @@ store.
 
 from __future__ import annotations
 
+import re
+
 ELLIPSIS = "…"
 
 
@@ -92,15 +94,51 @@ def fit_label(label: str, width: int, prefix: int, suffix: int) -> str:
     return _shrink(pre, a) + mid + _shrink(suf, b)
 
 
+_SEP = re.compile(r"([/,;_ ]+)")
+_KEY = re.compile(r"(?<![^/,;_ ])[A-Za-z][A-Za-z0-9_.\-]*=")
+
+
+def _without_shared_tokens(labels: list[str]) -> dict[str, str]:
+    """Each label less the words (between `/ , ; _` and spaces) that every label has:
+    `opt=adam,lr=0.1,bs=8` and `opt=adam,lr=0.2,bs=8` become `lr=0.1` and `lr=0.2`."""
+    split = {s: _SEP.split(s) for s in labels}
+    words = [{t for t in parts[::2] if t} for parts in split.values()]
+    several = [w for w in words if len(w) > 1] or words  # a one-word label shares nothing
+    shared = set.intersection(*several)
+    out = {}
+    for s, parts in split.items():
+        words = [(parts[i - 1] if i else "", w) for i, w in enumerate(parts) if i % 2 == 0]
+        kept = [(sep, w) for sep, w in words if w and w not in shared]
+        text = "".join((sep[:1] if j else "") + w for j, (sep, w) in enumerate(kept))
+        out[s] = text or s
+    return out
+
+
+def _fit_plain(uniq: list[str], width: int) -> dict[str, str]:
+    pre = _common_prefix(uniq) if len(uniq) > 1 else 0
+    suf = _common_suffix(uniq, pre) if len(uniq) > 1 else 0
+    return {s: fit_label(s, width, pre, suf) for s in uniq}
+
+
 def fit_labels(labels: list[str], width: int) -> list[str]:
     """Each label in at most `width` cells, told apart from the others where they can be:
-    the shared start and end are shortened first, the differing middle last."""
+    the shared start and end are shortened first, the differing middle last; when that is
+    not enough, the words all labels share are dropped, then the shortening is tried again."""
     uniq = list(dict.fromkeys(labels))
     if all(len(s) <= width for s in uniq):
         return list(labels)
-    pre = _common_prefix(uniq) if len(uniq) > 1 else 0
-    suf = _common_suffix(uniq, pre) if len(uniq) > 1 else 0
-    fitted = {s: fit_label(s, width, pre, suf) for s in uniq}
+    fitted = _fit_plain(uniq, width)
+    if len(set(fitted.values())) < len(fitted) and len(uniq) > 1:
+        reduced = _without_shared_tokens(uniq)
+        # then the values alone (`lr=0.1,bs=8` -> `0.1,8`)
+        for cand in (reduced, {s: _KEY.sub("", r) or r for s, r in reduced.items()}):
+            if len(set(cand.values())) < len(uniq):
+                continue
+            again = _fit_plain(list(dict.fromkeys(cand.values())), width)
+            alt = {s: again[cand[s]] for s in uniq}
+            if len(set(alt.values())) == len(alt):
+                fitted = alt
+                break
     if len(set(fitted.values())) < len(fitted) and width > 1:
         # squeezing made two labels equal: find the head/end balance that tells them apart
         for head in range(0, width - 1):
@@ -110,7 +148,27 @@ def fit_labels(labels: list[str], width: int) -> list[str]:
             if len(set(alt.values())) == len(alt):
                 fitted = alt
                 break
+    if len(set(fitted.values())) < len(fitted):
+        fitted = _numbered(uniq, fitted, width)
     return [fitted[s] for s in labels]
+
+
+def _numbered(uniq: list[str], fitted: dict[str, str], width: int) -> dict[str, str]:
+    """Last resort (too many differences for the room): labels that still read the same get
+    a number, `~1`, `~2`, in place of their last characters. Full names are in the details."""
+    seen: dict[str, list[str]] = {}
+    for s in uniq:
+        seen.setdefault(fitted[s], []).append(s)
+    out = dict(fitted)
+    k = 0
+    for text, same in seen.items():
+        if len(same) < 2:
+            continue
+        for s in same:  # one count over all of them: two stand-ins never read the same
+            k += 1
+            tag = f"~{k}"
+            out[s] = text[: max(0, width - len(tag))] + tag
+    return out
 
 
 def short_names(names: list[str], width: int | None = None) -> dict[str, str]:
