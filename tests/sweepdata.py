@@ -110,3 +110,21 @@ def write_socket(root: Path, truths: list[Truth]) -> Path:
             time.sleep(0.05)
         time.sleep(0.3)
     return root
+
+
+def write_jsonl(root: Path, truths: list[Truth]) -> Path:
+    """`root/sweep/lr=…/seed=…/metrics.jsonl`, as a training script writes JSON lines: a
+    `config` record first, then one record per step with its own wall time (fixed, so
+    that screens drawn from it are the same every time)."""
+    import json
+
+    for t in truths:
+        d = root / "sweep" / f"lr={t.lr:g}" / f"seed={t.seed}"
+        d.mkdir(parents=True)
+        with open(d / "metrics.jsonl", "w") as f:
+            f.write(json.dumps({"config": {"lr": t.lr, "seed": t.seed, "model": "mlp"}}) + "\n")
+            for s, loss, acc in zip(t.steps, t.val_loss, t.val_acc):
+                f.write(json.dumps({"step": int(s), "wall_time": T0 + float(s),
+                                    "train/loss": float(loss) * 0.9, "val/loss": float(loss),
+                                    "val/acc": float(acc)}) + "\n")
+    return root

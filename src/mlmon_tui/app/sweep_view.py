@@ -134,7 +134,7 @@ class SweepView:
         side = self._main.query_one("#side")
         right = self._main.query_one("#right")
         full = self.table_on() and self.size.width < TABLE_SIDE_WIDTH
-        side.styles.max_width = None if self.table_on() else "45%"
+        side.styles.max_width = "100%" if self.table_on() else "45%"
         side.styles.width = self._side_width()
         right.display = not full
         self._layout_key = ()
@@ -142,7 +142,7 @@ class SweepView:
     def _side_width(self) -> int:
         if self.table_on():
             w = self.size.width
-            return w if w < TABLE_SIDE_WIDTH else max(70, int(w * 0.45))
+            return w if w < TABLE_SIDE_WIDTH else max(70, w // 2)
         return super()._side_width()
 
     def cursor_run(self) -> str | None:
