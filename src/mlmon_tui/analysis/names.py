@@ -71,9 +71,11 @@ def _squeeze(text: str, width: int, keep_end: bool = False) -> str:
 
 
 def _shrink(text: str, width: int) -> str:
+    """A shared part in `width` cells: whole, squeezed in the middle, or (with less than
+    four cells, where a squeeze shows one letter) only an ellipsis."""
     if len(text) <= width:
         return text
-    return "" if width <= 0 else ELLIPSIS if width == 1 else _squeeze(text, width)
+    return "" if width <= 0 else ELLIPSIS if width < 4 else _squeeze(text, width)
 
 
 def fit_label(label: str, width: int, prefix: int, suffix: int) -> str:
@@ -114,33 +116,63 @@ def _without_shared_tokens(labels: list[str]) -> dict[str, str]:
     return out
 
 
+_BOUNDARY = "/,;_ =-"
+
+
+def _shared_ends(uniq: list[str]) -> tuple[int, int]:
+    """Common prefix and suffix lengths, cut back to word boundaries (so a shared `lr=0.00`
+    of `lr=0.001` and `lr=0.0003` stays `lr=`: a number is never split)."""
+    if len(uniq) < 2:
+        return 0, 0
+    pre = _common_prefix(uniq)
+    suf = _common_suffix(uniq, pre)
+    first = uniq[0]
+    while pre > 0 and first[pre - 1] not in _BOUNDARY:
+        pre -= 1
+    while suf > 0 and first[len(first) - suf] not in _BOUNDARY:
+        suf -= 1
+    return pre, suf
+
+
 def _fit_plain(uniq: list[str], width: int) -> dict[str, str]:
-    pre = _common_prefix(uniq) if len(uniq) > 1 else 0
-    suf = _common_suffix(uniq, pre) if len(uniq) > 1 else 0
+    pre, suf = _shared_ends(uniq)
     return {s: fit_label(s, width, pre, suf) for s in uniq}
 
 
+def _whole(uniq: list[str], width: int) -> bool:
+    """Whether every label's differing part fits whole in `width`."""
+    pre, suf = _shared_ends(uniq)
+    return all(len(s) - pre - suf <= width for s in uniq)
+
+
 def fit_labels(labels: list[str], width: int) -> list[str]:
-    """Each label in at most `width` cells, told apart from the others where they can be:
-    the shared start and end are shortened first, the differing middle last; when that is
-    not enough, the words all labels share are dropped, then the shortening is tried again."""
+    """Each label in at most `width` cells, told apart from the others: the shared start and
+    end are shortened first; when the differing part does not fit whole, the words every
+    label shares are dropped, then the `key=` of `key=value` words; only then is the
+    differing part itself shortened (keeping its end), and as a last resort numbered."""
     uniq = list(dict.fromkeys(labels))
     if all(len(s) <= width for s in uniq):
         return list(labels)
-    fitted = _fit_plain(uniq, width)
-    if len(set(fitted.values())) < len(fitted) and len(uniq) > 1:
+    cands = [{s: s for s in uniq}]
+    if len(uniq) > 1:
         reduced = _without_shared_tokens(uniq)
-        # then the values alone (`lr=0.1,bs=8` -> `0.1,8`)
-        for cand in (reduced, {s: _KEY.sub("", r) or r for s, r in reduced.items()}):
-            if len(set(cand.values())) < len(uniq):
+        cands += [reduced, {s: _KEY.sub("", r) or r for s, r in reduced.items()}]
+    cands = [c for c in cands if len(set(c.values())) == len(uniq)]
+    fitted = None
+    for whole in (True, False):
+        for cand in cands:
+            values = list(dict.fromkeys(cand.values()))
+            if whole and not _whole(values, width):
                 continue
-            again = _fit_plain(list(dict.fromkeys(cand.values())), width)
+            again = _fit_plain(values, width)
             alt = {s: again[cand[s]] for s in uniq}
             if len(set(alt.values())) == len(alt):
                 fitted = alt
                 break
-    if len(set(fitted.values())) < len(fitted) and width > 1:
-        # squeezing made two labels equal: find the head/end balance that tells them apart
+        if fitted is not None:
+            break
+    if fitted is None and width > 1:
+        # find the head/end balance that tells the labels apart
         for head in range(0, width - 1):
             tail = width - 1 - head
             alt = {s: s if len(s) <= width else s[:head] + ELLIPSIS + s[len(s) - tail:]
@@ -148,8 +180,8 @@ def fit_labels(labels: list[str], width: int) -> list[str]:
             if len(set(alt.values())) == len(alt):
                 fitted = alt
                 break
-    if len(set(fitted.values())) < len(fitted):
-        fitted = _numbered(uniq, fitted, width)
+    if fitted is None:
+        fitted = _numbered(uniq, _fit_plain(uniq, width), width)
     return [fitted[s] for s in labels]
 
 
