@@ -100,6 +100,24 @@ def fmt_value(v, width: int = MAX_TEXT) -> str:
     return s if len(s) <= width else s[: width // 2 - 1] + "…" + s[-(width - width // 2):]
 
 
+_FLAT: dict[int, tuple[dict, dict]] = {}
+
+
+def flat_hparams(hp) -> dict:
+    """`flatten(hp)`, remembered while the same dict stays in the run's metadata (a reader
+    that sends new hyper-parameters sends a new dict)."""
+    if not isinstance(hp, dict) or not hp:
+        return {}
+    hit = _FLAT.get(id(hp))
+    if hit is not None and hit[0] is hp:
+        return hit[1]
+    if len(_FLAT) > 20000:
+        _FLAT.clear()
+    flat = flatten(hp)
+    _FLAT[id(hp)] = (hp, flat)
+    return flat
+
+
 @dataclass
 class Row:
     run: str
@@ -130,8 +148,24 @@ def metric_figures(step: np.ndarray, value: np.ndarray, want: str, smoothing: fl
         return None, None, None, None
     v, s = value[fin], step[fin]
     i = int(np.argmin(v) if want == "min" else np.argmax(v))
-    sm = ema_debiased(value, smoothing)[fin] if smoothing > 0 else v  # as the chart smooths
-    return float(v[-1]), float(v[i]), int(s[i]), float(sm[-1])
+    return float(v[-1]), float(v[i]), int(s[i]), smoothed_last(v, smoothing)
+
+
+def smoothed_last(v: np.ndarray, weight: float) -> float:
+    """The last value of TensorBoard's debiased EMA of the finite values `v` (what the chart's
+    smoothed line ends at), from the tail that still counts: no pass over the whole run."""
+    n = len(v)
+    if weight <= 0 or n == 1:
+        return float(v[-1])
+    w = min(float(weight), 0.999999)
+    if n <= 64 or w >= 0.99:
+        return float(ema_debiased(v, w)[-1])
+    k = min(n, int(np.ceil(np.log(1e-18) / np.log(w))) + 1)  # older points weigh < 1e-18
+    tail = v[n - k:]
+    if np.all(tail == v[0]) and np.all(v == v[0]):
+        return float(v[0])
+    weights = (1.0 - w) * np.power(w, np.arange(k - 1, -1, -1, dtype=np.float64))
+    return float(np.dot(weights, tail) / (1.0 - w**n))
 
 
 def build_rows(store, runs: list[str], metric: str | None, *, smoothing: float = 0.6,
@@ -144,7 +178,7 @@ def build_rows(store, runs: list[str], metric: str | None, *, smoothing: float =
         for run in runs:
             info = store.run_info(run)
             hp = info.meta.get("hparams")
-            row = Row(run, flatten(hp) if isinstance(hp, dict) else {},
+            row = Row(run, dict(flat_hparams(hp)),
                       (states or {}).get(run, ""), info.last_step,
                       badge=(badges or {}).get(run, ("", "")))
             s = store.series(run, metric) if metric else None
