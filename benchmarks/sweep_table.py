@@ -130,7 +130,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def screen_figures(quick: bool) -> None:
+def screen_figures(quick: bool, baseline: str | None = None) -> None:
     from ptyterm import run_phases
 
     warm, steady = (10, 10) if quick else (15, 30)
@@ -146,6 +146,11 @@ def screen_figures(quick: bool) -> None:
                            cols=200, rows=50, env=env)["steady"]
         plain = run_phases(argv, [("warm-up", warm, None), ("steady", steady, None)],
                            cols=160, rows=48, env=env)["steady"]
+        base = None
+        if baseline:  # the same screen from another checkout (the code before the table)
+            benv = dict(env, PYTHONPATH=os.path.abspath(baseline))
+            base = run_phases(argv, [("warm-up", warm, None), ("steady", steady, None)],
+                              cols=160, rows=48, env=benv)["steady"]
     finally:
         writer.terminate()
         writer.wait(5)
@@ -153,6 +158,9 @@ def screen_figures(quick: bool) -> None:
     print(f"{RUNS} live runs x 2 tags, 1 point/tag/s, gauges on (no GPU), {steady} s")
     print(f"  table on, 200x50     {table['Bps'] / 1024:7.2f} KB/s  {100 * table['cpu']:5.2f} % of a core")
     print(f"  runs list, 160x48    {plain['Bps'] / 1024:7.2f} KB/s  {100 * plain['cpu']:5.2f} % of a core")
+    if base is not None:
+        print(f"  peer: {baseline}, 160x48  {base['Bps'] / 1024:7.2f} KB/s  "
+              f"{100 * base['cpu']:5.2f} % of a core")
     print("  README (app_cost.py, 10 live runs x 4 tags, 160x48): 3.8 KB/s, 5.9 % of a core")
 
 
@@ -160,10 +168,13 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-screen", action="store_true", help="only the sort figures")
+    ap.add_argument("--baseline", metavar="SRC",
+                    help="also measure the runs list with the package under SRC (e.g. the "
+                         "main checkout's src/) as the peer")
     a = ap.parse_args()
     sort_figures()
     if not a.no_screen:
-        screen_figures(a.quick)
+        screen_figures(a.quick, a.baseline)
     return 0
 
 

@@ -121,6 +121,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         config=None,
         bell: bool = True,
         ascii: bool = False,
+        group_by: str | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
@@ -155,7 +156,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         self._health_forced = False  # the user showed it
         self._rates: dict[str, float | None] = {}
         self._details_key: tuple = ()
-        self._init_sweep()
+        self._init_sweep(group_by)
 
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:

@@ -37,6 +37,16 @@ def _size(text: str) -> tuple[int, int]:
     return cols, rows
 
 
+def _group_by(text: str) -> str:
+    from mlmon_tui.analysis.groups import GroupBy
+
+    try:
+        GroupBy.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def add_view_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", metavar="REGEX", help="show only runs matching REGEX")
     p.add_argument("--tags", metavar="REGEX", help="show only tags matching REGEX")
@@ -46,6 +56,9 @@ def add_view_options(p: argparse.ArgumentParser) -> None:
                    help="x axis (default step)")
     p.add_argument("--ascii", action="store_true",
                    help="draw charts with ASCII instead of braille (automatic without UTF-8)")
+    p.add_argument("--group-by", type=_group_by, metavar="KEY",
+                   help="draw runs grouped (mean and min-max band): a hyper-parameter, "
+                        "/regex/ with a capture group, or seed (all but the seed)")
 
 
 def monitor_parser() -> argparse.ArgumentParser:
@@ -120,7 +133,7 @@ def run_monitor(argv: list[str]) -> int:
 
     app = MonitorApp(a.paths, poll=a.poll, runs_re=a.runs, tags_re=a.tags,
                      smoothing=a.smoothing, x_mode=a.x, refresh=a.refresh, ascii=a.ascii,
-                     **service_kwargs(parser, a))
+                     group_by=a.group_by, **service_kwargs(parser, a))
     from mlmon_tui.app import hangup
 
     hangup.install(app)
@@ -167,7 +180,7 @@ def run_screenshot(argv: list[str]) -> int:
     from mlmon_tui.app.screenshot import screenshot
 
     return screenshot(a.paths, a.output, a.size, runs_re=a.runs, tags_re=a.tags,
-                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii)
+                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii, group_by=a.group_by)
 
 
 def run_check(argv: list[str]) -> int:

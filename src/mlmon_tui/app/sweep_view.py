@@ -42,14 +42,18 @@ SWEEP_HELP = [
 
 
 class SweepView:
-    def _init_sweep(self) -> None:
+    def _init_sweep(self, group_by: str | None = None) -> None:
+        """`group_by`: as `G` takes it (checked by the caller; a bad one is ignored here)."""
         self.table_mode: bool | None = None  # None: automatic by width
         self.metric: str | None = None
         self.want: str | None = None  # "min" / "max" set by the user
         self.sort_col = "best"
         self.sort_desc: bool | None = None  # None: best first
         self.top_n: int | None = None
-        self.group_by: GroupBy | None = None
+        try:
+            self.group_by: GroupBy | None = GroupBy.parse(group_by or "")
+        except ValueError:
+            self.group_by = None
         self.expanded: set[str] = set()
         self.highlight: str | None = None
         self.chart_store = GroupedStore(self.store)
