@@ -186,3 +186,17 @@ def test_table_snapshot(snap_compare, sweep_dir):
 
 def test_grouped_chart_snapshot(snap_compare, sweep_dir):
     assert snap_compare(_app(sweep_dir), terminal_size=(100, 30), run_before=_grouped_chart)
+
+
+async def test_full_name_in_tooltip_and_details(sweep_dir):
+    app = _app(sweep_dir)
+    async with app.run_test(size=(80, 40)) as pilot:
+        await _settle(pilot)
+        panel = app.query_one(RunsPanel)
+        await pilot.hover(RunsPanel, offset=(6, 1))
+        await pilot.pause()
+        first = panel.names[0]
+        assert first.startswith("sweep/") and panel.tooltip == first
+        assert panel.shown_names()[first] != first  # the line shows it shortened
+        details = app.query_one("#details").render()
+        assert str(details).startswith(first + "  ·  from jsonl")

@@ -250,3 +250,10 @@ class RunsPanel(ScrollView, can_focus=True):
             self.post_message(self.Highlighted(self.current_run, by_user=True))
             if event.x < 2 or event.chain >= 2:  # the dot, or a double click
                 self.action_toggle()
+
+    def on_mouse_move(self, event) -> None:
+        """The full name of the run under the pointer, as a tooltip (lines show it shortened)."""
+        i = event.y + int(self.scroll_offset.y) - 1
+        rows = self._rows
+        self.tooltip = (rows[i].name
+                        if event.y > 0 and 0 <= i < len(rows) else None)

@@ -278,3 +278,10 @@ class RunsTable(ScrollView, can_focus=True):
             self.post_message(self.Highlighted(self.current_run, by_user=True))
             if event.x < 2 or event.chain >= 2:
                 self.action_toggle()
+
+    def on_mouse_move(self, event) -> None:
+        """The full name of the run under the pointer, as a tooltip (lines show it shortened)."""
+        i = event.y + int(self.scroll_offset.y) - 1
+        rows = self.rows
+        self.tooltip = (rows[i].run
+                        if event.y > 0 and 0 <= i < len(rows) else None)
