@@ -200,3 +200,20 @@ async def test_full_name_in_tooltip_and_details(sweep_dir):
         assert panel.shown_names()[first] != first  # the line shows it shortened
         details = app.query_one("#details").render()
         assert str(details).startswith(first + "  ·  from jsonl")
+
+
+async def test_table_follows_the_screen_width(sweep_dir):
+    app = _app(sweep_dir)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await _settle(pilot)
+        table, right = app.query_one(RunsTable), app.query_one("#right")
+        assert table.display and right.display and table.size.width >= 90
+        await pilot.resize_terminal(120, 40)
+        await _settle(pilot)
+        assert not table.display and app.query_one(RunsPanel).display
+        await pilot.press("t")  # asked for on a narrow screen: it takes the whole width
+        await _settle(pilot)
+        assert table.display and not right.display and table.size.width >= 110
+        await pilot.press("t")
+        await _settle(pilot)
+        assert not table.display and right.display

@@ -60,6 +60,7 @@ class SweepView:
         self._row_cache: dict[str, tuple] = {}
         self._grouped: dict[str, list[str]] = {}  # group key -> runs (all groups)
         self._group_colours: dict[str, str] = {}  # run or group name -> its group's colour
+        self._placed: tuple = ()  # (table on, screen width) the side panel was sized for
 
     # -- what the table shows ----------------------------------------------------------
     def table_on(self) -> bool:
@@ -119,6 +120,9 @@ class SweepView:
         on = self.table_on()
         if table.display != on:
             table.display, panel.display = on, not on
+        placed = (on, self.size.width)
+        if placed != self._placed:  # shown, hidden or resized: the side panel follows
+            self._placed = placed
             self.call_after_refresh(self._place_table)
         if not on:
             return
@@ -221,8 +225,7 @@ class SweepView:
     def _set_highlight(self, run: str | None, by_user: bool) -> None:
         if by_user and run != self.highlight:
             self.highlight = run
-            self._layout_key = self._layout_key  # charts pick it up in the next update
-            self._update()
+            self._update()  # every chart takes it in the update
 
     def action_clear_highlight(self) -> None:
         if self.highlight is not None:
