@@ -110,6 +110,7 @@ async def test_grouping_draws_one_line_per_group_and_expands(sweep_dir):
         names = [r for r, _ in chart.runs]
         assert names == [GROUP_PREFIX + f"lr={fmt_value(lr)}" for lr in sorted(sweepdata.LRS)]
         assert all(chart.labels[n].endswith("(3 runs)") for n in names)
+        assert "grouped by lr" in str(app.query_one("#status").render())
         legend = cf.legend_lines(chart.frame and [cf.RunData(n, "red", n=1) for n in names],
                                  chart.options, chart._layout, chart.labels)
         assert all("3 runs" in parts[0].plain for parts in legend)

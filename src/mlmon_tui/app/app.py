@@ -382,6 +382,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
             parts.append(f"tags /{self.tags_re}/")
         if self.runs_re:
             parts.append(f"runs /{self.runs_re}/")
+        parts += self.sweep_status()
         if problems:
             parts.append(f"{problems} input problem{'s' if problems > 1 else ''} (d shows them)")
         text = " · ".join(parts)

@@ -153,6 +153,15 @@ class SweepView:
             return w if w < TABLE_SIDE_WIDTH else max(70, w // 2)
         return super()._side_width()
 
+    def sweep_status(self) -> list[str]:
+        """Parts of the status line: the grouping and the top-N filter, when on."""
+        parts = []
+        if self.group_by is not None:
+            parts.append(f"grouped by {self.group_by.describe()} (e expands)")
+        if self.top_n:
+            parts.append(f"best {self.top_n} by {self.current_metric()}")
+        return parts
+
     def cursor_run(self) -> str | None:
         if self.table_on():
             return self._main.query_one(RunsTable).current_run
