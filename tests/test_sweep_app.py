@@ -218,3 +218,27 @@ async def test_table_follows_the_screen_width(sweep_dir):
         await pilot.press("t")
         await _settle(pilot)
         assert not table.display and right.display
+
+
+async def test_metric_and_its_direction_can_be_changed(sweep_dir):
+    app = _app(sweep_dir)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(pilot)
+        await pilot.press("t")
+        await _settle(pilot)
+        table = app.query_one(RunsTable)
+        assert table.spec.metric == "val/loss" and table.spec.want == "min"
+        await pilot.press("m", "ctrl+a", "ctrl+k", *"val/acc", "enter")
+        await _settle(pilot)
+        best = [r.best for r in table.rows]
+        assert table.spec.metric == "val/acc" and best == sorted(best, reverse=True)
+        await pilot.press("b")  # say lower is better: the order turns around
+        await _settle(pilot)
+        assert table.spec.want == "min"
+        lows = [r.best for r in table.rows]  # best is now each run's lowest accuracy
+        assert lows == sorted(lows)
+        assert lows[0] == pytest.approx(min(float(app.store.series(r.run, "val/acc").value.min())
+                                            for r in table.rows))
+        await pilot.press("m", "ctrl+a", "ctrl+k", *"no/such/tag", "enter")
+        await _settle(pilot)
+        assert table.spec.metric == "val/acc"  # refused, kept
