@@ -1,6 +1,6 @@
 """Regenerate the README's screenshots from the demo's simulated training.
 
-    python screenshots/make.py
+    python screenshots/make.py [NAME.svg ...]     (names: only those shots)
 
 Writes a fixed history of `mlmon-tui demo`'s runs (every input format) into a temporary
 folder, then renders the monitor headlessly at several terminal sizes.
@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlmon_tui.app import demo_write
+from mlmon_tui.app import demo_sweep, demo_write
 from mlmon_tui.app.screenshot import render_svg
 
 HERE = Path(__file__).parent
@@ -47,18 +47,27 @@ def write_predictions(root: Path) -> None:
         m.flush(30.0)
 
 
+# a 20-run sweep (5 learning rates x 4 seeds), grouped by learning rate: mean and min-max band
+SWEEP_SHOTS = [
+    ("sweep-grouped-200x50.svg", (200, 50), {"group_by": "lr", "smoothing": 0.6}),
+]
+
+
 def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="mlmon-shots-"))
     try:
-        demo_write.write(root, rate=RATE, until=UNTIL, t0=T0)
+        demo_write.write(root / "demo", rate=RATE, until=UNTIL, t0=T0)
         clock = lambda: T0 + UNTIL / RATE + 3.0  # noqa: E731 - just after the last step
-        for name, size, opts in SHOTS:
-            svg = asyncio.run(render_svg([str(root)], size, clock=clock, **opts))
-            (HERE / name).write_text(svg, encoding="utf-8")
-            print(f"wrote screenshots/{name}")
-        write_predictions(root)
-        for name, size, opts in CLASSIFICATION_SHOTS:
-            svg = asyncio.run(render_svg([str(root)], size, clock=clock, **opts))
+        sweep = demo_sweep.write_sweep(root / "sweep-shots")
+        shots = [(n, s, o, [str(root / "demo")]) for n, s, o in SHOTS]
+        shots += [(n, s, o, [str(sweep)]) for n, s, o in SWEEP_SHOTS]
+        shots += [(n, s, o, [str(root / "demo")]) for n, s, o in CLASSIFICATION_SHOTS]
+        if len(sys.argv) > 1:  # only the shots named on the command line
+            shots = [s for s in shots if s[0] in sys.argv[1:]]
+        for name, size, opts, paths in shots:
+            if name == CLASSIFICATION_SHOTS[0][0]:  # the predictions come after the plain shots
+                write_predictions(root / "demo")
+            svg = asyncio.run(render_svg(paths, size, clock=clock, **opts))
             (HERE / name).write_text(svg, encoding="utf-8")
             print(f"wrote screenshots/{name}")
     finally:

@@ -85,7 +85,8 @@ def test_rewrites_send_only_new_points_and_meta(tmp_path, sources):
     assert src.run == "out"
     store = Store()
     update = src.poll()
-    assert update.meta == {"out": {"max_steps": 400, "num_train_epochs": 4}}
+    assert update.meta == {"out": {"max_steps": 400, "num_train_epochs": 4,
+                                   "hparams": {"max_steps": 400, "num_train_epochs": 4}}}
     store.apply(update)
     assert store.series("out", "loss").step.tolist() == list(range(10, 110, 10))
     assert store.series("out", "eval_loss").step.tolist() == [50, 100]
@@ -184,3 +185,58 @@ def test_close_forgets_the_run(tmp_path):
     assert len(b.poll().scalars) == 4
     b.close()
     assert os.path.abspath(tmp_path) not in hf_trainer._FEEDS
+
+
+def test_hyper_parameters_from_training_args_config_and_trial(tmp_path, sources):
+    """The Trainer's own files: training_args.bin (torch.save of TrainingArguments, read
+    without importing anything), config.json (save_pretrained) and a search's trial_params."""
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    ckpt = tmp_path / "out" / "checkpoint-20"
+    ckpt.mkdir(parents=True)
+    args = transformers.TrainingArguments(output_dir=str(tmp_path / "out"), learning_rate=3e-4,
+                                          seed=7, per_device_train_batch_size=16,
+                                          lr_scheduler_type="cosine", report_to=[])
+    torch.save(args, ckpt / "training_args.bin")
+    transformers.BertConfig(hidden_size=32, num_hidden_layers=2).save_pretrained(ckpt)
+    state = TrainerState(max_steps=20, train_batch_size=16)
+    state.trial_params = {"dropout": 0.25}
+    train(state, range(10, 30, 10))
+    state.save_to_json(str(ckpt / "trainer_state.json"))
+    update = open_hf(sources, ckpt / "trainer_state.json", tmp_path).poll()
+    hp = update.meta["out"]["hparams"]
+    assert hp["learning_rate"] == 3e-4 and hp["seed"] == 7
+    assert hp["per_device_train_batch_size"] == 16 and hp["lr_scheduler_type"] == "cosine"
+    assert hp["dropout"] == 0.25 and hp["max_steps"] == 20
+    assert hp["model/hidden_size"] == 32 and hp["model/model_type"] == "bert"
+    assert "model/id2label" not in hp
+
+
+def test_training_args_that_are_not_a_torch_zip_are_ignored(tmp_path):
+    from mlmon_tui.sources.logs.hf_params import training_args_bin
+
+    bad = tmp_path / "training_args.bin"
+    bad.write_bytes(b"\x80\x04not a zip at all")
+    assert training_args_bin(bad) == {}
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_training_args_pickle_runs_no_code(tmp_path):
+    import pickle
+    import zipfile
+
+    from mlmon_tui.sources.logs.hf_params import training_args_bin
+
+    marker = tmp_path / "ran"
+    path = tmp_path / "training_args.bin"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("training_args/data.pkl", pickle.dumps(_Evil(marker)))
+    assert training_args_bin(path) == {}
+    assert not marker.exists()

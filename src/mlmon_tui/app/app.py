@@ -17,10 +17,13 @@ from textual.widgets import Footer, Static
 
 from mlmon_tui.app.alerts import AlertOptions
 from mlmon_tui.app.screens import ChartScreen, DiagnosticsScreen, HelpScreen, Prompt
+from mlmon_tui.analysis.names import distinct_labels
 from mlmon_tui.panels.braille import unicode_ok
 from mlmon_tui.panels.chart import Chart, ChartOptions
 from mlmon_tui.panels.palette import colour_for
 from mlmon_tui.panels.runs import RunRow, RunsPanel
+from mlmon_tui.panels.runs_table import RunsTable
+from mlmon_tui.app.sweep_view import SWEEP_BINDINGS, SWEEP_HELP, SweepView
 from mlmon_tui.app.chart_grid import ChartGrid
 from mlmon_tui.app.services import Services
 from mlmon_tui.app.texts import details_text, diagnostics_text
@@ -52,7 +55,7 @@ def _quiet_when_closing(method):
     return wrapper
 
 
-class MonitorApp(ChartGrid, App[None]):
+class MonitorApp(SweepView, ChartGrid, App[None]):
     TITLE = "mlmon-tui"
     CSS = """
     Screen { layout: vertical; }
@@ -82,7 +85,7 @@ class MonitorApp(ChartGrid, App[None]):
         Binding("d", "diagnostics", "Diag", show=False),
         Binding("c", "classification", "Classes", show=False),
         Binding("question_mark", "help", "Help"),
-    ]
+    ] + SWEEP_BINDINGS
     HELP = [
         ("q", "quit"),
         ("/", "filter tags by regex (empty shows all)"),
@@ -98,6 +101,7 @@ class MonitorApp(ChartGrid, App[None]):
         ("d", "diagnostics: file watching, the metrics socket's counters, input problems"),
         ("c", "classification: ROC / PR curves and confusion matrix of the run"),
         ("tab", "move between the runs list and the charts"),
+        *SWEEP_HELP,
         ("?", "this help"),
     ]
 
@@ -121,6 +125,7 @@ class MonitorApp(ChartGrid, App[None]):
         bell: bool = True,
         ascii: bool = False,
         alerts: AlertOptions | None = None,
+        group_by: str | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
@@ -143,6 +148,7 @@ class MonitorApp(ChartGrid, App[None]):
         self.clock = clock
         self.hidden: set[str] = set()
         self._colours: dict[str, str] = {}
+        self.labels: dict[str, str] = {}  # run -> its name told apart from the shown runs'
         self._layout_key: tuple = ()
         self._charts: dict[str, Chart] = {}
         self._seen_version = -1
@@ -155,12 +161,16 @@ class MonitorApp(ChartGrid, App[None]):
         self._health_forced = False  # the user showed it
         self._rates: dict[str, float | None] = {}
         self._details_key: tuple = ()
+        self._init_sweep(group_by)
 
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="side"):
                 yield RunsPanel(id="runs")
+                table = RunsTable(id="table")
+                table.display = False  # shown by the sweep view (t, or a wide screen)
+                yield table
                 yield Static("", id="details")
                 yield GaugesPanel(id="gauges")
             with Vertical(id="right"):
@@ -267,7 +277,7 @@ class MonitorApp(ChartGrid, App[None]):
 
     def _update_details(self) -> None:
         """The selected run: what feeds it, its hyper-parameters and overfitting figures."""
-        run = self._main.query_one(RunsPanel).current_run
+        run = self.cursor_run()
         box = self._main.query_one("#details", Static)
         if run is None or self.size.height < 30:
             box.display = False
@@ -279,7 +289,8 @@ class MonitorApp(ChartGrid, App[None]):
             box.update(text)
         box.display = True
 
-    def on_runs_panel_highlighted(self, _) -> None:
+    def on_runs_panel_highlighted(self, event: RunsPanel.Highlighted) -> None:
+        self._set_highlight(event.run, event.by_user)
         self._update_details()
 
     # -- runs ------------------------------------------------------------------------
@@ -287,9 +298,10 @@ class MonitorApp(ChartGrid, App[None]):
         if not self.runs_re:
             return True
         try:
-            return re.search(self.runs_re, run) is not None
+            pat = re.compile(self.runs_re)
         except re.error:
             return True
+        return pat.search(run) is not None or self.hparams_match(run, pat)
 
     def colour(self, run: str) -> str:
         c = self._colours.get(run)
@@ -307,20 +319,25 @@ class MonitorApp(ChartGrid, App[None]):
         return "live" if self.clock() - info.last_wall < LIVE_SECONDS else "idle"
 
     def _shown_runs(self) -> list[str]:
-        return [r for r in self.store.runs() if self._run_matches(r)]
+        return self._sweep_filter([r for r in self.store.runs() if self._run_matches(r)])
 
     def _update_runs(self) -> None:
         rows = []
         with self.store.lock:
-            for run in self._shown_runs():
+            shown = self._shown_runs()
+            self.labels = distinct_labels(shown)
+            self._update_groups(shown)
+            for run in shown:
                 info = self.store.run_info(run)
                 rows.append(RunRow(
-                    name=run, colour=self.colour(run), visible=run not in self.hidden,
+                    name=run, colour=self.run_colour(run), visible=run not in self.hidden,
                     kind=",".join(sorted(info.kinds)), last_step=info.last_step,
                     rate=self._steady_rate(run), state=self.run_state(run),
-                    badge=self.badge(run),
+                    badge=self.badge(run), label=self.labels[run],
                 ))
         self._main.query_one(RunsPanel).set_rows(rows)
+        self._main.query_one(HealthPanel).set_labels(self.labels)
+        self._update_sweep(shown)
 
     def _steady_rate(self, run: str) -> float | None:
         """Steps/s as shown: a new estimate replaces the shown one only when it moved by more
@@ -369,6 +386,7 @@ class MonitorApp(ChartGrid, App[None]):
             parts.append(f"tags /{self.tags_re}/")
         if self.runs_re:
             parts.append(f"runs /{self.runs_re}/")
+        parts += self.sweep_status()
         if problems:
             parts.append(f"{problems} input problem{'s' if problems > 1 else ''} (d shows them)")
         text = " · ".join(parts)
@@ -402,7 +420,7 @@ class MonitorApp(ChartGrid, App[None]):
             return False
 
     def action_toggle_run(self) -> None:
-        run = self._main.query_one(RunsPanel).current_run
+        run = self.cursor_run()
         if run is not None:
             self._toggle(run)
 
@@ -436,9 +454,10 @@ class MonitorApp(ChartGrid, App[None]):
         tag = focused.tag if isinstance(focused, Chart) else next(iter(self._charts), None)
         if tag is None:
             return
-        chart = Chart(self.store, tag)
+        chart = Chart(self.chart_store, tag)
         chart.set_options(self.options)
         chart.set_runs(self._runs_with(tag))
+        chart.set_labels(self.labels)
         chart.set_markers(self._markers_for(tag))
         self.push_screen(ChartScreen(chart))
         self.call_after_refresh(chart.poll)

@@ -38,13 +38,14 @@ class ChartGrid:
 
     def _update_layout(self) -> None:
         tags = self._tags()
-        runs = self.visible_runs()
         key = (tuple(tags), self._columns())
         if key != self._layout_key:
             self._layout_key = key
             self._rebuild(tags)
         for tag, chart in self._charts.items():
-            chart.set_runs([(r, c) for r, c in runs if self.store.series(r, tag) is not None])
+            chart.set_runs(self._runs_with(tag))
+            chart.set_labels(self.labels)
+            chart.set_highlight(self.highlighted())
 
     def _rebuild(self, tags: list[str]) -> None:
         self._want_tags = tags
@@ -86,10 +87,11 @@ class ChartGrid:
             widgets.append(Static(f"▾ {title}  ({len(groups[group])})", classes="group-title"))
             charts = []
             for tag in groups[group]:
-                chart = Chart(self.store, tag)
+                chart = Chart(self.chart_store, tag)
                 chart.can_focus = True
                 chart.set_options(self.options)
                 chart.set_runs(self._runs_with(tag))
+                chart.set_labels(self.labels)
                 chart.set_markers(self._markers_for(tag))
                 self._charts[tag] = chart
                 charts.append(chart)
@@ -107,8 +109,9 @@ class ChartGrid:
             chart.poll()
 
     def _runs_with(self, tag: str) -> list[tuple[str, str]]:
-        """Visible runs that have this tag, with their colours (a legend lists no strangers)."""
-        return [(r, c) for r, c in self.visible_runs() if self.store.series(r, tag) is not None]
+        """Visible runs (or groups) that have this tag, with their colours (a legend lists no
+        strangers)."""
+        return self.chart_runs(tag)
 
     def _chart_height(self, n_rows: int = 0, n_groups: int = 0) -> int:
         """Charts fill the area when they fit; otherwise a readable height and scrolling."""

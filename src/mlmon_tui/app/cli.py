@@ -5,6 +5,8 @@
   mlmon-tui check PATH [--json]     health analysis once, headless; exit 1 on findings
   mlmon-tui export PATH [-o FILE]   every scalar as CSV or JSONL
   mlmon-tui screenshot PATH -o FILE.svg [--size 160x48]
+  mlmon-tui summary PATH [--metric TAG] [--sort COLUMN] [--group-by KEY] [--json]
+                                    the runs table of a sweep, headless
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 
 from mlmon_tui import __version__
 
-SUBCOMMANDS = ("demo", "check", "export", "screenshot")
+SUBCOMMANDS = ("demo", "check", "export", "screenshot", "summary")
 
 
 def _smoothing(text: str) -> float:
@@ -35,6 +37,16 @@ def _size(text: str) -> tuple[int, int]:
     return cols, rows
 
 
+def _group_by(text: str) -> str:
+    from mlmon_tui.analysis.groups import GroupBy
+
+    try:
+        GroupBy.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def add_view_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", metavar="REGEX", help="show only runs matching REGEX")
     p.add_argument("--tags", metavar="REGEX", help="show only tags matching REGEX")
@@ -44,6 +56,9 @@ def add_view_options(p: argparse.ArgumentParser) -> None:
                    help="x axis (default step)")
     p.add_argument("--ascii", action="store_true",
                    help="draw charts with ASCII instead of braille (automatic without UTF-8)")
+    p.add_argument("--group-by", type=_group_by, metavar="KEY",
+                   help="draw runs grouped (mean and min-max band): a hyper-parameter, "
+                        "/regex/ with a capture group, or seed (all but the seed)")
 
 
 def monitor_parser() -> argparse.ArgumentParser:
@@ -128,7 +143,7 @@ def run_monitor(argv: list[str]) -> int:
 
     app = MonitorApp(a.paths, poll=a.poll, runs_re=a.runs, tags_re=a.tags,
                      smoothing=a.smoothing, x_mode=a.x, refresh=a.refresh, ascii=a.ascii,
-                     **service_kwargs(parser, a))
+                     group_by=a.group_by, **service_kwargs(parser, a))
     from mlmon_tui.app import hangup
 
     hangup.install(app)
@@ -175,7 +190,7 @@ def run_screenshot(argv: list[str]) -> int:
     from mlmon_tui.app.screenshot import screenshot
 
     return screenshot(a.paths, a.output, a.size, runs_re=a.runs, tags_re=a.tags,
-                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii)
+                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii, group_by=a.group_by)
 
 
 def run_check(argv: list[str]) -> int:
@@ -187,13 +202,19 @@ def run_check(argv: list[str]) -> int:
     return check_main(argv)
 
 
+def run_summary(argv: list[str]) -> int:
+    from mlmon_tui.app.summary import main as summary_main
+
+    return summary_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
             cmd = argv.pop(0)
             return {"demo": run_demo, "export": run_export, "screenshot": run_screenshot,
-                    "check": run_check}[cmd](argv)
+                    "check": run_check, "summary": run_summary}[cmd](argv)
         return run_monitor(argv)
     except KeyboardInterrupt:
         return 130

@@ -7,7 +7,8 @@ from rich.text import Text
 
 def details_text(run: str, info, findings) -> Text:
     """The selected run: what feeds it, its overfitting figures, client drops, hparams."""
-    text = Text.assemble((run, "bold"), f"  {', '.join(sorted(info.kinds)) or '-'}")
+    # a separator that survives wrapping: the name never runs into the source kind
+    text = Text.assemble((run, "bold"), ("  ·  from ", "dim"), ", ".join(sorted(info.kinds)) or "-")
     for f in findings:
         if f.kind == "overfitting" and "best_step" in f.extra:
             e = f.extra

@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from mlmon_tui.panels import chart_frame as cf
+from mlmon_tui.panels.bands import collect_bands
 from mlmon_tui.panels.braille import row_segments
 
 STRIP_WIDTH = 12
@@ -122,6 +123,8 @@ class Chart(Widget):
         self.options = (options or ChartOptions()).clamp()
         self.runs: list[tuple[str, str]] = []
         self.markers: list[tuple[str, int, str]] = []
+        self.labels: dict[str, str] = {}  # run -> the name its legend shows
+        self.highlight: str | None = None  # the focused run: on top, the others dimmed
         self.frame: cf.Frame | None = None
         self.state = cf.ChartState()
         self._sig = None
@@ -147,6 +150,17 @@ class Chart(Widget):
             if (options.ascii, options.color) != (self.options.ascii, self.options.color):
                 self.state.canvas = None
             self.options = options
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        """The names to show for runs (told apart from each other); the legend follows."""
+        if labels != self.labels:
+            self.labels = dict(labels)
+            self._sig = None
+
+    def set_highlight(self, run: str | None) -> None:
+        if run != self.highlight:
+            self.highlight = run
+            self._sig = None
 
     def set_markers(self, markers: list[tuple[str, int, str]]) -> None:
         self.markers = list(markers)
@@ -217,7 +231,9 @@ class Chart(Widget):
             data, xr = cf.collect(
                 self.store, self.tag, self.runs, self.options, self.markers, self.state, 2 * lay.plot_w
             )
-        frame, info = cf.draw(self.state, data, xr, self.options, lay.plot_w, lay.plot_h)
+            bands = collect_bands(self.store, self.tag, self.runs, self.options, xr, 2 * lay.plot_w)
+        frame, info = cf.draw(self.state, data, xr, self.options, lay.plot_w, lay.plot_h,
+                              bands, self.highlight)
         old, self.frame = self.frame, frame
         if old is None or old.codes.shape != frame.codes.shape:
             for s in self._strips:
@@ -248,7 +264,7 @@ class Chart(Widget):
         self._update_legend(lay, data)
 
     def _update_legend(self, lay: cf.Layout, data: list[cf.RunData]) -> None:
-        lines = cf.legend_lines(data, self.options, lay)
+        lines = cf.legend_lines(data, self.options, lay, self.labels)
         keys = [[(p.plain, tuple(map(str, p.spans)), str(p.style)) for p in parts] for parts in lines]
         if keys == self._legend_texts:
             return

@@ -14,6 +14,8 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from mlmon_tui.analysis.names import fit_labels
+from mlmon_tui.panels import bands as sweep_bands
 from mlmon_tui.panels.axis import format_tick, format_value, log_ticks, nice_ceil, nice_step, ticks
 from mlmon_tui.panels.braille import MARK_FINDING, MARK_NAN, MARK_NEGINF, MARK_POSINF, Canvas
 from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR
@@ -252,20 +254,21 @@ def _stable_y(state: ChartState, data: list[RunData], log_y: bool, rows: int) ->
     return state.yr
 
 
-def draw(state: ChartState, data: list[RunData], xr, options, w: int, h: int) -> tuple[Frame, FrameInfo]:
+def draw(state: ChartState, data: list[RunData], xr, options, w: int, h: int,
+         bands=(), highlight: str | None = None) -> tuple[Frame, FrameInfo]:
+    """`bands`: [(Columns, style)] shaded under the lines; `highlight`: the run drawn on top."""
     c = state.canvas
     if c is None or (c.width, c.height, c.unicode, c.color) != (w, h, not options.ascii, options.color):
         c = state.canvas = Canvas(w, h, unicode=not options.ascii, color=options.color)
     else:
         c.clear()
-    y0, y1 = _stable_y(state, data, options.log_y, h)
+    extents = data + [RunData("", "", raw=b) for b, _ in bands]
+    y0, y1 = _stable_y(state, extents, options.log_y, h)
     c.set_range(xr[0], xr[1], y0, y1, log_y=options.log_y)
-    smoothing = options.smoothing > 0
+    for cols, style in bands:
+        sweep_bands.paint_band(c, cols, style)
     # raw underneath (faint when smoothed), smoothed on top: one vectorised pass
-    layers = [(rd.raw, Style(color=rd.colour, dim=smoothing)) for rd in data]
-    if smoothing:
-        layers += [(rd.smooth, Style(color=rd.colour)) for rd in data if rd.smooth is not None]
-    c.draw_layers(layers)
+    c.draw_layers(sweep_bands.layers(data, options.smoothing > 0, highlight))
     n_bad = 0
     for rd in data:
         mark = Style(color=rd.colour, bold=True)
@@ -344,21 +347,22 @@ def x_labels(info: FrameInfo, lay: Layout, options) -> str:
     return "".join(line)
 
 
-def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
+def legend_lines(data: list[RunData], options, lay: Layout, labels: dict | None = None) -> list[list[Text]]:
     """Per run the parts [swatch + name, (smoothed) last (raw last), min max], each a
     separate widget so a new last value resends only its own few cells; or one compact
-    line [text] for all runs."""
+    line [text] for all runs. `labels` maps a run to the name to show (told apart)."""
     if lay.legend_rows <= 0 or not data:
         return []
+    names = [(labels or {}).get(rd.run, rd.run) for rd in data]
     swatch = "--" if options.ascii else "━━"
     smoothing = options.smoothing > 0
     fmt = lambda v: "–" if v is None else format_value(v)  # noqa: E731
     if lay.compact_legend:
         t = Text(no_wrap=True, overflow="crop")
-        for rd in data:
+        for rd, name in zip(data, fit_labels(names, 10)):
             shown = rd.smoothed_last if smoothing and rd.smoothed_last is not None else rd.last
             t.append(swatch[0], Style(color=rd.colour) if options.color else None)
-            t.append(f"{_short(rd.run, 10)} {fmt(shown)}  ")
+            t.append(f"{name} {fmt(shown)}  ")
         t.truncate(lay.w)
         return [[t]]
     cells = []
@@ -376,22 +380,18 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
     wv = max(17 if smoothing else 8, max(len(v) for v, _ in cells))
     we = max(26, max(len(e) for _, e in cells))
     room = lay.w - len(swatch) - 1 - wv - 2
-    show_extra = room - we >= 8
+    longest = max(len(n) for n in names)
+    show_extra = room - we >= min(longest, 16)  # names before min/max: they tell lines apart
     room = max(4, room - we if show_extra else room)
-    names = max(len(rd.run) for rd in data)
-    room = min(room, max(4, names))
+    room = min(room, max(4, longest))
     out = []
-    for rd, (vals, extra) in zip(data, cells):
+    for rd, (vals, extra), name in zip(data, cells, fit_labels(names, room)):
         head = Text(no_wrap=True, overflow="crop")
         head.append(swatch, Style(color=rd.colour) if options.color else None)
-        head.append(" " + _short(rd.run, room).ljust(room) + "  ")
+        head.append(" " + name.ljust(room) + "  ")
         parts = [head, Text(vals.rjust(wv), Style(bold=True), no_wrap=True, overflow="crop")]
         if show_extra:
             parts.append(Text(extra.ljust(we), no_wrap=True, overflow="crop"))
         out.append(parts)
     return out
 
-
-def _short(name: str, n: int) -> str:
-    """Keep the end of a long run name (the distinguishing part of sweep names)."""
-    return name if len(name) <= n else "…" + name[-(n - 1):] if n > 1 else name[:n]

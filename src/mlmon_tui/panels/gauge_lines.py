@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ..analysis.names import distinct_labels, fit_labels
 from ..records.system import GpuStats
 from ..records.system import ProcInfo
 from ..records.system import Snapshot
@@ -225,10 +226,12 @@ def _proc_text(prefix: str, p: ProcInfo, width: int) -> Text:
 
 def proc_lines(snap: Snapshot, width: int, max_lines: int) -> list[Text]:
     out: list[Text] = []
-    name_w = min(16, max((len(r) for r in snap.runs), default=0))
+    labels = distinct_labels(list(snap.runs))
+    name_w = min(16, max((len(v) for v in labels.values()), default=0))
+    labels = dict(zip(labels, fit_labels(list(labels.values()), name_w)))
     for run, procs in sorted(snap.runs.items()):
         for i, p in enumerate(procs):
-            label = (run if i == 0 else "")[:name_w]
+            label = labels[run] if i == 0 else ""
             out.append(_proc_text(f"{label:<{name_w}} ", p, width))
             kids = p.children
             shown = kids if len(kids) <= 4 else kids[:3]

@@ -34,7 +34,8 @@ def _newest_first(f: Finding):
     return (-(f.wall_time if f.wall_time is not None else float("-inf")), -severity_rank(f.severity))
 
 
-def render_findings(findings: list[Finding], minimum: str = "all") -> Text:
+def render_findings(findings: list[Finding], minimum: str = "all",
+                    labels: dict[str, str] | None = None) -> Text:
     floor = 0 if minimum == "all" else severity_rank(minimum)
     shown = sorted((f for f in findings if severity_rank(f.severity) >= floor), key=_newest_first)
     text = Text(no_wrap=False, overflow="fold")
@@ -47,7 +48,8 @@ def render_findings(findings: list[Finding], minimum: str = "all") -> Text:
             text.append("\n")
         text.append(f"{MARK.get(f.severity, '?')} {f.severity:<7}", style=STYLE.get(f.severity, ""))
         where = f" step {f.step}" if f.step is not None else ""
-        text.append(f" {f.run}", style="bold")
+        run = ", ".join((labels or {}).get(r, r) for r in f.run.split(", "))
+        text.append(f" {run}", style="bold")
         text.append(f" {f.tag}{where}", style="dim")
         text.append(f"  {f.message}")
     return text
@@ -69,6 +71,13 @@ class HealthPanel(VerticalScroll, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self._findings: list[Finding] = []
         self._shown_key: tuple | None = None
+        self._labels: dict[str, str] = {}
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        """Names to show for runs, told apart from each other (full names: details, check)."""
+        if labels != self._labels:
+            self._labels = dict(labels)
+            self._redraw()
 
     def compose(self):
         yield Static(self._title(), id="health-title", markup=False)
@@ -91,12 +100,13 @@ class HealthPanel(VerticalScroll, can_focus=True):
     def _redraw(self) -> None:
         if not self.is_mounted:
             return
-        key = (self.minimum, tuple(f.key + (f.severity, f.message) for f in self._findings))
+        key = (self.minimum, tuple(sorted(self._labels.items())), tuple(f.key + (f.severity, f.message) for f in self._findings))
         if key == self._shown_key:
             return  # nothing changed: no repaint
         self._shown_key = key
         self.query_one("#health-title", Static).update(self._title())
-        self.query_one("#health-body", Static).update(render_findings(self._findings, self.minimum))
+        self.query_one("#health-body", Static).update(render_findings(self._findings, self.minimum,
+                                                                      self._labels))
 
     def on_mount(self) -> None:
         self._redraw()

@@ -19,6 +19,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from mlmon_tui.analysis.names import fit_labels
+
 STATE_STYLE = {"live": "green", "idle": "yellow", "stalled": "yellow", "finished": "dim",
                "crashed": "red"}
 STATE_SHORT = {"stalled": "stall", "finished": "done", "crashed": "crash"}
@@ -35,6 +37,7 @@ class RunRow:
     rate: float | None  # steps per second
     state: str
     badge: tuple[str, str] = ("", "")  # health badge text and style
+    label: str = ""  # the name told apart from the other runs' (empty: the name)
 
 
 def fmt_rate(rate: float | None) -> str:
@@ -57,12 +60,17 @@ def fmt_step(step: int | None) -> str:
     return str(step)
 
 
-def row_text(row: RunRow, width: int) -> Text:
-    """One run as a line of `width` cells."""
+def name_width(width: int) -> int:
+    tail = 7 + (6 + 6 if width >= WIDE else 0) + 4  # step, rate, state, badge
+    return max(4, width - 2 - tail)
+
+
+def row_text(row: RunRow, width: int, name: str | None = None) -> Text:
+    """One run as a line of `width` cells; `name` is its label fitted to the name column."""
     wide = width >= WIDE
-    tail = 7 + (6 + 6 if wide else 0) + 4  # step, rate, state, badge
-    name_w = max(4, width - 2 - tail)
-    name = row.name if len(row.name) <= name_w else "…" + row.name[-(name_w - 1):]
+    name_w = name_width(width)
+    if name is None:
+        name = fit_labels([row.label or row.name], name_w)[0]
     t = Text(no_wrap=True, overflow="crop")
     t.append("● " if row.visible else "○ ", style=row.colour if row.visible else "dim")
     t.append(f"{name:<{name_w}}", style="" if row.visible else "dim")
@@ -111,15 +119,18 @@ class RunsPanel(ScrollView, can_focus=True):
             self.run = run
 
     class Highlighted(Message):
-        def __init__(self, run: str | None) -> None:
+        def __init__(self, run: str | None, by_user: bool = False) -> None:
             super().__init__()
             self.run = run
+            self.by_user = by_user  # moved by a key or a click (the focused run changed)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._rows: list[RunRow] = []
         self._lines: list[Strip | None] = []  # cached line per row (None: to render)
         self._width = 0
+        self._fitted: dict[str, str] = {}  # run -> label fitted to the name column
+        self._fitted_key: tuple = ()
         self.lines_painted = 0  # rows rendered since start (for tests and benchmarks)
 
     # -- data ------------------------------------------------------------------------
@@ -133,12 +144,25 @@ class RunsPanel(ScrollView, can_focus=True):
     def names(self) -> list[str]:
         return [r.name for r in self._rows]
 
+    def shown_names(self) -> dict[str, str]:
+        """Run -> the name as its line shows it (fitted to the current width)."""
+        self._fit(self._line_width)
+        return dict(self._fitted)
+
+    def _fit(self, width: int) -> None:
+        labels = [r.label or r.name for r in self._rows]
+        key = (width, tuple(labels))
+        if key != self._fitted_key:
+            self._fitted_key = key
+            fitted = fit_labels(labels, name_width(width))
+            self._fitted = {r.name: f for r, f in zip(self._rows, fitted)}
+
     def set_rows(self, rows: list[RunRow]) -> None:
         """Show exactly these rows, in this order; repaints only lines that changed."""
         current = self.current_run
         old = self._rows
         self._rows = list(rows)
-        if [r.name for r in old] != [r.name for r in rows]:
+        if [(r.name, r.label) for r in old] != [(r.name, r.label) for r in rows]:
             self._lines = [None] * len(rows)
             names = [r.name for r in rows]
             self.virtual_size = Size(self._width, len(rows) + 1)
@@ -184,7 +208,9 @@ class RunsPanel(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         line = self._lines[i] if i < len(self._lines) else None
         if line is None:
-            text = row_text(self._rows[i], width)
+            self._fit(width)
+            row = self._rows[i]
+            text = row_text(row, width, self._fitted.get(row.name))
             if i == self.cursor_row:
                 text.stylize(self.get_component_rich_style("runs--cursor"))
             line = self._strip(text, width)
@@ -210,6 +236,7 @@ class RunsPanel(ScrollView, can_focus=True):
 
     def action_cursor(self, delta: int) -> None:
         self.move_cursor(self.cursor_row + delta)
+        self.post_message(self.Highlighted(self.current_run, by_user=True))
 
     def action_toggle(self) -> None:
         run = self.current_run
@@ -220,5 +247,13 @@ class RunsPanel(ScrollView, can_focus=True):
         i = event.y + int(self.scroll_offset.y) - 1
         if 0 <= i < len(self._rows):
             self.move_cursor(i)
+            self.post_message(self.Highlighted(self.current_run, by_user=True))
             if event.x < 2 or event.chain >= 2:  # the dot, or a double click
                 self.action_toggle()
+
+    def on_mouse_move(self, event) -> None:
+        """The full name of the run under the pointer, as a tooltip (lines show it shortened)."""
+        i = event.y + int(self.scroll_offset.y) - 1
+        rows = self._rows
+        self.tooltip = (rows[i].name
+                        if event.y > 0 and 0 <= i < len(rows) else None)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlmon_tui.sources.logs.hf_params import hf_hparams
 from mlmon_tui.sources.base import Problem, ScalarBatch, Update
 from mlmon_tui.sources.logs.registry import run_name
 
@@ -133,6 +134,9 @@ class TrainerStateSource:
                     c[0].append(step)
                     c[1].append(v)
         meta = {k: data[k] for k in META_KEYS if data.get(k) is not None}
+        hparams = hf_hparams(data, [Path(self.path).parent, self._dir])
+        if hparams:
+            meta["hparams"] = hparams
         if meta and meta != self._meta:
             self._meta = meta
             update.meta[self.run] = dict(meta)
