@@ -16,6 +16,7 @@ from mlmon_tui.sources.base import Source
 
 READERS = (
     "mlmon_tui.sources.logs.tfevents",
+    "mlmon_tui.sources.logs.wandb",
     "mlmon_tui.sources.logs.mlflow",
     "mlmon_tui.sources.logs.hf_trainer",
     "mlmon_tui.sources.logs.csvlog",
