@@ -84,4 +84,5 @@ PROFILES = [
     Profile("hf-trainer", seed=7, tau=380),
     Profile("mlflow", seed=8, tau=420),
     Profile("socket/pushed", seed=9, tau=350),
+    Profile("wandb/noble-sun-7", seed=10, tau=430),
 ]

@@ -72,9 +72,11 @@ class RunWriter:
         self._write(17, run)
 
     @classmethod
-    def create(cls, base: str | Path, run_id: str, name: str = "", **kw) -> RunWriter:
-        """A new run under `<base>/wandb/`, with wandb's `latest-run` link pointing at it."""
-        d = run_dir(base, run_id)
+    def create(cls, base: str | Path, run_id: str, name: str = "", *, when: float | None = None,
+               **kw) -> RunWriter:
+        """A new run under `<base>/wandb/` (its folder dated `when`, else now), with wandb's
+        `latest-run` link pointing at it."""
+        d = run_dir(base, run_id, when)
         w = cls(d / f"run-{run_id}.wandb", run_id, name, **kw)
         link = d.parent / "latest-run"
         try:
