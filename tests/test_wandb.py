@@ -322,3 +322,25 @@ def test_empty_new_file_waits_quietly(tmp_path):
     assert not src.poll()
     f.write_bytes(struct.pack("<4sHB", b":W&B", 0xBEE1, 0))
     assert not src.poll()
+
+
+def test_an_ended_run_is_finished_not_stalled(tmp_path):
+    from mlmon_tui.analysis.monitor import HealthMonitor
+
+    walls = {}
+    for rid, code in (("ok1", 0), ("bad1", 1), ("live1", None)):
+        w = RunWriter.create(tmp_path / rid, rid, rid)
+        for i in range(50):
+            w.log({"loss": 1.0 / (i + 1)}, wall=1.7e9 + i)
+        walls[rid] = 1.7e9 + 49
+        if code is None:
+            w.close()
+        else:
+            w.finish(code)
+    store = Store()
+    Watcher([tmp_path], store).load_once()
+    mon = HealthMonitor()
+    found = mon.update(store, now=1.7e9 + 49 + 600)  # ten minutes after the last row
+    stalled = {f.run for f in found if f.kind == "stall"}
+    assert stalled == {"live1/live1"}
+    assert mon.run_states["ok1/ok1"] == "finished" and mon.run_states["bad1/bad1"] == "crashed"
