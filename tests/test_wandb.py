@@ -344,3 +344,20 @@ def test_an_ended_run_is_finished_not_stalled(tmp_path):
     stalled = {f.run for f in found if f.kind == "stall"}
     assert stalled == {"live1/live1"}
     assert mon.run_states["ok1/ok1"] == "finished" and mon.run_states["bad1/bad1"] == "crashed"
+
+
+def test_real_offline_runs_from_other_projects_equal_wandbs_records():
+    """A 2023 run (wandb's older Python writer) from shared/real-logs: every point, and its
+    folder gives that one run only (no debug.log, no wandb-summary.json)."""
+    from reallogs import REAL_LOGS
+
+    files = sorted(REAL_LOGS.glob("*/wandb/*run-*/run-*.wandb"))
+    if not files:
+        pytest.skip("real logs absent")
+    for f in files:
+        up = read_all(f)
+        assert not up.problems, f
+        assert_same(ours(up), oracle_points(f))
+        store = Store()
+        Watcher([f.parent.parent], store).load_once()
+        assert len(store.runs()) == 1 and not store.problems, f
