@@ -41,8 +41,10 @@ SCRIPT = textwrap.dedent("""
         weird = {5: math.nan, 6: math.inf, 7: -math.inf}.get(i, float(i))
         row = {"loss": 1 / (i + 1), "acc": i / 60, "train": {"grad": {"norm": i * 0.5}},
                "weird": weird, "note": "text", "flag": True, "count": i * 3}
+        if i % 10 == 0:
+            row["gradients/fc.weight"] = wandb.Histogram([0.01 * i, -0.2, 0.3, 0.3], num_bins=4)
         run.log(row)
-        rows.append(row)
+        rows.append({k: v for k, v in row.items() if not k.startswith("gradients")})
     run.log({"wide": {f"k{j}": j for j in range(2500)}})  # one record over several blocks
     run.config.update({"late": 5})
     run.summary["best"] = 0.9
@@ -161,6 +163,24 @@ def test_every_point_equals_wandbs_records_and_what_was_logged(wandb_dir):
                                "late": 5}
     assert meta["exit_code"] == 0
     assert meta["summary"]["best"] == 0.9 and meta["summary"]["loss"] == 1 / 60
+
+
+def test_histograms_equal_wandbs(wandb_dir):
+    """`wandb.Histogram` (what `wandb.watch` logs) reaches the gradient analysis."""
+    first = run_files(wandb_dir)[0]
+    want = []
+    for rec in oracle_records(first):  # wandb 0.31 splits a histogram into nested items
+        row = {tuple(it.nested_key): json.loads(it.value_json) for it in rec.history.item}
+        if row.get(("gradients/fc.weight", "_type")) == "histogram":
+            want.append((row[("_step",)], {k: row[("gradients/fc.weight", k)]
+                                           for k in ("values", "bins")}))
+    got = [h for h in read_all(first).histograms if h.tag == "gradients/fc.weight"]
+    assert len(got) == len(want) == 6
+    for h, (step, js) in zip(got, want):
+        assert h.step == step and h.run == "probe-run"
+        np.testing.assert_array_equal(h.bucket, js["values"])
+        np.testing.assert_array_equal(h.bucket_limit, js["bins"][1:])
+        assert h.min == js["bins"][0] and h.max == js["bins"][-1] and h.num == 4
 
 
 def test_resumed_run_feeds_the_same_run(wandb_dir):

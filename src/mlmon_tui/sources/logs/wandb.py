@@ -7,11 +7,13 @@ keys joined with `/`); `_step` is the step, `_timestamp` the wall time; `_runtim
 own `_wandb` keys are not charts. NaN and Infinity are kept. The config goes to the run's
 `hparams` (flattened with `/`, `_wandb` dropped), the latest numeric summary to `summary`,
 the exit code to `exit_code`. A resumed run (a second file with the same id) feeds the same
-run. Each poll reads only the bytes added since the last one (`wandb_stream`).
+run. `wandb.Histogram` values (what `wandb.watch` logs as `gradients/...`) are histograms.
+Each poll reads only the bytes added since the last one (`wandb_stream`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlmon_tui.sources.base import Problem, ScalarBatch, Update
+from mlmon_tui.sources.base import HistogramPoint, Problem, ScalarBatch, Update
 from mlmon_tui.sources.logs import wandb_stream as ws
 
 KIND = "wandb"
@@ -241,7 +243,8 @@ class WandbSource:
         up.meta.setdefault(self.run, {})["hparams"] = dict(self._hparams)
 
     def _history(self, body: bytes, acc: _Rows) -> None:
-        values, step_num = ws.numeric_items(body, self._names)
+        objects: list = []
+        values, step_num = ws.numeric_items(body, self._names, objects)
         step = wall = None
         for name, v in values:
             if name == "_step":
@@ -258,15 +261,63 @@ class WandbSource:
             if name in HIDDEN or name.startswith("_wandb"):
                 continue
             acc.add(name, step, wall, v)
+        if objects:
+            for name, h in histograms(objects):
+                acc.hists.append(HistogramPoint(self.run, name, step, wall, source=self.path, **h))
+
+
+def histograms(objects: list[tuple[str, bytes]]):
+    """`wandb.Histogram`s of one row, as (tag, HistogramPoint fields). wandb 0.31 writes one
+    as three items (`<tag>/_type` = "histogram", `<tag>/values`, `<tag>/bins`), older
+    versions as one JSON object {"_type": "histogram", "values": counts, "bins": edges}."""
+    by_name = dict(objects)
+    for name, text in objects:
+        obj = None
+        if text == b'"histogram"' and name.endswith("/_type"):
+            tag = name[:-6]
+            try:
+                obj = {"values": json.loads(by_name[tag + "/values"]),
+                       "bins": json.loads(by_name[tag + "/bins"])}
+            except (KeyError, ValueError):
+                continue
+        elif text[:1] == b"{" and b'"histogram"' in text[:64]:
+            tag = name
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                continue
+            if not isinstance(obj, dict) or obj.get("_type") != "histogram":
+                continue
+        if obj is not None:
+            h = _histogram(obj.get("values"), obj.get("bins"))
+            if h is not None:
+                yield tag, h
+
+
+def _histogram(values, bins) -> dict | None:
+    """HistogramPoint fields from counts and bin edges (sums from bin midpoints, as for TF2's
+    histogram tensors)."""
+    try:
+        count = np.asarray(values, dtype=np.float64)
+        edges = np.asarray(bins, dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+    if count.ndim != 1 or edges.shape != (len(count) + 1,):
+        return None
+    mid = (edges[:-1] + edges[1:]) / 2
+    return {"min": float(edges[0]), "max": float(edges[-1]), "num": float(count.sum()),
+            "sum": float((count * mid).sum()), "sum_squares": float((count * mid * mid).sum()),
+            "bucket_limit": edges[1:].copy(), "bucket": count}
 
 
 class _Rows:
     """Points of one poll, column by column per tag."""
 
-    __slots__ = ("tags", "summary")
+    __slots__ = ("tags", "summary", "hists")
 
     def __init__(self) -> None:
         self.tags: dict[str, tuple[list, list, list]] = {}
+        self.hists: list[HistogramPoint] = []
         self.summary: list[bytes] = []
 
     def add(self, tag: str, step: int, wall: float, value: float) -> None:
@@ -278,6 +329,7 @@ class _Rows:
         cols[2].append(value)
 
     def emit(self, src: WandbSource, up: Update) -> None:
+        up.histograms.extend(self.hists)
         for tag, (steps, walls, values) in self.tags.items():
             up.scalars.append(ScalarBatch(
                 src.run, tag, np.array(steps, dtype=np.int64), np.array(walls, dtype=np.float64),

@@ -33,6 +33,7 @@ FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 _HDR = struct.Struct("<IHB")
 _SEED = [zlib.crc32(bytes([t])) for t in range(5)]
 _F64 = struct.Struct("<d").unpack_from
+_OBJECT = (0x7B, 0x5B)  # "{", "["
 
 # Record fields (wandb_internal.proto); the record_type oneof values we read
 R_HISTORY, R_SUMMARY, R_CONFIG, R_RUN, R_EXIT = 2, 3, 5, 17, 18
@@ -209,9 +210,11 @@ def items(b: bytes, field: int = 1):
         yield name, value, typed
 
 
-def numeric_items(b: bytes, names: dict) -> tuple[list[tuple[str, float]], int | None]:
+def numeric_items(b: bytes, names: dict, others: list | None = None,
+                  ) -> tuple[list[tuple[str, float]], int | None]:
     """The numeric items of a HistoryRecord or SummaryRecord (field 1) as (name, value),
-    and HistoryRecord's `step.num` (field 2) when set.
+    and HistoryRecord's `step.num` (field 2) when set. With `others`, JSON objects and
+    lists, and the string "histogram" (W&B's histograms, media) go there as (name, bytes).
 
     `names` caches the key bytes of items already seen -> their name: rows of one run
     repeat the same keys, so the usual item costs a `find`, a dict look-up and a `float`.
@@ -233,7 +236,9 @@ def numeric_items(b: bytes, names: dict) -> tuple[list[tuple[str, float]], int |
                         try:
                             out.append((name, float(b[j + 3 : end])))
                         except ValueError:
-                            pass
+                            if others is not None and (b[j + 3] in _OBJECT or b[
+                                    j + 3 : end] == b'"histogram"'):
+                                others.append((name, b[j + 3 : end]))
                         i = end
                         continue
             ln, i = varint(b, i + 1)
@@ -244,6 +249,8 @@ def numeric_items(b: bytes, names: dict) -> tuple[list[tuple[str, float]], int |
             v = typed if typed is not None else number(value)
             if v is not None:
                 out.append((name, v))
+            elif others is not None and (value[:1] in (b"{", b"[") or value == b'"histogram"'):
+                others.append((name, value))
             i = end
         elif k == 0x12:  # HistoryRecord.step: a HistoryStep{num (1)}
             ln, i = varint(b, i + 1)
