@@ -112,8 +112,9 @@ def tool_internal(parent: Path, name: str) -> bool:
     if name == "mlartifacts":
         return True
     if name == "artifacts":
-        return (parent / "meta.yaml").is_file() or "mlruns" in (parent.parent.name, parent.parent.parent.name) or any(
-            (parent / d).is_dir() for d in ("metrics", "params"))
+        return ("mlruns" in (parent.parent.name, parent.parent.parent.name)
+                or (parent / "meta.yaml").is_file()
+                or any((parent / d).is_dir() for d in ("metrics", "params")))
     if name == "profile":
         return parent.name == "plugins"
     return False

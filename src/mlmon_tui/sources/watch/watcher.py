@@ -289,9 +289,6 @@ class Watcher:
     def _consider(self, path: Path, root: Path) -> None:
         if path in self._sources:
             return
-        real = _real(path)
-        if real is None or (real != path and real in self._real):
-            return  # a link to a file already read under its own name
         try:
             size = path.stat().st_size
         except OSError:
@@ -299,6 +296,9 @@ class Watcher:
         seen = self._ignored.get(path)
         if seen is not None and (seen[0] == size or seen[1] >= MAX_PROBE_BYTES_GROWTH):
             return
+        real = _real(path)
+        if real is None or (real != path and real in self._real):
+            return  # a link to a file already read under its own name
         try:
             source = registry.open_source(path, root)
         except Exception as e:
