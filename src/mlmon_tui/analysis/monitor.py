@@ -318,6 +318,9 @@ class HealthMonitor:
             info = store.run_info(run)
             if info.last_wall is None or info.last_step is None:
                 continue
+            if isinstance(info.meta.get("exit_code"), int):  # the run wrote that it ended (W&B)
+                self.run_states[run] = "finished" if info.meta["exit_code"] == 0 else "crashed"
+                continue
             alive = self.process_alive(run) if self.process_alive else None
             max_step = _known_last_step(info.meta)
             reached = max_step is not None and info.last_step >= max_step - 1

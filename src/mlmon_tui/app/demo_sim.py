@@ -85,6 +85,7 @@ PROFILES = [
     Profile("mlflow", seed=8, tau=420),
     Profile("mlflow-db", seed=10, tau=300, lr=0.02),
     Profile("socket/pushed", seed=9, tau=350),
+    Profile("wandb/noble-sun-7", seed=10, tau=430),
 ]
 
 

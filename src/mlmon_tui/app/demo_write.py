@@ -273,7 +273,7 @@ class SocketRun:
         pass
 
 
-def make_runs(root: Path, address: str | None) -> list:
+def make_runs(root: Path, address: str | None, t0: float | None = None) -> list:
     by_name = {p.name: p for p in sim.PROFILES}
     runs: list = []
     for name in ("tb/resnet-baseline", "tb/resnet-overfit", "tb/lr-too-high"):
@@ -282,6 +282,9 @@ def make_runs(root: Path, address: str | None) -> list:
                       (JsonlRun, "jsonl/run-a"), (HfRun, "hf-trainer"), (MlflowRun, "mlflow"),
                       (MlflowDbRun, "mlflow-db")):
         runs.append(cls(root, by_name[name]))
+    from mlmon_tui.app.demo_wandb import WandbRun
+
+    runs.append(WandbRun(root, by_name["wandb/noble-sun-7"], TOTAL_STEPS, t0))
     if address:
         try:
             runs.append(SocketRun(root, by_name["socket/pushed"], address))
@@ -293,7 +296,7 @@ def make_runs(root: Path, address: str | None) -> list:
 def write(root: Path, *, rate: float = 4.0, prefill: int = 400, until: int | None = None,
           t0: float | None = None, address: str | None = None, owned: bool = False) -> None:
     """`owned`: the folder is the demo's own temporary one, removed if the monitor dies."""
-    runs = make_runs(root, address)
+    runs = make_runs(root, address, t0)
     start = time.time() if t0 is None else t0
     first_live = prefill if until is None else until + 1
     t_hist = start - first_live / rate if until is None else start

@@ -36,6 +36,16 @@ NOT_LINES = {
 }
 
 
+# A row with a level and a message is a log record (W&B's debug-internal.log, structlog,
+# JSON logging handlers), not metrics by step: such files are skipped, such rows dropped.
+LOG_LEVEL_KEYS = frozenset({"level", "levelname", "severity", "lvl", "log.level"})
+LOG_MSG_KEYS = frozenset({"msg", "message", "event"})
+
+
+def log_record(obj: dict) -> bool:
+    return not LOG_LEVEL_KEYS.isdisjoint(obj) and not LOG_MSG_KEYS.isdisjoint(obj)
+
+
 def _object(line: bytes) -> dict | None:
     try:
         obj = json.loads(line)
@@ -54,6 +64,8 @@ def probe(path: Path, head: bytes) -> int:
     lines = [ln for ln in head.split(b"\n") if ln.strip()]
     complete = lines if head.endswith(b"\n") else lines[:-1]
     objs = [_object(ln) for ln in complete[:8]]
+    if objs and sum(1 for o in objs if o is not None and log_record(o)) * 2 > len(objs):
+        return 0  # a JSON log of messages, not metrics
     if suffix in LINES_SUFFIXES:
         if not lines:
             return 40  # empty for now: a live log about to be written
@@ -155,7 +167,7 @@ class JsonlSource(TextSource):
     def _parse(self, data: bytes, mtime: float, update: Update) -> None:
         recs = self._records(data, update)
         n = len(recs)
-        rows = [i for i, r in enumerate(recs) if r is not None]
+        rows = [i for i, r in enumerate(recs) if r is not None and not log_record(r)]
         if len(rows) < n:
             recs = [recs[i] for i in rows]
         if not self._hparams_done:

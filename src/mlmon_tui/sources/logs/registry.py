@@ -10,12 +10,14 @@ A module that is missing or raises while probing is skipped, never fatal.
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 from mlmon_tui.sources.base import Source
 
 READERS = (
     "mlmon_tui.sources.logs.tfevents",
+    "mlmon_tui.sources.logs.wandb",
     "mlmon_tui.sources.logs.mlflow",
     "mlmon_tui.sources.logs.mlflow_sqlite",
     "mlmon_tui.sources.logs.hf_trainer",
@@ -57,6 +59,8 @@ def read_head(path: Path) -> bytes:
 
 def choose(path: Path, head: bytes | None = None):
     """The reader module for `path`, or None."""
+    if skip_file(Path(path)):
+        return None
     if head is None:
         head = read_head(path)
     best, best_score = None, 0
@@ -88,6 +92,43 @@ def run_name(path: Path, root: Path) -> str:
     return name if name else "."
 
 
+def skip_dir(name: str, parent: Path | None = None) -> bool:
+    """Folders never walked: hidden ones, caches, and the tools' own internals (see
+    `tool_internal`)."""
+    if name.startswith(".") or name in SKIP_DIRS:
+        return True
+    return parent is not None and tool_internal(parent, name)
+
+
+# W&B: wandb/run-<date>-<id>/{logs,tmp}/ and wandb/debug*.log; MLflow: <run>/artifacts/ and
+# a server's mlartifacts/; TensorBoard: the profiler's plugins/profile/ (traces, not scalars)
+WANDB_RUN_DIR = re.compile(r"^(offline-)?run-\d{8}_\d{6}-.+$")
+WANDB_INTERNAL_DIRS = {"logs", "tmp"}
+
+
+def tool_internal(parent: Path, name: str) -> bool:
+    """Whether folder `name` in `parent` holds a tool's own files rather than metrics."""
+    if name in WANDB_INTERNAL_DIRS:
+        return bool(WANDB_RUN_DIR.match(parent.name))
+    if name == "mlartifacts":
+        return True
+    if name == "artifacts":
+        return ("mlruns" in (parent.parent.name, parent.parent.parent.name)
+                or (parent / "meta.yaml").is_file()
+                or any((parent / d).is_dir() for d in ("metrics", "params")))
+    if name == "profile":
+        return parent.name == "plugins"
+    return False
+
+
+def skip_file(path: Path) -> bool:
+    """Files never probed: W&B's own debug logs (`debug.log`, `debug-internal.log`, ...)."""
+    name = path.name
+    if name.startswith("debug") and name.endswith(".log"):
+        parent = path.parent
+        return parent.name == "wandb" or bool(WANDB_RUN_DIR.match(parent.name)) or (
+            parent.name == "logs" and bool(WANDB_RUN_DIR.match(parent.parent.name)))
+    return False
 def skip_dir(name: str) -> bool:
     return name.startswith(".") or name in SKIP_DIRS
 

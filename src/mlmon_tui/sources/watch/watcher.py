@@ -41,6 +41,52 @@ def filesystem_type(path: Path) -> str | None:
         return None
 
 
+def _real(path: Path) -> Path | None:
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except (OSError, RuntimeError):  # gone, or a link loop
+        return None
+
+
+def walk(root: Path):
+    """The files under `root` a reader may want, each folder once: plain folders first, then
+    folders reached through symbolic links whose real folder was not walked yet, and links
+    to files last (the watcher skips those whose real file it reads already). A link that
+    points back up (`ln -s .. up`, W&B's `latest-run`) or into a loop adds nothing."""
+    seen: set[str] = set()
+    links: list[Path] = []
+    pending = [str(root)]
+    while pending:
+        top = pending.pop(0)
+        real = os.path.realpath(top)
+        if real in seen:
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            here = os.path.realpath(dirpath)
+            if here in seen:
+                dirnames[:] = []
+                continue
+            seen.add(here)
+            parent = Path(dirpath)
+            keep = []
+            for d in sorted(dirnames):
+                if registry.skip_dir(d, parent):
+                    continue
+                if os.path.islink(os.path.join(dirpath, d)):
+                    pending.append(os.path.join(dirpath, d))
+                else:
+                    keep.append(d)
+            dirnames[:] = keep
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                if os.path.islink(os.path.join(dirpath, name)):
+                    links.append(parent / name)  # after every file under its own name
+                else:
+                    yield parent / name
+    yield from links
+
+
 class Roots:
     """Maps files to run names. One root: names relative to it; several: prefixed by each
     root's own name so runs from different roots never collide."""
@@ -96,6 +142,7 @@ class Watcher:
         self.loaded = threading.Event()  # set once everything present at start was read
         self._sources: dict[Path, _Tracked] = {}
         self._ignored: dict[Path, tuple[int, int]] = {}  # path -> (size when probed, tries)
+        self._real: set[Path] = set()  # real paths of the files read
         self._dirty: set[Path] = set()
         self._rescan = True
         self._wake = threading.Event()
@@ -236,12 +283,8 @@ class Watcher:
             if root.is_file():
                 self._consider(root, root.parent)
                 continue
-            for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-                dirnames[:] = sorted(d for d in dirnames if not registry.skip_dir(d))
-                for name in sorted(filenames):
-                    if name.startswith("."):
-                        continue
-                    self._consider(Path(dirpath) / name, root)
+            for path in walk(root):
+                self._consider(path, root)
 
     def _consider(self, path: Path, root: Path) -> None:
         if path in self._sources:
@@ -253,6 +296,9 @@ class Watcher:
         seen = self._ignored.get(path)
         if seen is not None and (seen[0] == size or seen[1] >= MAX_PROBE_BYTES_GROWTH):
             return
+        real = _real(path)
+        if real is None or (real != path and real in self._real):
+            return  # a link to a file already read under its own name
         try:
             source = registry.open_source(path, root)
         except Exception as e:
@@ -263,6 +309,7 @@ class Watcher:
             self._ignored[path] = (size, tries)
             return
         self._ignored.pop(path, None)
+        self._real.add(real)
         with self._lock:
             # a root that is a file is considered under its folder: its prefix is its own
             prefix = self.roots.prefix.get(root, self.roots.prefix.get(path, ""))
