@@ -129,8 +129,6 @@ def skip_file(path: Path) -> bool:
         return parent.name == "wandb" or bool(WANDB_RUN_DIR.match(parent.name)) or (
             parent.name == "logs" and bool(WANDB_RUN_DIR.match(parent.parent.name)))
     return False
-def skip_dir(name: str) -> bool:
-    return name.startswith(".") or name in SKIP_DIRS
 
 
 COMPANION_SUFFIXES = ("-wal", "-journal")  # SQLite writes these beside the database
