@@ -15,6 +15,7 @@ import struct
 import numpy as np
 from google_crc32c import value as _crc
 
+from mlmon_tui.sources.logs import tb_bulk
 from mlmon_tui.sources.logs import tb_decode as tbd
 from mlmon_tui.sources.logs.tfrecord import header_ok
 
@@ -63,7 +64,7 @@ class Decoder:
         """Decode the complete records in `buf` (which starts at file offset `base`);
         returns how many bytes were consumed. Stops at a half-written record."""
         self._buf, self._base = buf, base
-        pos, end = 0, len(buf)
+        pos, end = tb_bulk.feed(self, buf, base), len(buf)
         simple_t, tensor_t, meta_t = self._tmpl
         last = self.last_step
         while pos + 12 <= end:
@@ -165,9 +166,13 @@ class Decoder:
         wall, step, summary, status = tbd.parse_event(data)
         if status == tbd.SESSION_START:
             self._purge(step, None)
-        if summary is None:
+        if summary is not None:
+            self._slow_apply(wall, step, list(tbd.parse_values(summary)), rec)
+
+    def _slow_apply(self, wall: float, step: int, values: list | None, rec: int) -> None:
+        """The points of one decoded event (`tb_bulk` hands its odd records here too)."""
+        if values is None:
             return
-        values = list(tbd.parse_values(summary))
         if step < self.last_step:
             self._purge(step, [v[0] for v in values])
         else:
