@@ -27,6 +27,7 @@ from mlmon_tui.sources.logs import tb_decode as tbd
 from mlmon_tui.sources.logs.tfrecord import masked_crc
 
 MIN_BYTES = 1 << 16  # smaller regions (a poll while tailing) go record by record
+MIN_RECORDS = 256
 _U64 = struct.Struct("<Q").unpack_from
 _MASK = np.uint32(0xA282EAD8)
 _TF32 = np.frombuffer(tbd.TENSOR_F32, "<u8")[0]
@@ -82,7 +83,7 @@ def feed(dec, buf: bytes, base: int) -> int:
     if len(buf) < MIN_BYTES:
         return 0
     poss = _frame(buf)
-    if len(poss) < 256:
+    if len(poss) < MIN_RECORDS:
         return 0
     a = np.frombuffer(buf, np.uint8)
     u64, u32 = _view(buf, "<u8"), _view(buf, "<u4")
@@ -100,7 +101,7 @@ def feed(dec, buf: bytes, base: int) -> int:
     p, n = p[:stop], n[:stop]
     d = p + 12  # data
     # -- the layout of each record --------------------------------------------------------
-    cand = np.flatnonzero((n >= 25) & (a[d] == 9))
+    cand = np.flatnonzero((n >= 17) & (a[d] == 9))
     if len(cand) < len(p) // 2:
         return 0  # mostly other records: the general loop is as good
     dc, nc = d[cand], n[cand]
@@ -119,11 +120,11 @@ def feed(dec, buf: bytes, base: int) -> int:
     step = step.view(np.int64)
     kind = np.where(a[dc + nc - 5] == 0x15, 0, np.where(u64[dc + nc - 12] == _TF32, 1, 2))
     tail = np.array([5, 12, 25])[kind]
-    ln = a[dc + i + 5].astype(np.int64)
+    s = np.minimum(dc + i, len(buf) - 6)  # past a short record's end: garbage, then not ok
+    ln = a[s + 5].astype(np.int64)
     ok = (
-        ~cont & (a[dc + i] == 42) & (a[dc + i + 1] == nc - i - 2) & (a[dc + i + 2] == 10)
-        & (a[dc + i + 3] == nc - i - 4) & (a[dc + i + 4] == 10) & (ln < 128)
-        & (i + 6 + ln == nc - tail)
+        ~cont & (a[s] == 42) & (a[s + 1] == nc - i - 2) & (a[s + 2] == 10)
+        & (a[s + 3] == nc - i - 4) & (a[s + 4] == 10) & (ln < 128) & (i + 6 + ln == nc - tail)
     )  # fmt: skip
     k2 = kind == 2
     ok &= ~k2 | ((u64[dc + nc - 13] == _META_A) & (u64[dc + nc - 8] == _META_B)
