@@ -63,13 +63,12 @@ def _frame(buf: bytes) -> list[int]:
     """Start offsets of the complete records in `buf` (their CRCs are checked later)."""
     poss: list[int] = []
     app = poss.append
-    pos, end = 0, len(buf)
-    while pos + 12 <= end:
-        stop = pos + _U64(buf, pos)[0] + 16
-        if stop > end:
-            break
+    pos, end = 0, len(buf) - 12
+    while pos <= end:
         app(pos)
-        pos = stop
+        pos += _U64(buf, pos)[0] + 16
+    if poss and pos > len(buf):
+        poss.pop()  # the last one is not complete yet
     return poss
 
 
@@ -102,7 +101,7 @@ def feed(dec, buf: bytes, base: int) -> int:
     d = p + 12  # data
     # -- the layout of each record --------------------------------------------------------
     cand = np.flatnonzero((n >= 17) & (a[d] == 9))
-    if len(cand) < len(p) // 2:
+    if not len(cand) or len(cand) < len(p) // 2:
         return 0  # mostly other records: the general loop is as good
     dc, nc = d[cand], n[cand]
     has_step = a[dc + 9] == 16
@@ -130,7 +129,7 @@ def feed(dec, buf: bytes, base: int) -> int:
     ok &= ~k2 | ((u64[dc + nc - 13] == _META_A) & (u64[dc + nc - 8] == _META_B)
                  & (u64[dc + nc - 25] == _TF32))  # fmt: skip
     bulk = cand[ok]
-    if len(bulk) < len(p) // 2:
+    if not len(bulk) or len(bulk) < len(p) // 2:
         return 0
     dc, nc, step, i, kind, ln = dc[ok], nc[ok], step[ok], i[ok], kind[ok], ln[ok]
     # -- tags: grouped by (kind, length, tag bytes) -----------------------------------------
@@ -147,25 +146,11 @@ def feed(dec, buf: bytes, base: int) -> int:
     same = code[rep][inv] == code
     for w in words:
         same &= w[rep][inv] == w
+    order = np.argsort(inv.astype(np.uint16) if len(rep) < 1 << 16 else inv, kind="stable")
+    members = np.split(order, np.cumsum(np.bincount(inv))[:-1])  # in file order
     # -- data CRCs: one real CRC per group, table lookups for the bytes that vary ----------
-    wall_u = u64[dc + 1]
     vpos = np.where(kind == 2, nc - 17, nc - 4)
-    val_u = u32[dc + vpos]
-    tab = _tables(int(nc.max())).reshape(-1)
-    top = (nc - 1) * 256
-    lin = np.zeros(len(dc), np.uint32)
-    for k in range(8):  # wall time: data bytes 1..8
-        lin ^= tab[top - (1 + k) * 256 + ((wall_u >> np.uint64(8 * k)) & np.uint64(255)).astype(np.int64)]
-    for k in range(4):  # value
-        lin ^= tab[top - (vpos + k) * 256 + ((val_u >> np.uint32(8 * k)) & np.uint32(255)).astype(np.int64)]
-    for j in range(int(i.max()) - 10):  # step varint: data bytes 10 .. i-1
-        m = j < i - 10
-        lin ^= np.where(m, tab[np.where(m, top - (10 + j) * 256 + a[dc + 10 + j], 0)], 0).astype(np.uint32)
-    anchor = np.array([_crc(buf[q : q + m]) for q, m in zip(dc[rep].tolist(), nc[rep].tolist())],
-                      np.uint32) ^ lin[rep]  # fmt: skip
-    x = u32[dc + nc] - _MASK
-    stored = (x << np.uint32(15)) | (x >> np.uint32(17))
-    good = same & ((lin ^ anchor[inv]) == stored)
+    good = same & _crc_ok(buf, a, u64, u32, members, dc, nc, i, vpos)
     # -- the other records, decoded one by one ---------------------------------------------
     is_bulk = np.zeros(len(p), bool)
     is_bulk[bulk] = True
@@ -197,7 +182,7 @@ def feed(dec, buf: bytes, base: int) -> int:
     stop = _first(summary[:stop] & (steps[:stop] < prev), stop)
     if stop == 0:
         return 0
-    _apply(dec, buf, base, stop, p, bulk, kind, step, dc, ln, ts, rep, inv, slow, steps,
+    _apply(dec, buf, base, stop, p, bulk, kind, step, dc, ln, ts, members, slow, steps,
            summary, vpos)  # fmt: skip
     return poss[stop] if stop < len(poss) else poss[-1] + int(n[-1]) + 16
 
@@ -205,19 +190,37 @@ def feed(dec, buf: bytes, base: int) -> int:
 _U32 = struct.Struct("<I").unpack_from
 
 
-def _apply(dec, buf, base, stop, p, bulk, kind, step, dc, ln, ts, rep, inv, slow, steps,
+def _crc_ok(buf, a, u64, u32, members, dc, nc, i, vpos) -> np.ndarray:
+    """Whether each record's data CRC checks out. CRC32C is linear: within a group (same
+    layout, tag and length) a record's CRC is a constant, taken from one real CRC, XOR the
+    table contributions of the bytes that differ: wall time, step and value."""
+    x = u32[dc + nc] - _MASK
+    good = ((x << np.uint32(15)) | (x >> np.uint32(17))).astype(np.uint32)  # stored CRCs
+    tab = _tables(int(nc.max()))
+    for m in members:
+        r = int(m[0])
+        n, q, v = int(nc[r]), int(dc[r]), int(vpos[r])
+        lin = np.zeros(len(m), np.uint32)
+        cols = [(1 + k, c) for k, c in enumerate(u64[dc[m] + 1].view(np.uint8).reshape(-1, 8).T)]
+        cols += [(v + k, c) for k, c in enumerate(u32[dc[m] + v].view(np.uint8).reshape(-1, 4).T)]
+        cols += [(j, a[dc[m] + j]) for j in range(10, int(i[r]))]
+        for j, c in cols:
+            lin ^= tab[n - 1 - j][c]
+        lin ^= np.uint32(_crc(buf[q : q + n])) ^ lin[0]
+        good[m] ^= lin
+    return good == 0
+
+
+def _apply(dec, buf, base, stop, p, bulk, kind, step, dc, ln, ts, members, slow, steps,
            summary, vpos) -> None:  # fmt: skip
-    keep = bulk < stop
-    bulk, kind, step, dc, inv, vpos = (x[keep] for x in (bulk, kind, step, dc, inv, vpos))
-    groups = np.unique(inv)
-    tags = {g: buf[s : s + m] for g, s, m in zip(groups.tolist(), ts[rep[groups]].tolist(),
-                                                 ln[rep[groups]].tolist())}  # fmt: skip
-    order = np.argsort(inv, kind="stable")
-    bounds = np.searchsorted(inv[order], groups)
-    members = np.split(order, bounds[1:])
+    if stop < len(p):
+        members = [m[bulk[m] < stop] for m in members]
+        members = [m for m in members if len(m)]
+    groups = range(len(members))
+    tags = [buf[int(ts[m[0]]) : int(ts[m[0]] + ln[m[0]])] for m in members]
     # plugins, declared in file order by `scalars` metadata and by the other records
     first_decl: dict[bytes, int] = {}
-    events = [(int(bulk[m[0]]), g, m) for g, m in zip(groups.tolist(), members)
+    events = [(int(bulk[m[0]]), g, m) for g, m in zip(groups, members)
               if kind[m[0]] == 2]  # fmt: skip
     events += [(r, None, parsed) for r, parsed in slow if r < stop]
     events.sort(key=lambda e: e[0])
@@ -237,7 +240,7 @@ def _apply(dec, buf, base, stop, p, bulk, kind, step, dc, ln, ts, rep, inv, slow
             dec._slow_apply(wall, st, values, int(p[r]))
     known = {}
     per_tag: dict[bytes, list[np.ndarray]] = {}
-    for g, m in zip(groups.tolist(), members):
+    for g, m in zip(groups, members):
         tag = tags[g]
         if kind[m[0]] == 1:  # a TF2 tensor without metadata: a scalar once its tag is
             if tag not in known:
