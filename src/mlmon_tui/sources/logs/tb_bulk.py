@@ -150,7 +150,7 @@ def feed(dec, buf: bytes, base: int) -> int:
     members = np.split(order, np.cumsum(np.bincount(inv))[:-1])  # in file order
     # -- data CRCs: one real CRC per group, table lookups for the bytes that vary ----------
     vpos = np.where(kind == 2, nc - 17, nc - 4)
-    good = same & _crc_ok(buf, a, u64, u32, members, dc, nc, i, vpos)
+    good = same & _crc_ok(buf, a, u64, u32, rep, inv, dc, nc, i, vpos)
     # -- the other records, decoded one by one ---------------------------------------------
     is_bulk = np.zeros(len(p), bool)
     is_bulk[bulk] = True
@@ -190,25 +190,31 @@ def feed(dec, buf: bytes, base: int) -> int:
 _U32 = struct.Struct("<I").unpack_from
 
 
-def _crc_ok(buf, a, u64, u32, members, dc, nc, i, vpos) -> np.ndarray:
+def _crc_ok(buf, a, u64, u32, rep, inv, dc, nc, i, vpos) -> np.ndarray:
     """Whether each record's data CRC checks out. CRC32C is linear: within a group (same
     layout, tag and length) a record's CRC is a constant, taken from one real CRC, XOR the
     table contributions of the bytes that differ: wall time, step and value."""
+    depth = int(nc.max())
+    rev = _tables(depth)[depth - 1 :: -1].reshape(-1)  # row depth - 1 - d: distance d
+    top = (depth - nc) * 256  # + j * 256: the row of data byte j (distance n - 1 - j)
+
+    def at(j: int) -> np.ndarray:
+        return rev[j * 256 :]
+
+    lin = np.zeros(len(dc), np.uint32)
+    wall = u64[dc + 1].view(np.uint8).reshape(-1, 8)
+    for k in range(8):  # wall time: data bytes 1..8
+        lin ^= at(1 + k)[top + wall[:, k]]
+    vtop = top + vpos * 256
+    val = u32[dc + vpos].view(np.uint8).reshape(-1, 4)
+    for k in range(4):  # the value
+        lin ^= at(k)[vtop + val[:, k]]
+    for j in range(10, int(i.max())):  # the step's varint: data bytes 10 .. i-1
+        lin ^= np.where(j < i, at(j)[top + a[dc + j]], 0).astype(np.uint32)
+    anchor = np.array([_crc(buf[q : q + m]) for q, m in zip(dc[rep].tolist(), nc[rep].tolist())],
+                      np.uint32) ^ lin[rep]  # fmt: skip
     x = u32[dc + nc] - _MASK
-    good = ((x << np.uint32(15)) | (x >> np.uint32(17))).astype(np.uint32)  # stored CRCs
-    tab = _tables(int(nc.max()))
-    for m in members:
-        r = int(m[0])
-        n, q, v = int(nc[r]), int(dc[r]), int(vpos[r])
-        lin = np.zeros(len(m), np.uint32)
-        cols = [(1 + k, c) for k, c in enumerate(u64[dc[m] + 1].view(np.uint8).reshape(-1, 8).T)]
-        cols += [(v + k, c) for k, c in enumerate(u32[dc[m] + v].view(np.uint8).reshape(-1, 4).T)]
-        cols += [(j, a[dc[m] + j]) for j in range(10, int(i[r]))]
-        for j, c in cols:
-            lin ^= tab[n - 1 - j][c]
-        lin ^= np.uint32(_crc(buf[q : q + n])) ^ lin[0]
-        good[m] ^= lin
-    return good == 0
+    return (lin ^ anchor[inv]) == ((x << np.uint32(15)) | (x >> np.uint32(17)))
 
 
 def _apply(dec, buf, base, stop, p, bulk, kind, step, dc, ln, ts, members, slow, steps,
