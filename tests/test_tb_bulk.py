@@ -54,6 +54,7 @@ def both_ways(path: Path, monkeypatch, polls=None, expect_bulk=True):
     slow = _read(path, polls)
     monkeypatch.setattr(tb_bulk, "MIN_BYTES", 0)
     monkeypatch.setattr(tb_bulk, "MIN_RECORDS", 8)
+    monkeypatch.setattr(tb_bulk, "WINDOW", 12)  # periods are looked for in short files too
     monkeypatch.setattr(tb_bulk, "feed", spy)
     fast = _read(path, polls)
     assert fast == slow

@@ -28,6 +28,7 @@ from mlmon_tui.sources.logs.tfrecord import masked_crc
 
 MIN_BYTES = 1 << 16  # smaller regions (a poll while tailing) go record by record
 MIN_RECORDS = 256
+WINDOW = 512  # records framed by the loop before a period is looked for
 _U64 = struct.Struct("<Q").unpack_from
 _MASK = np.uint32(0xA282EAD8)
 _TF32 = np.frombuffer(tbd.TENSOR_F32, "<u8")[0]
@@ -59,17 +60,56 @@ def _view(buf: bytes, dtype: str) -> np.ndarray:
     return np.ndarray((max(len(buf) - size + 1, 0),), dtype, buf, 0, (1,))
 
 
-def _frame(buf: bytes) -> list[int]:
-    """Start offsets of the complete records in `buf` (their CRCs are checked later)."""
-    poss: list[int] = []
-    app = poss.append
-    pos, end = 0, len(buf) - 12
-    while pos <= end:
-        app(pos)
-        pos += _U64(buf, pos)[0] + 16
-    if poss and pos > len(buf):
-        poss.pop()  # the last one is not complete yet
-    return poss
+def _frame(buf: bytes) -> np.ndarray:
+    """Start offsets of the complete records in `buf` (their CRCs are checked later).
+
+    A window of records is framed by a loop; when their sizes repeat with a short period
+    (a trainer logging the same tags every step), the following records are predicted from
+    that period and checked all at once: a predicted start is accepted only when the length
+    stored there gives the predicted size, so the chain is exactly what the loop would have
+    followed. The first miss hands back to the loop."""
+    end = len(buf)
+    lens = _view(buf, "<u8")
+    out: list = []
+    pos = 0
+    while True:
+        win: list[int] = []
+        app = win.append
+        for _ in range(WINDOW):
+            if pos + 12 > end:
+                break
+            nxt = pos + _U64(buf, pos)[0] + 16
+            if nxt > end:
+                break
+            app(pos)
+            pos = nxt
+        else:
+            out.append(win)
+            pos = _speculate(lens, np.diff(np.array(win + [pos])), pos, end, out)
+            continue
+        out.append(win)
+        return np.concatenate([np.asarray(x, dtype=np.int64) for x in out])
+
+
+def _speculate(lens: np.ndarray, sizes: np.ndarray, pos: int, end: int, out: list) -> int:
+    """Predict records after `pos` from a period of `sizes`; append the starts that check
+    out to `out`, return where the loop goes on."""
+    last = sizes[-1]
+    for p in (np.flatnonzero(sizes[-2:-130:-1] == last) + 1).tolist():
+        if 3 * p <= len(sizes) and (sizes[-3 * p : -p] == sizes[-2 * p :]).all():
+            break
+    else:
+        return pos
+    cycle = sizes[-p:]
+    reps = (end - pos) // int(cycle.sum())
+    if reps < 2:
+        return pos
+    step = np.tile(cycle, reps)
+    starts = pos + np.concatenate(([0], np.cumsum(step[:-1])))
+    miss = np.flatnonzero(lens[starts].astype(np.int64) + 16 != step)
+    k = int(miss[0]) if miss.size else len(starts)
+    out.append(starts[:k])
+    return int(starts[k]) if k < len(starts) else int(starts[-1] + step[-1])
 
 
 def _first(mask: np.ndarray, default: int) -> int:
@@ -81,12 +121,12 @@ def feed(dec, buf: bytes, base: int) -> int:
     """Decode a clean prefix of `buf` into `dec`; returns the bytes consumed (0: none)."""
     if len(buf) < MIN_BYTES:
         return 0
-    poss = _frame(buf)
-    if len(poss) < MIN_RECORDS:
+    p = _frame(buf)
+    if len(p) < MIN_RECORDS:
         return 0
     a = np.frombuffer(buf, np.uint8)
     u64, u32 = _view(buf, "<u8"), _view(buf, "<u4")
-    p = np.array(poss, dtype=np.int64)
+    poss = p
     n = u64[p].astype(np.int64)
     stop = len(p)
     # length CRCs: one real CRC per distinct length
@@ -96,7 +136,7 @@ def feed(dec, buf: bytes, base: int) -> int:
             want[ln] = masked_crc(struct.pack("<Q", int(ln)))
         stop = _first(want[n] != u32[p + 8], stop)
     else:
-        stop = _first([masked_crc(buf[q : q + 8]) != _U32(buf, q + 8)[0] for q in poss], stop)
+        stop = _first([masked_crc(buf[q : q + 8]) != _U32(buf, q + 8)[0] for q in p.tolist()], stop)
     p, n = p[:stop], n[:stop]
     d = p + 12  # data
     # -- the layout of each record --------------------------------------------------------
@@ -160,7 +200,7 @@ def feed(dec, buf: bytes, base: int) -> int:
     stop = min(stop, int(bulk[~good][0]) if not good.all() else stop)
     slow = []
     for r in np.flatnonzero(~is_bulk[:stop]).tolist():
-        q, m = poss[r], int(n[r])
+        q, m = int(poss[r]), int(n[r])
         data = buf[q + 12 : q + 12 + m]
         if masked_crc(data) != _U32(buf, q + 12 + m)[0]:
             stop = r
@@ -184,7 +224,7 @@ def feed(dec, buf: bytes, base: int) -> int:
         return 0
     _apply(dec, buf, base, stop, p, bulk, kind, step, dc, ln, ts, members, slow, steps,
            summary, vpos)  # fmt: skip
-    return poss[stop] if stop < len(poss) else poss[-1] + int(n[-1]) + 16
+    return int(poss[stop]) if stop < len(poss) else int(poss[-1] + n[-1]) + 16
 
 
 _U32 = struct.Struct("<I").unpack_from
