@@ -183,3 +183,11 @@ def test_corrupted_files_read_the_same_both_ways(tmp_path, monkeypatch, flips, c
             data[at] ^= mask
     (tmp_path / NAME).write_bytes(bytes(data))
     both_ways(tmp_path / NAME, monkeypatch, expect_bulk=False)
+
+
+def test_a_tag_first_seen_after_thousands_of_records(tmp_path, monkeypatch):
+    events = [tw.version_event()] + [tw.simple("loss", 1.0, s) for s in range(5000)]
+    events += [tw.simple(t, 2.0, s) for s in range(5000, 5100) for t in ("loss", "late")]
+    tw.write(tmp_path / NAME, events)
+    got = scalars(both_ways(tmp_path / NAME, monkeypatch))
+    assert got["late"] == list(range(5000, 5100)) and len(got["loss"]) == 5100

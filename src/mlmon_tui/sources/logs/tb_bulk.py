@@ -112,6 +112,17 @@ def _speculate(lens: np.ndarray, sizes: np.ndarray, pos: int, end: int, out: lis
     return int(starts[k]) if k < len(starts) else int(starts[-1] + step[-1])
 
 
+def _group(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First index of each distinct value and each element's group: from the first few
+    thousand when they hold every value (a trainer's tags all show up early), else sorted."""
+    uniq, rep = np.unique(h[:4096], return_index=True)
+    inv = np.minimum(np.searchsorted(uniq, h), len(uniq) - 1)
+    if (uniq[inv] == h).all():
+        return rep, inv
+    _, rep, inv = np.unique(h, return_index=True, return_inverse=True)
+    return rep, inv
+
+
 def _first(mask: np.ndarray, default: int) -> int:
     hit = np.flatnonzero(mask)
     return int(hit[0]) if hit.size else default
@@ -182,7 +193,7 @@ def feed(dec, buf: bytes, base: int) -> int:
         w = u64[np.minimum(ts + 8 * k, last)] & _KEEP[np.clip(ln - 8 * k, 0, 8)]
         words.append(w)
         h = (h ^ w) * _P
-    _, rep, inv = np.unique(h, return_index=True, return_inverse=True)
+    rep, inv = _group(h)
     same = code[rep][inv] == code
     for w in words:
         same &= w[rep][inv] == w
