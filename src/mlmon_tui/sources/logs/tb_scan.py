@@ -6,6 +6,8 @@ the bytes between the step and the value never change, so they serve as a dict k
 "template"): a record costs its CRC, a slice, a dict lookup and two list appends, and wall
 times and values are gathered with numpy at the end. Anything else goes through the general
 decoder (`tb_decode`). TensorBoard's orphan rule is applied within the file as it goes.
+A large region (a first load) is offered to `tb_bulk` first, which decodes the clean prefix
+of it with numpy and leaves the rest to the loop below.
 """
 
 from __future__ import annotations
