@@ -218,13 +218,17 @@ def feed(dec, buf: bytes, base: int) -> int:
             break
         try:
             wall, st, summ, status = tbd.parse_event(data)
-            values = list(tbd.parse_values(summ)) if summ is not None else None
         except Exception:  # noqa: BLE001 (CRC fine, protobuf not: skip it, read on)
             slow.append((r, None))
             continue
         if status == tbd.SESSION_START:
             stop = r
             break
+        try:
+            values = list(tbd.parse_values(summ)) if summ is not None else None
+        except Exception:  # noqa: BLE001
+            slow.append((r, None))
+            continue
         if values is not None:
             steps[r], summary[r] = st, True
         slow.append((r, (wall, st, values)))
