@@ -97,8 +97,9 @@ def test_thread_schedule_is_drift_free():
     first, last = seen[0], seen[-1]
     start = [x.mono - x.sample_seconds for x in (first, last)]
     span, ticks = start[1] - start[0], last.seq - first.seq
-    # scheduling jitter is allowed once (not per tick); skipped ticks only make it longer
-    assert ticks * interval - 0.06 <= span <= (ticks + missed) * interval + 0.06, (span, ticks)
+    # a tick may start late by less than an interval (later, it is skipped and counted), once
+    # at each end; that error does not grow with the ticks, the sleeping scheduler's does
+    assert ticks * interval - interval < span < (ticks + missed) * interval + interval, (span, ticks)
 
 
 def test_slow_ticks_are_skipped_not_caught_up():
