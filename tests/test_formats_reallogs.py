@@ -53,7 +53,7 @@ def inventory():
     return out
 
 
-INV = inventory()
+INV = inventory() if (REAL / "INVENTORY.md").is_file() else {}
 
 
 def by_format(*fmts):
