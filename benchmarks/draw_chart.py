@@ -136,7 +136,7 @@ def main() -> None:
     try:
         import plotext  # noqa: F401
     except ImportError:
-        print("  plotext              : not installed (pip install plotext to compare)")
+        print("  plotext              : not installed (pip install -e '.[bench]' to compare)")
         return
     ms_pt, pt = timed(lambda: peer_plotext(x, ys), 1 if args.quick else 3)
     print(f"  plotext              : {ms_pt:8.2f} ms  ({len(pt.encode())} bytes of ANSI)")
