@@ -30,6 +30,7 @@ MIN_BYTES = 1 << 16  # smaller regions (a poll while tailing) go record by recor
 MIN_RECORDS = 256
 WINDOW = 512  # records framed by the loop before a period is looked for
 _U64 = struct.Struct("<Q").unpack_from
+_U32 = struct.Struct("<I").unpack_from
 _MASK = np.uint32(0xA282EAD8)
 _TF32 = np.frombuffer(tbd.TENSOR_F32, "<u8")[0]
 _META_A = np.frombuffer(tbd.META_SCALARS[:8], "<u8")[0]
@@ -241,8 +242,6 @@ def feed(dec, buf: bytes, base: int) -> int:
            summary, vpos)  # fmt: skip
     return int(poss[stop]) if stop < len(poss) else int(poss[-1] + n[-1]) + 16
 
-
-_U32 = struct.Struct("<I").unpack_from
 
 
 def _crc_ok(buf, a, u64, u32, rep, inv, dc, nc, i, vpos) -> np.ndarray:
