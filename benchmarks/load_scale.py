@@ -2,7 +2,9 @@
 How long until the first points are in the store (what the first frame can draw), until
 everything is loaded, and the memory per stored point; the monitor's whole pipeline
 (discovery, reading, store) as the app runs it, on its watcher thread. The peer, in the same
-run: tbparse reading one of the runs, extrapolated to all of them.
+run: TensorBoard's Rust data server loading the whole tree (where `tensorboard-data-server`
+is installed: wall and CPU seconds, peak memory), and tbparse and EventAccumulator each reading
+one of the runs, extrapolated to all of them (reading all would take minutes each).
 
     PYTHONPATH=src python benchmarks/load_scale.py [--quick]
 """
@@ -19,7 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from read_tfevents import corpus  # noqa: E402
+import dataserver  # noqa: E402
+from read_tfevents import accumulator, corpus, tbparse  # noqa: E402
 
 from mlmon_tui.sources.watch.watcher import Watcher  # noqa: E402
 from mlmon_tui.store import Store  # noqa: E402
@@ -44,26 +47,35 @@ def main() -> int:
 
         w = Watcher([root], store, poll=True, on_change=on_change)
         t0 = time.perf_counter()
+        c0 = time.process_time()
         w.start()
         w.loaded.wait()
         t_all = time.perf_counter() - t0
+        c_all = time.process_time() - c0
         w.stop()
         points = store.total_points()
         print(f"{runs} runs x {tags} tags x {steps} steps = {n:,} points "
               f"({sum(f.stat().st_size for f in files) / 1e6:.0f} MB of event files)")
         print(f"  first points in the store: {stamps['first'] - t0:.2f} s")
-        print(f"  everything loaded:         {t_all:.2f} s ({points / t_all / 1e3:.0f}k points/s)")
+        print(f"  everything loaded:         {t_all:.2f} s ({points / t_all / 1e3:.0f}k points/s), "
+              f"{c_all:.2f} CPU s")
         print(f"  store: {store.nbytes() / points:.1f} bytes per point ({points:,} points)")
-        try:
-            from tbparse import SummaryReader
-
+        per_run = n // runs
+        for label, fn, arg in (("tbparse", tbparse, files[0].parent),
+                               ("EventAccumulator", accumulator, files[:1])):  # fmt: skip
             t = time.perf_counter()
-            SummaryReader(str(files[0]), pivot=False).scalars
+            assert fn(arg, False) == per_run
             one = time.perf_counter() - t
-            print(f"  tbparse, one run: {one:.2f} s -> all {runs} runs about {one * runs:.0f} s "
+            print(f"  {label}, one run: {one:.2f} s -> all {runs} runs about {one * runs:.0f} s "
                   f"({one * runs / t_all:.1f}x ours)")
-        except ImportError:
-            print("  (tbparse not installed: no peer figure)")
+        if dataserver.binary() is None:
+            print("  (tensorboard-data-server not installed: no data server figure)")
+        else:
+            r = dataserver.load(root, steps - 1, runs * tags)
+            assert r["points"] == n, r
+            print(f"  TensorBoard data server, whole tree: {r['wall']:.2f} s wall "
+                  f"({r['wall'] / t_all:.1f}x ours), {r['cpu']:.1f} CPU s, "
+                  f"{r['rss'] / n:.0f} bytes per point ({r['rss'] / 1e9:.2f} GB)")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

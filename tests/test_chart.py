@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from reallogs import REAL_LOGS
+from reallogs import REAL_LOGS, REASON
 
 import numpy as np
 import pytest
@@ -185,7 +185,7 @@ async def test_ascii_mode_has_no_braille():
         assert all(c < 128 for c in chart.frame.codes.ravel())
 
 
-@pytest.mark.skipif(not REAL_EVENTS.exists(), reason="real logs not present")
+@pytest.mark.skipif(not REAL_EVENTS.exists(), reason=REASON)
 async def test_real_tensorboard_log():
     from tbparse import SummaryReader
 

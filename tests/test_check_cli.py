@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reallogs import REAL_LOGS
+from reallogs import REAL_LOGS, REASON
 
 import numpy as np
 import pytest
@@ -114,7 +114,7 @@ def test_real_logs_one_true_overfit_and_no_false_alarm():
     losses and NaN-prefixed rewards), Lightning and Hugging Face runs that must stay quiet."""
     pytest.importorskip("mlmon_tui.sources.logs.tfevents")
     if not REAL.exists():
-        pytest.skip("real logs not present")
+        pytest.skip(REASON)
     out = _check(*[REAL / d for d in REAL_DIRS], "--json", "--fail-on", "warning")
     assert out.returncode == 1, out.stderr
     found = json.loads(out.stdout)

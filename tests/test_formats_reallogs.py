@@ -5,7 +5,7 @@ import json
 import math
 import re
 
-from reallogs import REAL_LOGS
+from reallogs import REAL_LOGS, REASON
 
 import pytest
 
@@ -18,7 +18,7 @@ from mlmon_tui.sources.logs import registry
 from mlmon_tui.store.store import Store
 
 REAL = REAL_LOGS
-pytestmark = pytest.mark.skipif(not (REAL / "INVENTORY.md").is_file(), reason="real logs absent")
+pytestmark = pytest.mark.skipif(not (REAL / "INVENTORY.md").is_file(), reason=REASON)
 
 READER = {
     "lightning_csv": csvlog, "keras_csv": csvlog, "ray_tune_progress_csv": csvlog,

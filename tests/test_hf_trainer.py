@@ -14,37 +14,14 @@ from mlmon_tui.store.store import Store
 
 try:  # the Trainer's own state class, if transformers is installed
     from transformers.trainer_callback import TrainerState
-except ImportError:  # pragma: no cover - exercised where transformers is absent
+except ImportError:  # the tests that need it skip
+    TrainerState = None
 
-    @dataclasses.dataclass
-    class TrainerState:
-        """transformers 5.x TrainerState's fields and its save_to_json, verbatim."""
 
-        epoch: float | None = None
-        global_step: int = 0
-        max_steps: int = 0
-        logging_steps: int = 500
-        eval_steps: int = 500
-        save_steps: int = 500
-        train_batch_size: int | None = None
-        num_train_epochs: int = 0
-        num_input_tokens_seen: int = 0
-        total_flos: float = 0
-        log_history: list = dataclasses.field(default_factory=list)
-        best_metric: float | None = None
-        best_global_step: int | None = None
-        best_model_checkpoint: str | None = None
-        is_local_process_zero: bool = True
-        is_world_process_zero: bool = True
-        is_hyper_param_search: bool = False
-        trial_name: str | None = None
-        trial_params: dict | None = None
-        stateful_callbacks: dict = dataclasses.field(default_factory=dict)
-
-        def save_to_json(self, json_path: str):
-            json_string = json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
-            with open(json_path, "w", encoding="utf-8") as f:
-                f.write(json_string)
+def trainer_state(**kw):
+    if TrainerState is None:
+        pytest.skip("transformers not installed: its TrainerState writes trainer_state.json")
+    return TrainerState(**kw)
 
 
 def train(state, steps, eval_every=None):
@@ -76,7 +53,7 @@ def test_rewrites_send_only_new_points_and_meta(tmp_path, sources):
     out = tmp_path / "out"
     out.mkdir()
     path = out / "trainer_state.json"
-    state = TrainerState(max_steps=400, num_train_epochs=4)
+    state = trainer_state(max_steps=400, num_train_epochs=4)
     train(state, range(10, 110, 10), eval_every=50)
     state.save_to_json(str(path))
     assert hf_trainer.probe(path, read_head(path)) == 90
@@ -104,7 +81,7 @@ def test_rewrites_send_only_new_points_and_meta(tmp_path, sources):
 
 def test_checkpoint_copies_feed_one_run_without_duplicates(tmp_path, sources):
     out = tmp_path / "out"
-    state = TrainerState(max_steps=300)
+    state = trainer_state(max_steps=300)
     store = Store()
     opened = {}
     for ckpt in (100, 200, 300):
@@ -131,13 +108,13 @@ def test_checkpoint_copies_feed_one_run_without_duplicates(tmp_path, sources):
 
 def test_new_training_in_same_dir_resets_the_run(tmp_path, sources):
     path = tmp_path / "trainer_state.json"
-    state = TrainerState()
+    state = trainer_state()
     train(state, range(10, 60, 10))
     state.save_to_json(str(path))
     src = open_hf(sources, path, tmp_path)
     store = Store()
     store.apply(src.poll())
-    state = TrainerState()
+    state = trainer_state()
     train(state, [10, 20])
     state.save_to_json(str(path))
     update = src.poll()
@@ -148,7 +125,7 @@ def test_new_training_in_same_dir_resets_the_run(tmp_path, sources):
 
 def test_half_written_then_broken_file(tmp_path, sources):
     path = tmp_path / "trainer_state.json"
-    state = TrainerState()
+    state = trainer_state()
     train(state, [10, 20])
     text = json.dumps(dataclasses.asdict(state), indent=2, sort_keys=True)
     path.write_text(text[: len(text) // 2])  # caught mid-write: wait, say nothing yet
@@ -175,7 +152,7 @@ def test_results_summaries_are_not_metric_logs(tmp_path, name, text):
 
 def test_close_forgets_the_run(tmp_path):
     path = tmp_path / "trainer_state.json"
-    state = TrainerState()
+    state = trainer_state()
     train(state, [10])
     state.save_to_json(str(path))
     a = hf_trainer.open_source(path, tmp_path)

@@ -11,32 +11,18 @@ starts and when it ends: we keep the later point, tbparse keeps both.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from reallogs import PRESENT, REAL_LOGS, REASON
 
 from mlmon_tui.sources.logs.tfevents import read_all
 
-HERE = Path(__file__).resolve().parent
-
-
-def _real_logs() -> Path | None:
-    env = os.environ.get("MLMON_REAL_LOGS")
-    for p in [env] if env else [HERE.parent / "shared", HERE.parent.parent / "shared",
-                                Path("/work/shared")]:  # fmt: skip
-        if p and (Path(p) / "real-logs").is_dir():
-            return Path(p) / "real-logs"
-        if p and Path(p).name == "real-logs" and Path(p).is_dir():
-            return Path(p)
-    return None
-
-
-ROOT = _real_logs()
-FILES = sorted(ROOT.rglob("*tfevents*")) if ROOT else []
+ROOT = REAL_LOGS
+FILES = sorted(ROOT.rglob("*tfevents*")) if PRESENT else []
 pytestmark = [
-    pytest.mark.skipif(not FILES, reason="shared/real-logs not found"),
+    pytest.mark.skipif(not FILES, reason=REASON),
     pytest.mark.filterwarnings("ignore:The inplace keyword"),  # inside tbparse
 ]
 

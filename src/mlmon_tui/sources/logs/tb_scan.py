@@ -6,6 +6,8 @@ the bytes between the step and the value never change, so they serve as a dict k
 "template"): a record costs its CRC, a slice, a dict lookup and two list appends, and wall
 times and values are gathered with numpy at the end. Anything else goes through the general
 decoder (`tb_decode`). TensorBoard's orphan rule is applied within the file as it goes.
+A large region (a first load) is offered to `tb_bulk` first, which decodes the clean prefix
+of it with numpy and leaves the rest to the loop below.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import struct
 import numpy as np
 from google_crc32c import value as _crc
 
+from mlmon_tui.sources.logs import tb_bulk
 from mlmon_tui.sources.logs import tb_decode as tbd
 from mlmon_tui.sources.logs import tb_plugins
 from mlmon_tui.sources.logs.tfrecord import header_ok
@@ -66,7 +69,7 @@ class Decoder:
         """Decode the complete records in `buf` (which starts at file offset `base`);
         returns how many bytes were consumed. Stops at a half-written record."""
         self._buf, self._base = buf, base
-        pos, end = 0, len(buf)
+        pos, end = tb_bulk.feed(self, buf, base), len(buf)
         simple_t, tensor_t, meta_t = self._tmpl
         last = self.last_step
         while pos + 12 <= end:
@@ -168,10 +171,16 @@ class Decoder:
         wall, step, summary, status = tbd.parse_event(data)
         if status == tbd.SESSION_START:
             self._purge(step, None)
-        if summary is None:
+        if summary is not None:
+            self._slow_apply(wall, step, list(tbd.parse_values(summary)), rec, summary)
+
+    def _slow_apply(self, wall: float, step: int, values: list | None, rec: int,
+                    summary: bytes | None = None) -> None:
+        """The points of one decoded event (`tb_bulk` hands its odd records here too);
+        `summary`, the event's encoded Summary, is read again for plugin metadata."""
+        if values is None:
             return
-        values = list(tbd.parse_values(summary))
-        if any(v[2] in tb_plugins.META_PLUGINS for v in values):
+        if summary is not None and any(v[2] in tb_plugins.META_PLUGINS for v in values):
             tb_plugins.read_meta(summary, self.meta)
         if step < self.last_step:
             self._purge(step, [v[0] for v in values])

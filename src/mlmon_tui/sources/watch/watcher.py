@@ -319,7 +319,7 @@ class Watcher:
         """Poll the given sources; apply what they found. True when anything was new."""
         changed: set = set()
         got = False
-        told = time.monotonic()
+        told = time.monotonic() - 0.5  # the first file read is shown at once, then every 0.5 s
         for path in paths:
             if path in self._ignored and path not in self._sources:
                 self._consider(path, self.roots.root_of(path))
