@@ -38,6 +38,12 @@ class Finding:
     value: float | None
     message: str
     extra: dict = field(default_factory=dict)
+    # every tag the event was seen on, `tag` first (one event on many tags is one finding)
+    tags: tuple = ()
+
+    def __post_init__(self) -> None:
+        if not self.tags:
+            self.tags = (self.tag,)
 
     @property
     def key(self) -> tuple:
@@ -67,6 +73,8 @@ class Finding:
         """One line of plain text for the headless check."""
         where = f"step {self.step}" if self.step is not None else "now"
         tag = f" {self.tag}" if self.tag else ""
+        if len(self.tags) > 1:
+            tag += f" (+{len(self.tags) - 1} more tags)"
         return f"{self.severity.upper():7} {self.kind:19} {self.run}{tag} @ {where}: {self.message}"
 
 
@@ -89,3 +97,33 @@ def fmt(x: float | None) -> str:
     if not math.isfinite(x):
         return str(x)
     return f"{x:.3g}"
+
+
+def group_events(findings: list[Finding]) -> list[Finding]:
+    """One event, one finding: findings of the same kind in the same run at the same step on
+    several tags (every layer's gradient norm, `loss` mirrored as `train/loss`) become one,
+    led by the most severe (then the first by name), naming the tags and how many."""
+    groups: dict[tuple, list[Finding]] = {}
+    out: list[Finding] = []
+    for f in findings:
+        if f.step is None or not f.tag:
+            out.append(f)
+            continue
+        groups.setdefault((f.kind, f.run, f.step), []).append(f)
+    for same in groups.values():
+        if len(same) == 1:
+            out.append(same[0])
+            continue
+        same.sort(key=lambda f: (-severity_rank(f.severity), f.tag))
+        lead = same[0]
+        tags = tuple(dict.fromkeys(t for f in same for t in f.tags))
+        if len(tags) == 1:  # the same finding twice (two detectors on one point)
+            out.append(lead)
+            continue
+        others = [t for t in tags if t != lead.tag]
+        shown = ", ".join(others[:4]) + (", ..." if len(others) > 4 else "")
+        msg = f"{lead.message} (same at this step on {len(others)} more tag" \
+              f"{'s' * (len(others) != 1)}: {shown}; {len(tags)} in all)"
+        out.append(Finding(lead.kind, lead.severity, lead.run, lead.tag, lead.step,
+                           lead.wall_time, lead.value, msg, dict(lead.extra), tags))
+    return out

@@ -18,14 +18,15 @@ import numpy as np
 
 from mlmon_tui.analysis.config import DEFAULT, HealthConfig
 from mlmon_tui.analysis.detector import Context, View
-from mlmon_tui.analysis.findings import Finding
+from mlmon_tui.analysis.findings import Finding, group_events
 from mlmon_tui.analysis.gradients import LayerRatio, VanishingDetector
 from mlmon_tui.analysis.nonfinite import NonFiniteDetector
 from mlmon_tui.analysis.overfit import check_pair
-from mlmon_tui.analysis.pairs import Pair, find_pairs
+from mlmon_tui.analysis.pairs import Pair, find_pairs, is_val
 from mlmon_tui.analysis.progress import DivergenceDetector, PlateauDetector
 from mlmon_tui.analysis.resources import ResourceSample, check_resources
 from mlmon_tui.analysis.rolling import BlockStats
+from mlmon_tui.analysis.shortrun import ShortRunDetector
 from mlmon_tui.analysis.spikes import SpikeDetector
 from mlmon_tui.analysis.stall import Rhythm
 from mlmon_tui.analysis.tags import (GRAD, LOSS, LR, classify, is_global_grad,
@@ -51,8 +52,10 @@ class _SeriesState:
         if ctx.cls == GRAD:
             self.detectors.append(VanishingDetector(ctx))
         elif ctx.cls == LOSS and not ctx.rl:
+            short = ShortRunDetector(ctx)
             div = DivergenceDetector(ctx, self.stats)
-            self.detectors += [div, PlateauDetector(ctx, self.stats, div)]
+            div.short = short
+            self.detectors += [short, div, PlateauDetector(ctx, self.stats, div)]
 
     def feed(self, view: View) -> None:
         n = len(view.step)
@@ -163,7 +166,8 @@ class HealthMonitor:
     # -- series ----------------------------------------------------------------------------
     def _context(self, run: str, tag: str, cls: str | None = None) -> Context:
         return Context(run, tag, cls or classify(tag), run in self._rl, self.cfg,
-                       lambda step, run=run: self._lr_rose(run, step))
+                       lambda step, run=run: self._lr_rose(run, step), is_val(run, tag),
+                       lambda step, run=run: self._loss_jumped(run, step))
 
     def _feed(self, key: Key, series) -> None:
         view = View(series.step, series.wall, series.value, series.src)
@@ -216,9 +220,47 @@ class HealthMonitor:
         window = window[np.isfinite(window)]
         return bool(len(window)) and float(s.value[j]) > 1.2 * float(window.min())
 
+    def _train_loss_tag(self, run: str) -> str | None:
+        tags = [t for t in self._store.tags(run) if classify(t) == LOSS and not is_val(run, t)]
+        return min(tags, key=lambda t: (len(t), t)) if tags else None
+
+    def _loss_jumped(self, run: str, step: int) -> bool:
+        """The run's training loss rose by half its recent level within a few points of
+        `step` (True when the run logs no training loss: nothing says it was harmless)."""
+        tag = self._train_loss_tag(run) if self._store is not None else None
+        s = self._store.series(run, tag) if tag else None
+        if s is None or len(s) < 4:
+            return True
+        j = int(np.searchsorted(s.step, step))
+        before = s.value[max(0, j - 20) : j]
+        after = s.value[j : j + 4]
+        before, after = before[np.isfinite(before)], after[~np.isnan(after)]
+        if len(before) < 3 or not len(after):
+            return True
+        ref = float(np.median(before))
+        return bool(np.any(~np.isfinite(after)) or np.max(after) > ref + 0.5 * abs(ref))
+
+    def _lr_decayed(self, run: str, since_step: int) -> bool:
+        """The learning rate now is below half of what it was at `since_step`."""
+        tag = self._lr.get(run)
+        s = self._store.series(run, tag) if tag and self._store is not None else None
+        if s is None or not len(s):
+            return False
+        j = max(0, int(np.searchsorted(s.step, since_step, side="right")) - 1)
+        then, now = float(s.value[j]), float(s.value[-1])
+        return bool(np.isfinite(then) and np.isfinite(now) and now < 0.5 * then)
+
     def _explained(self, run: str, a: float, b: float) -> bool:
-        """Some other series of the run logged something during the pause (an evaluation)."""
+        """Some other series of the run logged something during the pause (an evaluation
+        whose results arrive before training goes on). Values written with the point that
+        ends the pause (other columns of the same row, other tags of the same step) do not
+        count: they are that point, not something that happened in between."""
         rh = self._rhythm.get(run)
+        usual = rh.quantile(0.5) if rh is not None and rh.total else 0.0
+        margin = max(0.25 * usual if np.isfinite(usual) else 0.0, 1e-3 * (b - a), 1e-6)
+        lo, hi = a + margin, b - margin
+        if hi <= lo:
+            return False
         for tag in self._store.tags(run):
             if rh is not None and tag == rh.tag:
                 continue
@@ -226,7 +268,7 @@ class HealthMonitor:
             if s is None or not len(s):
                 continue
             w = s.wall
-            if np.any((w > a) & (w <= b + 1.0)) if len(w) < 64 else _any_between(w, a, b + 1.0):
+            if np.any((w > lo) & (w <= hi)) if len(w) < 64 else _any_between(w, lo, hi):
                 return True
         return False
 
@@ -349,6 +391,11 @@ class HealthMonitor:
             current.extend(rh.findings)
         current.extend(self._clock.values())
         current.extend(self._resource)
+        for f in current:  # a plateau matters while it costs time: live, LR not lowered
+            if f.kind == "plateau" and not f.extra.get("underfitting") and f.step is not None:
+                live = self.run_states.get(f.run) == "live"
+                f.severity = "warning" if live and not self._lr_decayed(f.run, f.step) else "info"
+        current = group_events(current)
         self.findings = current
         new = [f for f in current if f.key not in self._reported]
         self._reported.update(f.key for f in new)

@@ -162,6 +162,14 @@ class SpikeDetector(Detector):
                 self.elevated = (level, i + 1)
         self.pending = keep
 
+    @staticmethod
+    def _back_next(view, i: int, med: float, thr: float) -> bool:
+        """The next logged point is already back near the level."""
+        if i + 1 >= len(view.value) or not np.isfinite(med):
+            return False
+        nxt = float(view.value[i + 1])
+        return bool(np.isfinite(nxt) and nxt - med < 0.5 * thr)
+
     def _report(self, view, i, med, thr, explode, recovered) -> None:
         cfg, ctx = self.ctx.cfg, self.ctx
         value = float(view.value[i])
@@ -179,6 +187,9 @@ class SpikeDetector(Detector):
         if explode:
             if self.growth_ref is not None:
                 return None  # the same blow-up, already reported
+            if recovered and not over_bound and self._back_next(view, i, med, thr) \
+                    and not ctx.loss_jumped(step):
+                return None  # one clipped step, back to normal at once, loss unharmed
             self.growth_ref = med if np.isfinite(med) and med > 0 else None
             self.growth_at = i
             why = f"above the bound {fmt(cfg.grad_norm_max)}" if over_bound else f"{times} {level}"

@@ -1,0 +1,148 @@
+"""Short series (epoch-level logs of 5 to a few hundred rows, sparse evaluations): spikes and
+divergence judged point by point on the whole series, where the rolling references of the
+step-level detectors (48 points of history) do not exist yet.
+
+- Spike: one point at least `short_spike_ratio` times both its neighbours (so 3x above the
+  level before and after: a single bad epoch that came back), and far outside the local
+  point-to-point noise (the median of the log-ratios of the neighbouring pairs, excluding the
+  point's own), so a chaotic stretch raises the bar only where it is chaotic: a few points
+  after it the bar is back down.
+- Divergence: the running median of three (one odd point is not a trend) climbs to
+  `short_divergence_ratio` x its best and stays there to the end of the data for at least
+  `short_divergence_points` points without coming back down; dated from where the curve left
+  its minimum. A loss that ends below its first value but far above its best has diverged.
+
+The whole series is analysed again on each update while it has at most SHORT_MAX points (a
+few microseconds per point); then its findings are frozen and the rolling detectors carry on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlmon_tui.analysis.detector import Context, Detector, View
+from mlmon_tui.analysis.findings import fmt
+
+SHORT_MAX = 256
+MIN_POINTS = 5
+LOCAL = 8  # neighbours on each side for the local noise of a spike
+SPIKE_NOISE_K = 6.0  # the jump must exceed this many local noise sigmas (log scale)
+LOG_SIGMA = 1.4826 / np.sqrt(2.0)  # median |log ratio of neighbours| -> sigma of one point
+
+
+def median3(v: np.ndarray) -> np.ndarray:
+    """Centred running median of three; the ends keep their own value."""
+    if len(v) < 3:
+        return v.copy()
+    out = v.copy()
+    out[1:-1] = np.median(np.stack([v[:-2], v[1:-1], v[2:]]), axis=0)
+    return out
+
+
+def point_spikes(v: np.ndarray, ratio: float) -> list[tuple[int, float]]:
+    """(index, factor over the higher neighbour) of single-point spikes of a positive series."""
+    n = len(v)
+    if n < 3:
+        return []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lv = np.log(v)
+    d = np.abs(np.diff(lv))  # d[k] = |log v[k+1] - log v[k]|
+    out = []
+    lo = np.minimum(lv[:-2], lv[2:])
+    hi = np.maximum(lv[:-2], lv[2:])
+    jump = lv[1:-1] - hi  # log of the factor over the higher neighbour
+    for j in np.flatnonzero(np.isfinite(jump) & (jump >= np.log(ratio))):
+        i = int(j) + 1
+        # local noise: the neighbouring pairs, leaving out the two that touch point i
+        around = np.concatenate([d[max(0, i - 1 - LOCAL) : max(0, i - 1)], d[i + 1 : i + 1 + LOCAL]])
+        around = around[np.isfinite(around)]
+        sigma = LOG_SIGMA * float(np.median(around)) if len(around) >= 2 else 0.0
+        if jump[j] > SPIKE_NOISE_K * sigma and np.isfinite(lo[j]):
+            out.append((i, float(np.exp(jump[j]))))
+    return out
+
+
+def climb(v: np.ndarray, ratio: float, min_points: int) -> tuple[int, int, float] | None:
+    """(onset index, best index, level) of a lasting climb of a positive series to `ratio` x
+    its best, up to the end; None when there is none."""
+    n = len(v)
+    s = median3(v)
+    if n < MIN_POINTS or not np.all(s > 0):
+        return None
+    best_i = int(np.argmin(s))
+    best = float(s[best_i])
+    # the point-to-point noise: a climb must stand far above it (random values are not a run)
+    noise = LOG_SIGMA * float(np.median(np.abs(np.diff(v))))
+    after = s[best_i + 1 :]
+    if not len(after):
+        return None
+    high = after >= ratio * best
+    if not high[-1]:
+        return None
+    # the stretch above the bar that reaches the end
+    low = np.flatnonzero(~high)
+    start = best_i + 1 + (int(low[-1]) + 1 if len(low) else 0)
+    stretch = s[start:]
+    if len(stretch) < min_points:
+        return None
+    # not coming back down: the last third still well above the bar's midpoint to the best
+    tail = stretch[-max(1, len(stretch) // 3) :]
+    if float(np.median(tail)) < best * (1 + 0.75 * (ratio - 1)):
+        return None
+    if float(np.median(stretch)) - best < 6.0 * noise:
+        return None
+    # onset: the last point near the minimum before the climb
+    near = np.flatnonzero(s[best_i:start] <= best * (1 + 0.25 * (ratio - 1)))
+    onset = best_i + (int(near[-1]) if len(near) else 0)
+    return onset, best_i, float(np.median(tail))
+
+
+class ShortRunDetector(Detector):
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.frozen = False
+        self.diverged = False
+
+    def feed(self, view: View, n0: int, n1: int) -> None:
+        if self.frozen:
+            return
+        n = min(n1, SHORT_MAX)
+        self._analyse(view, n, final=False)
+        if n1 > SHORT_MAX:
+            self.frozen = True
+
+    def flush(self, view: View) -> None:
+        if not self.frozen:
+            self._analyse(view, min(len(view.value), SHORT_MAX), final=True)
+
+    def _analyse(self, view: View, n: int, final: bool) -> None:
+        cfg = self.ctx.cfg
+        raw = view.value[:n]
+        ok = np.flatnonzero(np.isfinite(raw))
+        self.findings = []
+        self.diverged = False
+        if len(ok) < MIN_POINTS:
+            return
+        v = raw[ok]
+        if not np.all(v > 0):
+            return  # ratios only mean something for positive series
+        for j, factor in point_spikes(v, cfg.short_spike_ratio):
+            i = int(ok[j])
+            if self.ctx.lr_rose(int(view.step[i])):
+                continue
+            msg = (f"{self.ctx.tag} spiked to {fmt(float(view.value[i]))} at step "
+                   f"{int(view.step[i])} ({factor:.1f}x both neighbouring points) and came back")
+            self.add(self.finding("spike", "warning", view, i, msg, recovered=True))
+        min_pts = max(cfg.short_divergence_points, len(v) // 10)
+        c = None if self.ctx.val else climb(v, cfg.short_divergence_ratio, min_pts)
+        if c is not None:
+            onset, best_j, level = c
+            i, bi = int(ok[onset]), int(ok[best_j])
+            if not self.ctx.lr_rose(int(view.step[min(i + 1, len(ok) - 1)])):
+                self.diverged = True
+                best = float(median3(v)[best_j])
+                msg = (f"{self.ctx.tag} rose from its best {fmt(best)} (step "
+                       f"{int(view.step[bi])}) to {fmt(level)} ({level / best:.1f}x) and stayed "
+                       f"there: the run is diverging")
+                self.add(self.finding("divergence", "error", view, i, msg, value=level,
+                                      best=best, best_step=int(view.step[bi])))
