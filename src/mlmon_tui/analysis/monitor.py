@@ -12,6 +12,7 @@ run whose orphaned steps were purged), has its state rebuilt from the start.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -250,6 +251,20 @@ class HealthMonitor:
         then, now = float(s.value[j]), float(s.value[-1])
         return bool(np.isfinite(then) and np.isfinite(now) and now < 0.5 * then)
 
+    def _lr_stepped(self, run: str, onset: int) -> bool:
+        """The learning rate was cut suddenly (to under 0.6 of itself from one logged value
+        to the next) shortly before `onset`, or just after it (within a tenth of the run)."""
+        tag = self._lr.get(run)
+        s = self._store.series(run, tag) if tag and self._store is not None else None
+        if s is None or len(s) < 2:
+            return False
+        span = max(int(0.1 * (s.step[-1] - s.step[0])), 1)
+        a = int(np.searchsorted(s.step, onset - span))
+        b = int(np.searchsorted(s.step, onset + span // 4, side="right"))
+        v = s.value[max(0, a - 1) : b]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return bool(len(v) >= 2 and np.any(v[1:] < 0.6 * v[:-1]))
+
     def _explained(self, run: str, a: float, b: float) -> bool:
         """Some other series of the run logged something during the pause (an evaluation
         whose results arrive before training goes on). Values written with the point that
@@ -381,6 +396,14 @@ class HealthMonitor:
                 self.run_states[run] = "live" if (recent or alive) else "finished"
 
     # -- output ------------------------------------------------------------------------------
+    def _on_loss(self, f: Finding) -> Finding:
+        """A stall is the run's, found on its busiest series: say it on the training loss
+        when the run has one, naming the series it was seen on too."""
+        lt = self._train_loss_tag(f.run) if self._store is not None else None
+        if not lt or lt == f.tag:
+            return f
+        return replace(f, tag=lt, tags=(lt, f.tag))
+
     def _collect(self) -> list[Finding]:
         current: list[Finding] = []
         for st in self._series.values():
@@ -388,13 +411,18 @@ class HealthMonitor:
         current.extend(self._pair_found.values())
         current.extend(lr.finding for lr in self._layers.values() if lr.finding is not None)
         for rh in self._rhythm.values():
-            current.extend(rh.findings)
-        current.extend(self._clock.values())
+            current.extend(self._on_loss(f) for f in rh.findings)
+        current.extend(self._on_loss(f) for f in self._clock.values())
         current.extend(self._resource)
+        kept = []
         for f in current:  # a plateau matters while it costs time: live, LR not lowered
             if f.kind == "plateau" and not f.extra.get("underfitting") and f.step is not None:
+                if self._lr_stepped(f.run, f.step):
+                    continue  # the level a learning-rate step gave: the schedule, not a stop
                 live = self.run_states.get(f.run) == "live"
                 f.severity = "warning" if live and not self._lr_decayed(f.run, f.step) else "info"
+            kept.append(f)
+        current = kept
         current = group_events(current)
         self.findings = current
         new = [f for f in current if f.key not in self._reported]

@@ -125,18 +125,25 @@ class PlateauDetector(_Blocks):
     """The smoothed loss stopped improving, judged against the run's own earlier progress.
 
     At the newest block: the plateau is the trailing stretch of block medians that all sit
-    within a noise band of the current level (5 standard errors of a block median, or 0.2 %%
-    of the level). It is a plateau when
+    within a noise band of its level (5 standard errors of a block median, or 0.2 % of the
+    level). It is a plateau when
       - it is long: at least `plateau_frac` of the run and `plateau_min_blocks` blocks;
       - it is flat: its first and last quarters differ by less than a quarter of...
-      - ...the descent just before it, which must be large (`plateau_rel` of the level and
-        3 band widths) and still going strong: its last quarter-window fell at least 0.3 x as
-        fast as the one before.
-    What this tells apart: a run converged near its floor slowed down gradually (the descent
-    right before the flat stretch is already small, or decelerating); a learning-rate step
-    decay drops suddenly and is flat before the drop (no steady descent before the onset);
-    a cosine restart jumps up, which breaks the band, and the end of a cosine cycle is
-    shorter than `plateau_frac` of the run; warm-up bumps are rises, not flat stretches.
+      - ...the descent just before it (over a quarter of the stretch's length), which must
+        be large (`plateau_rel` of the level and one band width) and still going on: it
+        fell at least 0.35x and at most 3x as much as the quarter-window before it.
+    Its onset is where the approach to the level ends: from the end back, blocks above the
+    level by more than a standard error count for "still descending", the others against.
+
+    How the look-alikes are told apart:
+      - converged near its floor: the descent slowed down gradually, so the window right
+        before the flat stretch fell much less than the one before it (< 0.35x), or too little;
+      - learning-rate step decay: a sudden fall after a flat stretch (> 3x the window before,
+        or nothing before); when the learning rate is logged, a cut right before the onset
+        makes the monitor drop the finding (the level is the schedule's);
+      - cosine restarts: the jump up at a restart breaks the band, and the end of a cycle is
+        shorter than `plateau_frac` of the run;
+      - warm-up: its bump is a rise then a descent, never a long flat stretch.
     Checked every 1/16 of the run's length, so the cost per block stays constant.
     Severity: info here; the monitor raises it to a warning while the run is live and its
     learning rate (when logged) has not decayed."""
@@ -158,6 +165,17 @@ class PlateauDetector(_Blocks):
         if age < 2 * cfg.plateau_min_blocks or b < self.next_check:
             return
         self.next_check = b + max(1, age // 16)
+        self._check(view, b, age)
+
+    def flush(self, view: View) -> None:
+        b = len(self.stats) - 1
+        if self.ctx.val or self.first_b is None or b < self.first_b:
+            return
+        age = b + 1 - self.first_b
+        if age >= 2 * self.ctx.cfg.plateau_min_blocks:
+            self._check(view, b, age)
+
+    def _check(self, view: View, b: int, age: int) -> None:
         if self.divergence is not None and self.divergence.reported:
             self.findings.clear()
             return
@@ -186,9 +204,14 @@ class PlateauDetector(_Blocks):
         q0 = max(2, cfg.plateau_min_blocks // 4)
         level = float(np.median(med[-q0:]))
         band = max(5.0 * se_blk, 0.002 * abs(level), 1e-12)
-        with np.errstate(invalid="ignore"):
-            out = np.flatnonzero(~(np.abs(med - level) <= band))
-        s = int(out[-1]) + 1 if len(out) else 0  # relative to first_b
+        s = 0
+        for _ in range(2):  # the level of the whole flat stretch, not only its end
+            with np.errstate(invalid="ignore"):
+                out = np.flatnonzero(~(np.abs(med - level) <= band))
+            s = int(out[-1]) + 1 if len(out) else 0  # relative to first_b
+            if s >= len(med) - 2:
+                return None
+            level = float(np.median(med[s:]))
         length = len(med) - s
         if length < max(cfg.plateau_min_blocks, cfg.plateau_frac * age):
             return None
@@ -200,17 +223,26 @@ class PlateauDetector(_Blocks):
         near = float(np.median(med[s : s + 3]))
         drop = before - near  # the descent in the quarter-window right before the onset
         drop2 = before2 - before  # and in the one before that
-        if not (drop > max(cfg.plateau_rel * abs(level), 3.0 * band)):
+        if not (drop > max(cfg.plateau_rel * abs(level), band)):
             return None
-        if drop < 0.3 * drop2:
+        if drop < 0.35 * drop2:
             return None  # already slowing down hard: converging, not stopping
+        if drop > 3.0 * drop2 or drop2 < 0.5 * band:
+            return None  # a sudden fall after a flat stretch: a schedule step, not a descent
         k = max(2, length // 4)
         se_q = 1.2533 * sigma / np.sqrt(k * self.stats.block)
         drift = float(np.median(med[s : s + k])) - float(np.median(med[-k:]))
         if abs(drift) + 2.0 * np.sqrt(2.0) * se_q >= 0.25 * drop:
             return None
-        return self.first_b + s, level, drop
+        # onset: the wide band is entered early on a slow approach. From the end back, each
+        # block above the level by more than its standard error counts for an approach
+        # still going on, each other one against: the onset is where that sum is lowest
+        lo, hi = max(0, s - 2 * q), min(len(med), s + 2 * q)
+        run = np.cumsum((med[lo:hi] - level - se_blk)[::-1])[::-1]
+        onset = lo + int(np.argmin(run))
+        return self.first_b + onset, level, drop
 
     def _message(self, onset: int, now: int, level: float, drop: float) -> str:
         return (f"{self.ctx.tag} has not improved for {now - onset} steps (since step {onset}, "
                 f"level {fmt(level)}) after falling by {fmt(drop)} just before: a plateau")
+
