@@ -30,7 +30,8 @@ def divergence_from_best(seed: int) -> Case:
     ramp = int(rng.integers(10, 120))
     factor = float(rng.uniform(2.0, 3.5))
     level = clean[t0]
-    clean = clean + _smooth_climb(n, t0, ramp) * (factor - 1) * level
+    up = _smooth_climb(n, t0, ramp)
+    clean = clean * (1 - up) + up * factor * level  # climbs to factor x the minimum, stays
     loss = noisy(rng, clean, rel)
     return Case(f"divergence_from_best[{seed}]",
                 [Seg("run", "train/loss", _step(n), walls(rng, n), loss)],
@@ -48,7 +49,8 @@ def divergence_epochs(seed: int) -> Case:
     t0 = int(rng.integers(n // 3, 2 * n // 3))
     ramp = int(rng.integers(1, 4))
     factor = float(rng.uniform(2.0, 3.5))
-    clean = clean + _smooth_climb(n, t0, ramp) * (factor - 1) * clean[t0]
+    up = _smooth_climb(n, t0, ramp)
+    clean = clean * (1 - up) + up * factor * clean[t0]
     names = [("run", "loss"), ("m/train", "epoch_loss"), ("run", "train_loss_epoch")]
     run, tag = names[seed % len(names)]
     return Case(f"divergence_epochs[{seed},{tag}]",
@@ -67,7 +69,8 @@ def divergence_every_n(seed: int) -> Case:
     t0 = int(rng.integers(n // 3, 2 * n // 3))
     ramp = int(rng.integers(3, 20))
     factor = float(rng.uniform(2.0, 3.5))
-    clean = clean + _smooth_climb(n, t0, ramp) * (factor - 1) * clean[t0]
+    up = _smooth_climb(n, t0, ramp)
+    clean = clean * (1 - up) + up * factor * clean[t0]
     step = (np.arange(n, dtype=np.int64) + 1) * every
     return Case(f"divergence_every_n[{seed},{every}]",
                 [Seg("run", "loss", step, walls(rng, n, dt=every * 0.3), noisy(rng, clean, rel))],

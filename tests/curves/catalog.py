@@ -77,17 +77,43 @@ def params_of(make, seed: int) -> dict:
 
 
 @lru_cache(maxsize=None)
-def stratified_seeds(name: str, k: int = 3) -> tuple[int, ...]:
-    """k seeds of generator `name` (from 0..POOL-1) covering its parameters' ranges: greedily
-    the seed whose parameters, as quantiles over the pool, are farthest from those chosen
-    (the first: the lowest quantiles, so the shortest / quietest case is always in)."""
-    make = ALL[name]
+def _ends_of(name: str):
+    return _ends(ALL[name])
+
+
+def _ends(make) -> tuple[list[set], int]:
+    """Per candidate seed, the (parameter, end) pairs it reaches: its value in the lowest or
+    the highest quarter of that parameter's values over the pool."""
     rows = [params_of(make, s) for s in range(POOL)]
-    keys = sorted(rows[0])
-    m = np.array([[r.get(key, 0.0) for key in keys] for r in rows])
-    q = np.argsort(np.argsort(m, axis=0), axis=0) / max(POOL - 1, 1)  # quantile per column
-    chosen = [int(np.argmin(q.sum(axis=1)))]
-    while len(chosen) < k:
-        d = np.min(np.abs(q[:, None, :] - q[None, chosen, :]).max(axis=2), axis=1)
-        chosen.append(int(np.argmax(d)))
+    targets = []
+    for key in sorted(rows[0]):
+        values = np.array([r.get(key, 0.0) for r in rows])
+        lo, hi = np.quantile(values, 0.25), np.quantile(values, 0.75)
+        if lo == hi:
+            continue
+        targets.append([(key, "low") if v <= lo else (key, "high") if v >= hi else None
+                        for v in values])
+    reach = [{t[s] for t in targets if t[s] is not None} for s in range(POOL)]
+    return reach, 2 * len(targets)
+
+
+@lru_cache(maxsize=None)
+def stratified_seeds(name: str, k: int = 3, most: int = 6) -> tuple[int, ...]:
+    """At least k seeds of generator `name` (from 0..POOL-1) that together reach both ends
+    (lowest and highest quarter) of every drawn parameter: greedily the seed reaching most
+    ends not reached yet, until all are (at most `most` seeds)."""
+    reach, n_targets = _ends_of(name)
+    chosen: list[int] = []
+    got: set = set()
+    while len(chosen) < most and (len(chosen) < k or len(got) < n_targets):
+        gain = [len(r - got) if s not in chosen else -1 for s, r in enumerate(reach)]
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        got |= reach[best]
     return tuple(chosen)
+
+
+def ends_reached(name: str, seeds) -> tuple[int, int]:
+    """(ends reached by `seeds`, ends there are) for generator `name`."""
+    reach, n_targets = _ends_of(name)
+    return len(set().union(*(reach[s] for s in seeds))), n_targets

@@ -100,30 +100,41 @@ def fmt(x: float | None) -> str:
 
 
 def group_events(findings: list[Finding]) -> list[Finding]:
-    """One event, one finding: findings of the same kind in the same run at the same step on
-    several tags (every layer's gradient norm, `loss` mirrored as `train/loss`) become one,
-    led by the most severe (then the first by name), naming the tags and how many."""
-    groups: dict[tuple, list[Finding]] = {}
+    """One event, one finding: findings of the same kind in the same run at the same step
+    (within a few steps: noise moves a gradual onset by a point or two) on several tags
+    (every layer's gradient norm, `loss` mirrored as `train/loss`) become one, led by the
+    most severe, then first by name, naming the tags and how many."""
+    by_kind: dict[tuple, list[Finding]] = {}
     out: list[Finding] = []
     for f in findings:
         if f.step is None or not f.tag:
             out.append(f)
-            continue
-        groups.setdefault((f.kind, f.run, f.step), []).append(f)
-    for same in groups.values():
-        if len(same) == 1:
-            out.append(same[0])
-            continue
-        same.sort(key=lambda f: (-severity_rank(f.severity), f.tag))
-        lead = same[0]
-        tags = tuple(dict.fromkeys(t for f in same for t in f.tags))
-        if len(tags) == 1:  # the same finding twice (two detectors on one point)
-            out.append(lead)
-            continue
-        others = [t for t in tags if t != lead.tag]
-        shown = ", ".join(others[:4]) + (", ..." if len(others) > 4 else "")
-        msg = f"{lead.message} (same at this step on {len(others)} more tag" \
-              f"{'s' * (len(others) != 1)}: {shown}; {len(tags)} in all)"
-        out.append(Finding(lead.kind, lead.severity, lead.run, lead.tag, lead.step,
-                           lead.wall_time, lead.value, msg, dict(lead.extra), tags))
+        else:
+            by_kind.setdefault((f.kind, f.run), []).append(f)
+    for fs in by_kind.values():
+        fs.sort(key=lambda f: f.step)
+        group = [fs[0]]
+        for f in fs[1:]:
+            if f.step - group[0].step <= max(3, 0.002 * abs(group[0].step)):
+                group.append(f)
+            else:
+                out.append(_merge(group))
+                group = [f]
+        out.append(_merge(group))
     return out
+
+
+def _merge(same: list[Finding]) -> Finding:
+    if len(same) == 1:
+        return same[0]
+    same = sorted(same, key=lambda f: (-severity_rank(f.severity), f.tag, f.step))
+    lead = same[0]
+    tags = tuple(dict.fromkeys([lead.tag] + [t for f in same for t in f.tags]))
+    if len(tags) == 1:  # the same finding twice (two detectors on one point)
+        return lead
+    others = [t for t in tags if t != lead.tag]
+    shown = ", ".join(others[:4]) + (", ..." if len(others) > 4 else "")
+    msg = (f"{lead.message} (also on {len(others)} more tag{'s' * (len(others) != 1)}: "
+           f"{shown}; {len(tags)} in all)")
+    return Finding(lead.kind, lead.severity, lead.run, lead.tag, lead.step, lead.wall_time,
+                   lead.value, msg, dict(lead.extra), tags)

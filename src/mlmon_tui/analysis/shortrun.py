@@ -7,9 +7,11 @@ step-level detectors (48 points of history) do not exist yet.
   point-to-point noise (the median of the log-ratios of the neighbouring pairs, excluding the
   point's own), so a chaotic stretch raises the bar only where it is chaotic: a few points
   after it the bar is back down.
-- Divergence: the running median of three (one odd point is not a trend) climbs to
-  `short_divergence_ratio` x its best and stays there to the end of the data for at least
-  `short_divergence_points` points without coming back down; dated from where the curve left
+- Divergence: the running median of three (one odd point is not a trend) climbs from its
+  best and stays above 1 + 3/4 of the way to `short_divergence_ratio` x the best up to the
+  end of the data, for at least `short_divergence_points` points (and a tenth of the series),
+  with the last third of that stretch at the ratio or above, far above the point-to-point
+  noise; dated from where the curve left
   its minimum. A loss that ends below its first value but far above its best has diverged.
 
 The whole series is analysed again on each update while it has at most SHORT_MAX points (a
@@ -76,7 +78,7 @@ def climb(v: np.ndarray, ratio: float, min_points: int) -> tuple[int, int, float
     after = s[best_i + 1 :]
     if not len(after):
         return None
-    high = after >= ratio * best
+    high = after >= best * (1 + 0.75 * (ratio - 1))  # stays up (a little below the bar)
     if not high[-1]:
         return None
     # the stretch above the bar that reaches the end
@@ -87,7 +89,7 @@ def climb(v: np.ndarray, ratio: float, min_points: int) -> tuple[int, int, float
         return None
     # not coming back down: the last third still well above the bar's midpoint to the best
     tail = stretch[-max(1, len(stretch) // 3) :]
-    if float(np.median(tail)) < best * (1 + 0.75 * (ratio - 1)):
+    if float(np.median(tail)) < ratio * best:  # ...and ends at the bar or above
         return None
     if float(np.median(stretch)) - best < 6.0 * noise:
         return None

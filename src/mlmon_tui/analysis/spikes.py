@@ -60,6 +60,8 @@ class SpikeDetector(Detector):
                 explode = np.isfinite(v) & ((cand & (v > cfg.explode_factor * med))
                                             | (v > cfg.grad_norm_max))
                 cand |= explode
+        if self.grad:  # first: a blow-up building up is dated before any later single jump
+            self._growth(view, n0, n1)
         for j in np.flatnonzero(cand):
             i = n0 + int(j)
             self._resolve(view, i, final=False)  # events before this one first
@@ -69,8 +71,6 @@ class SpikeDetector(Detector):
             self.pending.append((i, m, float(thr[j]), bool(explode[j])))
             self.quiet_until = i + cfg.spike_recover_points
         self._resolve(view, n1, final=False)
-        if self.grad:
-            self._growth(view, n0, n1)
 
     def _growth(self, view: View, n0: int, n1: int) -> None:
         """Exploding gradients that build up over a few dozen steps (x1.05 to x1.2 a step, the
@@ -184,12 +184,12 @@ class SpikeDetector(Detector):
         level = f"its recent median {fmt(med)}" if np.isfinite(med) else "its usual level"
         after = {True: "then recovered", False: "and did not come back down",
                  None: "at the end of the data"}[recovered]
+        if self.grad and recovered and not over_bound and self._back_next(view, i, med, thr) \
+                and not ctx.loss_jumped(step):
+            return None  # one clipped step, back to normal at once, loss unharmed
         if explode:
             if self.growth_ref is not None:
                 return None  # the same blow-up, already reported
-            if recovered and not over_bound and self._back_next(view, i, med, thr) \
-                    and not ctx.loss_jumped(step):
-                return None  # one clipped step, back to normal at once, loss unharmed
             self.growth_ref = med if np.isfinite(med) and med > 0 else None
             self.growth_at = i
             why = f"above the bound {fmt(cfg.grad_norm_max)}" if over_bound else f"{times} {level}"
