@@ -52,12 +52,14 @@ class Finding:
                 self.step if self.step is not None else self.wall_time)
 
     def to_dict(self, extra: bool = True) -> dict:
-        """JSON-ready: keys run, kind, tag, step, severity, wall_time, value, message, and
-        `extra` when asked for and not empty."""
+        """JSON-ready: keys run, kind, tag (the first tag), tags (every tag the event was seen
+        on), step, severity, wall_time, value, message, and `extra` when asked for and not
+        empty."""
         d = {
             "run": self.run,
             "kind": self.kind,
             "tag": self.tag,
+            "tags": list(self.tags),
             "step": self.step,
             "severity": self.severity,
             "wall_time": _json_float(self.wall_time),

@@ -38,6 +38,7 @@ class _Clock:
         use_wall = (len(tw) and len(vwall) and np.all(np.isfinite(vwall))
                     and np.isfinite(tw[0]) and np.isfinite(tw[-1])
                     and tw[0] <= vwall[-1] and vwall[0] <= tw[-1] + 1.0
+                    and tw[-1] > tw[0] and vwall[-1] > vwall[0]  # real times, not a file's
                     and bool(np.all(tw[1:] >= tw[:-1])))
         self.key = tw if use_wall else train.step
         self.at = vwall if use_wall else vstep
