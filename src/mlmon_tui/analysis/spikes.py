@@ -184,6 +184,8 @@ class SpikeDetector(Detector):
         level = f"its recent median {fmt(med)}" if np.isfinite(med) else "its usual level"
         after = {True: "then recovered", False: "and did not come back down",
                  None: "at the end of the data"}[recovered]
+        if self.grad and self.growth_ref is not None and recovered is not True:
+            return None  # a step of the blow-up already reported, not an event of its own
         if self.grad and recovered and not over_bound and self._back_next(view, i, med, thr) \
                 and not ctx.loss_jumped(step):
             return None  # one clipped step, back to normal at once, loss unharmed
