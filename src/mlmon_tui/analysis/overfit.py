@@ -161,7 +161,7 @@ def _steady_rise(v, best_i: int, since: int, best: float, cfg) -> bool:
     rise = float(np.median(seg[-3:])) - float(seg[0])
     if rho >= 0.8 and rise > max(floor, 3.0 * noise):
         return True
-    return float(np.min(seg[-3:])) - float(seg[0]) > max(floor, 4.0 * noise)
+    return float(np.min(seg[-3:])) - float(seg[0]) > max(floor, 5.0 * noise)
 
 
 def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | None:

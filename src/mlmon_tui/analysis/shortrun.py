@@ -4,9 +4,8 @@ step-level detectors (48 points of history) do not exist yet.
 
 - Spike: one point at least `short_spike_ratio` times both its neighbours (so 3x above the
   level before and after: a single bad epoch that came back), and far outside the local
-  point-to-point noise (the median of the log-ratios of the neighbouring pairs, excluding the
-  point's own), so a chaotic stretch raises the bar only where it is chaotic: a few points
-  after it the bar is back down.
+  noise (see `point_spikes`), so a chaotic stretch raises the bar only where it is chaotic:
+  a few points after it the bar is back down.
 - Divergence: the running median of three (one odd point is not a trend) climbs from its
   best and stays above 1 + 3/4 of the way to `short_divergence_ratio` x the best up to the
   end of the data, for at least `short_divergence_points` points (and a tenth of the series),
@@ -27,9 +26,10 @@ from mlmon_tui.analysis.findings import fmt
 
 SHORT_MAX = 256
 MIN_POINTS = 5
-LOCAL = 8  # neighbours on each side for the local noise of a spike
+LOCAL = 4  # second differences on each side for the local noise of a spike
 SPIKE_NOISE_K = 6.0  # the jump must exceed this many local noise sigmas (log scale)
 LOG_SIGMA = 1.4826 / np.sqrt(2.0)  # median |log ratio of neighbours| -> sigma of one point
+D2_SIGMA = 1.4826 / np.sqrt(6.0)  # median |second difference| -> sigma of one point
 
 
 def median3(v: np.ndarray) -> np.ndarray:
@@ -42,23 +42,28 @@ def median3(v: np.ndarray) -> np.ndarray:
 
 
 def point_spikes(v: np.ndarray, ratio: float) -> list[tuple[int, float]]:
-    """(index, factor over the higher neighbour) of single-point spikes of a positive series."""
+    """(index, factor over the higher neighbour) of single-point spikes of a positive series.
+
+    The bar is the local noise: second differences of the logarithms (a trend does not count
+    as noise), LOCAL of them on each side of the point, leaving out the three the point is
+    in, pooled: inside a chaotic stretch the bar is high, a few points past it most of the
+    pool is calm again and the bar is back down."""
     n = len(v)
     if n < 3:
         return []
     with np.errstate(divide="ignore", invalid="ignore"):
         lv = np.log(v)
-    d = np.abs(np.diff(lv))  # d[k] = |log v[k+1] - log v[k]|
+    d2 = np.abs(lv[:-2] - 2 * lv[1:-1] + lv[2:])  # d2[k] involves points k, k+1, k+2
     out = []
     lo = np.minimum(lv[:-2], lv[2:])
     hi = np.maximum(lv[:-2], lv[2:])
     jump = lv[1:-1] - hi  # log of the factor over the higher neighbour
     for j in np.flatnonzero(np.isfinite(jump) & (jump >= np.log(ratio))):
         i = int(j) + 1
-        # local noise: the neighbouring pairs, leaving out the two that touch point i
-        around = np.concatenate([d[max(0, i - 1 - LOCAL) : max(0, i - 1)], d[i + 1 : i + 1 + LOCAL]])
-        around = around[np.isfinite(around)]
-        sigma = LOG_SIGMA * float(np.median(around)) if len(around) >= 2 else 0.0
+        sides = [d2[max(0, i - 2 - LOCAL) : max(0, i - 2)], d2[i + 1 : i + 1 + LOCAL]]
+        both = np.concatenate(sides)
+        both = both[np.isfinite(both)]
+        sigma = D2_SIGMA * float(np.median(both)) if len(both) >= 2 else 0.0
         if jump[j] > SPIKE_NOISE_K * sigma and np.isfinite(lo[j]):
             out.append((i, float(np.exp(jump[j]))))
     return out
