@@ -19,12 +19,13 @@ MAX_EVALS = 2000
 
 
 def _median3(v: np.ndarray) -> np.ndarray:
-    """Centred running median of three (the ends: themselves), so the best of a V-shaped
+    """Centred running median of three (the first: the mean of two, the last: itself), so the best of a V-shaped
     validation curve stays at its bottom and one lucky evaluation is not "the best"."""
     if len(v) < 3:
         return v.copy()
     out = v.copy()
     out[1:-1] = np.median(np.stack([v[:-2], v[1:-1], v[2:]]), axis=0)
+    out[0] = 0.5 * (v[0] + v[1])  # a lucky first evaluation alone is not the best either
     return out
 
 

@@ -14,7 +14,8 @@ step-level detectors (48 points of history) do not exist yet.
   its minimum. A loss that ends below its first value but far above its best has diverged.
 
 The whole series is analysed again on each update while it has at most SHORT_MAX points (a
-few microseconds per point); then its findings are frozen and the rolling detectors carry on.
+few microseconds per point); then its findings are frozen (spikes only where the rolling
+detectors have no reference yet: the first `window` points) and those carry on.
 """
 
 from __future__ import annotations
@@ -116,7 +117,11 @@ class ShortRunDetector(Detector):
         n = min(n1, SHORT_MAX)
         self._analyse(view, n, final=False)
         if n1 > SHORT_MAX:
+            # a long series: from here on the rolling detectors judge it; of the short
+            # view's spikes keep those they cannot (before their first reference)
             self.frozen = True
+            self.findings = [f for f in self.findings if f.kind != "spike"
+                             or int(np.searchsorted(view.step, f.step)) < self.ctx.cfg.window]
 
     def flush(self, view: View) -> None:
         if not self.frozen:
