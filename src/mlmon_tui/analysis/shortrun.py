@@ -79,8 +79,9 @@ def climb(v: np.ndarray, ratio: float, min_points: int) -> tuple[int, int, float
         return None
     best_i = int(np.argmin(s))
     best = float(s[best_i])
-    # the point-to-point noise: a climb must stand far above it (random values are not a run)
-    noise = LOG_SIGMA * float(np.median(np.abs(np.diff(v))))
+    # the point-to-point noise (second differences: the descent is not noise): a climb must
+    # stand far above it (random values are not a run)
+    noise = D2_SIGMA * float(np.median(np.abs(np.diff(v, 2)))) if n >= 3 else 0.0
     after = s[best_i + 1 :]
     if not len(after):
         return None
