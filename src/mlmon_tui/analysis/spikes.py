@@ -8,6 +8,11 @@ in training is multiplicative); others linearly.
 A candidate waits `spike_recover_points` points to say whether it recovered. A jump that does
 not come back is a level change (a warm restart, a schedule change) and is only reported when
 it is far larger than the threshold; a lasting rise is the divergence detector's business.
+
+On a gradient norm, a jump that is back near its level at the very next logged point while
+the training loss did not jump with it is what clipping produces: not reported (neither as
+exploding gradients nor as a spike). Once a blow-up is reported, its later jumps are part of
+it.
 """
 
 from __future__ import annotations
