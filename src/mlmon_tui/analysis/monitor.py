@@ -19,6 +19,7 @@ import numpy as np
 
 from mlmon_tui.analysis.config import DEFAULT, HealthConfig
 from mlmon_tui.analysis.detector import Context, View
+from mlmon_tui.analysis import runfacts
 from mlmon_tui.analysis.findings import Finding, group_events
 from mlmon_tui.analysis.gradients import LayerRatio, VanishingDetector
 from mlmon_tui.analysis.nonfinite import NonFiniteDetector
@@ -222,48 +223,20 @@ class HealthMonitor:
         return bool(len(window)) and float(s.value[j]) > 1.2 * float(window.min())
 
     def _train_loss_tag(self, run: str) -> str | None:
-        tags = [t for t in self._store.tags(run) if classify(t) == LOSS and not is_val(run, t)]
-        return min(tags, key=lambda t: (len(t), t)) if tags else None
+        return runfacts.train_loss_tag(self._store, run)
 
     def _loss_jumped(self, run: str, step: int) -> bool:
-        """The run's training loss rose by half its recent level within a few points of
-        `step` (True when the run logs no training loss: nothing says it was harmless)."""
-        tag = self._train_loss_tag(run) if self._store is not None else None
-        s = self._store.series(run, tag) if tag else None
-        if s is None or len(s) < 4:
-            return True
-        j = int(np.searchsorted(s.step, step))
-        before = s.value[max(0, j - 20) : j]
-        after = s.value[j : j + 4]
-        before, after = before[np.isfinite(before)], after[~np.isnan(after)]
-        if len(before) < 3 or not len(after):
-            return True
-        ref = float(np.median(before))
-        return bool(np.any(~np.isfinite(after)) or np.max(after) > ref + 0.5 * abs(ref))
+        return runfacts.loss_jumped(self._store, run, step)
+
+    def _lr_series(self, run: str):
+        tag = self._lr.get(run)
+        return self._store.series(run, tag) if tag and self._store is not None else None
 
     def _lr_decayed(self, run: str, since_step: int) -> bool:
-        """The learning rate now is below half of what it was at `since_step`."""
-        tag = self._lr.get(run)
-        s = self._store.series(run, tag) if tag and self._store is not None else None
-        if s is None or not len(s):
-            return False
-        j = max(0, int(np.searchsorted(s.step, since_step, side="right")) - 1)
-        then, now = float(s.value[j]), float(s.value[-1])
-        return bool(np.isfinite(then) and np.isfinite(now) and now < 0.5 * then)
+        return runfacts.lr_decayed(self._lr_series(run), since_step)
 
     def _lr_stepped(self, run: str, onset: int) -> bool:
-        """The learning rate was cut suddenly (to under 0.6 of itself from one logged value
-        to the next) shortly before `onset`, or just after it (within a tenth of the run)."""
-        tag = self._lr.get(run)
-        s = self._store.series(run, tag) if tag and self._store is not None else None
-        if s is None or len(s) < 2:
-            return False
-        span = max(int(0.1 * (s.step[-1] - s.step[0])), 1)
-        a = int(np.searchsorted(s.step, onset - span))
-        b = int(np.searchsorted(s.step, onset + span // 4, side="right"))
-        v = s.value[max(0, a - 1) : b]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return bool(len(v) >= 2 and np.any(v[1:] < 0.6 * v[:-1]))
+        return runfacts.lr_stepped(self._lr_series(run), onset)
 
     def _explained(self, run: str, a: float, b: float) -> bool:
         """Some other series of the run logged something during the pause (an evaluation
