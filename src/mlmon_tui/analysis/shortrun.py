@@ -29,7 +29,6 @@ SHORT_MAX = 256
 MIN_POINTS = 5
 LOCAL = 8  # second differences on each side for the local noise of a spike
 SPIKE_NOISE_K = 6.0  # the jump must exceed this many local noise sigmas (log scale)
-LOG_SIGMA = 1.4826 / np.sqrt(2.0)  # median |log ratio of neighbours| -> sigma of one point
 D2_SIGMA = 1.4826 / np.sqrt(6.0)  # median |second difference| -> sigma of one point
 
 
