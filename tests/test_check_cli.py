@@ -51,8 +51,9 @@ def test_json_findings_and_exit_code(runs):
     found = json.loads(out.stdout)
     assert [(f["run"], f["kind"], f["tag"], f["step"], f["severity"]) for f in found] == [
         ("broken", "nan", "train/loss", 300, "error")]
-    assert set(found[0]) == {"run", "kind", "tag", "step", "severity", "wall_time", "value",
-                             "message"}
+    assert set(found[0]) == {"run", "kind", "tag", "tags", "step", "severity", "wall_time",
+                             "value", "message"}
+    assert found[0]["tags"] == ["train/loss"]
     assert found[0]["wall_time"] == pytest.approx(1_700_000_300.0)
 
 
@@ -110,18 +111,35 @@ REAL_DIRS = ["pedramfekri__OCTTextureDetector", "CursedSeraphim__process-tensorb
 
 def test_real_logs_one_true_overfit_and_no_false_alarm():
     """Real runs: a Keras fit whose validation loss climbs from epoch 3 while training keeps
-    falling (0.46 -> 1.3 vs 0.86 -> 0.07), next to healthy Keras, RL (DQN/PPO with rising
-    losses and NaN-prefixed rewards), Lightning and Hugging Face runs that must stay quiet."""
+    falling (0.46 -> 1.3 vs 0.86 -> 0.07), and single-epoch validation jumps in two Keras
+    fits (3.1 between 0.98 and 1.01; 0.62 between 0.011 and 0.004), next to healthy Keras,
+    RL (DQN/PPO with rising losses and NaN-prefixed rewards), Lightning and Hugging Face runs
+    that must stay quiet."""
     pytest.importorskip("mlmon_tui.sources.logs.tfevents")
     if not REAL.exists():
         pytest.skip(REASON)
     out = _check(*[REAL / d for d in REAL_DIRS], "--json", "--fail-on", "warning")
     assert out.returncode == 1, out.stderr
     found = json.loads(out.stdout)
-    assert [(f["run"], f["kind"], f["tag"], f["step"]) for f in found] == [
-        ("pedramfekri__OCTTextureDetector/Train/logs/fit/20220104-193303/validation",
-         "overfitting", "epoch_loss", 3)]
-    assert "train/epoch_loss keeps falling" in found[0]["message"]
+    fit = "pedramfekri__OCTTextureDetector/Train/logs/fit/"
+    assert sorted((f["run"], f["kind"], f["tag"], f["step"]) for f in found) == sorted([
+        (fit + "20220104-193303/validation", "overfitting", "epoch_loss", 3),
+        (fit + "20220104-193303/validation", "spike", "epoch_loss", 31),
+        (fit + "20220104-193303/validation", "spike", "evaluation_loss_vs_iterations", 10240),
+        (fit + "20220106-123415/validation", "spike", "epoch_loss", 10),
+        (fit + "20220106-123415/validation", "spike", "evaluation_loss_vs_iterations", 2310)])
+    over = next(f for f in found if f["kind"] == "overfitting")
+    assert "train/epoch_loss keeps falling" in over["message"]
+    assert {"best_step", "gap", "ratio"} <= set(over["extra"])
+
+
+def test_real_keras_csv_single_epoch_validation_spike():
+    """A 17-epoch Keras `training.log` whose val_loss jumps 5x for epoch 1 and comes back."""
+    d = REAL / "Aditya24jar__Emotion-Detection-Resnet50"
+    if not d.exists():
+        pytest.skip("real logs not present")
+    found = json.loads(_check(d, "--json").stdout)
+    assert [(f["kind"], f["tag"], f["step"]) for f in found] == [("spike", "val_loss", 1)]
 
 
 def test_gradient_histograms_first_layer_collapse(tmp_path):
@@ -131,11 +149,9 @@ def test_gradient_histograms_first_layer_collapse(tmp_path):
     tbx = pytest.importorskip("tensorboardX")
     rng = np.random.default_rng(0)
     w = tbx.SummaryWriter(str(tmp_path / "run"))
-    onset = None
+    onset = 100  # where the first layer's gradients start to shrink (x e every 20 steps)
     for step in range(300):
-        scale0 = 1.0 if step < 100 else max(np.exp(-(step - 100) * 0.05), 1e-5)
-        if onset is None and scale0 / 1.0 < 1e-3:
-            onset = step
+        scale0 = 1.0 if step < onset else max(np.exp(-(step - onset) * 0.05), 1e-5)
         for k, scale in ((0, scale0), (1, 1.0), (2, 1.0)):
             g = rng.standard_normal(64) * scale
             w.add_histogram(f"gradients/layer{k}.weight", g, step, walltime=1.7e9 + step)

@@ -223,7 +223,8 @@ def test_monitor_resources_use_live_runs():
 def test_finding_json_has_the_documented_keys():
     f = Finding("nan", "error", "r", "loss", 5, 1.5, float("nan"), "loss became NaN")
     d = f.to_dict(extra=False)
-    assert list(d) == ["run", "kind", "tag", "step", "severity", "wall_time", "value", "message"]
+    assert list(d) == ["run", "kind", "tag", "tags", "step", "severity", "wall_time", "value",
+                       "message"]
     assert json.loads(json.dumps(d))["value"] == "NaN"
     assert set(KINDS) >= {"nan", "inf", "spike", "divergence", "exploding_gradients",
                           "vanishing_gradients", "overfitting", "plateau", "stall", "gpu_idle",
@@ -307,3 +308,66 @@ def test_defaults_toml_round_trips(tmp_path):
     p = tmp_path / "defaults.toml"
     p.write_text(defaults_toml())
     assert load_config(p) == DEFAULT
+
+
+# -- short series, grouping, learning-rate steps ------------------------------------------------
+
+def test_point_spike_bar_comes_back_down_after_a_chaotic_start():
+    """The local noise around a point sets its bar: wild swings early do not hide a 12x jump
+    a few points after they end, and the swings themselves are not spikes."""
+    from mlmon_tui.analysis.shortrun import point_spikes
+
+    rng = np.random.default_rng(0)
+    v = 0.8 * np.exp(np.where(np.arange(40) < 10, 0.6, 0.02) * rng.standard_normal(40))
+    v[14] = 12 * 0.8
+    assert [i for i, _ in point_spikes(v, 3.0)] == [14]
+
+
+def test_climb_is_judged_against_the_best_and_the_noise():
+    from mlmon_tui.analysis.shortrun import climb
+
+    e = np.arange(40, dtype=float)
+    loss = 0.3 + 2.0 * np.exp(-e / 5)
+    up = np.clip((e - 20) / 2, 0, 1)
+    diverged = loss * (1 - up) + up * 2.5 * loss[20]
+    onset, best, level = climb(diverged, 1.8, 3)
+    assert 19 <= onset <= 21 and diverged[-1] < diverged[0] and level > 2 * diverged[best]
+    assert climb(loss, 1.8, 3) is None  # healthy
+    noise = np.random.default_rng(1).uniform(0.0, 1.0, 100)  # random values are not a run
+    assert climb(noise, 1.8, 10) is None
+
+
+def test_group_events_one_finding_per_event():
+    from mlmon_tui.analysis.findings import group_events
+
+    def f(tag, step, sev="warning", kind="spike"):
+        return Finding(kind, sev, "r", tag, step, float(step), 1.0, f"{tag} spiked")
+
+    out = group_events([f("loss", 100), f("train/loss", 100, "error"), f("val/loss", 102),
+                        f("loss", 900), f("grad_norm", 100, kind="exploding_gradients")])
+    by = {(g.kind, g.step): g for g in out}
+    assert len(out) == 3
+    g = by[("spike", 100)]
+    assert g.tag == "train/loss" and g.severity == "error"  # the most severe leads
+    assert set(g.tags) == {"loss", "train/loss", "val/loss"} and "3 in all" in g.message
+    assert by[("spike", 900)].tags == ("loss",)
+    assert g.to_dict()["tags"][0] == g.to_dict()["tag"]
+
+
+def test_plateau_after_a_learning_rate_step_is_not_reported():
+    """Same flat stretch after a descent: reported when the learning rate stayed, dropped
+    when the learning rate was cut by 10 right before it."""
+    from curves.harness import Case, Seg, feed
+
+    rng = np.random.default_rng(4)
+    n, t0 = 6000, 2000
+    t = np.arange(n, dtype=float)
+    clean = 0.2 + 2.3 * (1 + t / 300) ** -0.8
+    clean[t0:] = clean[t0]
+    loss = clean * np.exp(0.02 * rng.standard_normal(n))
+    w = 1.7e9 + t
+    steps = np.arange(n)
+    for lr, expect in ((np.full(n, 1e-3), 1), (np.where(t < t0 - 50, 1e-2, 1e-3), 0)):
+        case = Case("p", [Seg("run", "train/loss", steps, w, loss), Seg("run", "lr", steps, w, lr)])
+        monitor, _ = feed(case, chunk=None)
+        assert sum(f.kind == "plateau" for f in monitor.findings) == expect

@@ -57,3 +57,17 @@ def test_badge():
     assert badge(FINDINGS[:1]) == ("ℹ 1", "cyan")
     assert badge(FINDINGS) == ("✖ 1", "bold red")
     assert badge([FINDINGS[0], FINDINGS[2], FINDINGS[2]]) == ("▲ 2", "yellow")
+
+
+async def test_severity_and_run_are_apart_and_grouped_tags_counted():
+    """`warning` and the run name never run together, and a finding seen on several tags
+    says how many more."""
+    grouped = Finding("exploding_gradients", "warning", "tb/resnet-overfit", "grad_norm", 50,
+                      500.0, 9.0, "grad_norm jumped", tags=("grad_norm", "layer1", "layer2"))
+    app = _App()
+    async with app.run_test() as pilot:
+        app.query_one(HealthPanel).set_findings([grouped])
+        await pilot.pause()
+        body = _body(app)
+        assert "warningtb" not in body and "warning · tb/resnet-overfit" in body
+        assert "grad_norm (+2 tags) step 50" in body

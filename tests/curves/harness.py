@@ -33,6 +33,8 @@ class Expect:
     step: int
     tol: int
     run: str = "run"
+    n_tags: int | None = None  # one finding naming this many tags (one event, many tags)
+    severity: str | None = None
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Case:
     now: float | None = None  # default: just after the last point
     allow: tuple[str, ...] = ()  # kinds tolerated besides the expected ones
     alive: bool | None = None  # what the process hook answers
+    params: dict = field(default_factory=dict)  # the generator's drawn parameters
 
 
 def _hist(run, tag, step, wall, norm, source) -> HistogramPoint:
@@ -101,7 +104,7 @@ def check(case: Case, findings: list[Finding]) -> list[str]:
     problems = []
     used = set()
     for e in case.expect:
-        hits = [f for f in findings if f.kind == e.kind and f.tag == e.tag and f.run == e.run]
+        hits = [f for f in findings if f.kind == e.kind and e.tag in f.tags and f.run == e.run]
         if not hits:
             problems.append(f"{case.name}: missing {e.kind} on {e.run}/{e.tag} near step {e.step}")
             continue
@@ -110,6 +113,11 @@ def check(case: Case, findings: list[Finding]) -> list[str]:
         if best.step is None or abs(best.step - e.step) > e.tol:
             problems.append(f"{case.name}: {e.kind} on {e.tag} at step {best.step}, expected "
                             f"{e.step} +- {e.tol}")
+        if e.n_tags is not None and len(best.tags) != e.n_tags:
+            problems.append(f"{case.name}: {e.kind} names {len(best.tags)} tags, expected "
+                            f"{e.n_tags}: {best.tags}")
+        if e.severity is not None and best.severity != e.severity:
+            problems.append(f"{case.name}: {e.kind} is {best.severity}, expected {e.severity}")
     expected_kinds = set(case.allow)
     for f in findings:
         if id(f) in used or f.kind in expected_kinds:

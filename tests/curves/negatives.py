@@ -208,3 +208,105 @@ def clipped_grads(seed: int) -> Case:
 
 
 NEGATIVES += [step_decay, epoch_bumps, clipped_grads]
+
+
+def clipped_grad_spike(seed: int) -> Case:
+    """A healthy run whose gradient norm spikes once (every layer at the same step), clipped:
+    back to normal at the next step, the loss unaffected. At most an info spike."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(500, 5000))
+    t0 = int(rng.integers(n // 4, 3 * n // 4))
+    w = walls(rng, n)
+    k = int(rng.integers(0, 8))
+    segs = [Seg("run", "train/loss", _step(n), w, noisy(rng, decay(rng, n), 0.03))]
+    for j, tag in enumerate(["grad_norm"] + [f"grad_norm/layer{i}" for i in range(k)]):
+        g = grad_norm(rng, n, level=1.0 + 0.3 * j)
+        g[t0] *= rng.uniform(10.0, 60.0)
+        segs.append(Seg("run", tag, _step(n), w, g))
+    return Case(f"clipped_grad_spike[{seed},{k}]", segs, params={"n": n, "layers": k})
+
+
+def converged_floor(seed: int) -> Case:
+    """Falls fast (exponentially or as a power law) and then sits at its floor with noise for
+    most of the run: converged, not a plateau."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1000, 10000))
+    t = np.arange(n, dtype=float)
+    rel = float(rng.uniform(0.005, 0.1))
+    tau = n * rng.uniform(0.01, 0.15)
+    floor = rng.uniform(0.05, 1.0)
+    clean = floor + rng.uniform(1.0, 3.0) * (np.exp(-t / tau) if seed % 2 else (1 + t / tau) ** -2.0)
+    w = walls(rng, n)
+    return Case(f"converged_floor[{seed}]", [Seg("run", "train/loss", _step(n), w, noisy(rng, clean, rel)),
+                                             Seg("run", "lr", _step(n), w, np.full(n, 1e-3))],
+                now=float(w[-1]) + 1.0, alive=True, params={"n": n, "rel": rel, "tau": tau / n})
+
+
+def step_decay_plateaus(seed: int) -> Case:
+    """Learning rate divided by 10 every few thousand steps: the loss levels off before each
+    drop and falls after it (the classic ResNet schedule)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3000, 12000))
+    t = np.arange(n, dtype=float)
+    k = int(rng.integers(2, 4))
+    edges = [int(n * f) for f in np.sort(rng.uniform(0.25, 0.85, size=k))]
+    drops = sum((t >= e).astype(float) for e in edges)
+    tau = n * 0.03
+    clean = 0.3 + 2.0 * np.exp(-t / tau)
+    for e in edges:  # each drop: a quick fall to a floor 20-35 % lower
+        clean *= 1 - np.where(t >= e, rng.uniform(0.2, 0.35) * (1 - np.exp(-(t - e) / (tau / 3))), 0.0)
+    w = walls(rng, n)
+    return Case(f"step_decay_plateaus[{seed}]", [
+        Seg("run", "train/loss", _step(n), w, noisy(rng, clean, rng.uniform(0.01, 0.05))),
+        Seg("run", "lr", _step(n), w, 0.1 * 0.1 ** drops)], params={"n": n, "drops": k})
+
+
+def healthy_epochs(seed: int) -> Case:
+    """Keras/Lightning epoch logs of 5-60 rows: loss, val_loss (noisy), accuracy, val_accuracy."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 61))
+    e = np.arange(n, dtype=float)
+    tau = max(n * rng.uniform(0.1, 0.4), 1.0)
+    loss = noisy(rng, 0.3 + 1.5 * np.exp(-e / tau), rng.uniform(0.003, 0.03))
+    vrel = float(rng.uniform(0.005, 0.08))
+    val = noisy(rng, 0.45 + 1.4 * np.exp(-e / tau), vrel)
+    w = walls(rng, n, dt=60.0)
+    s = _step(n)
+    return Case(f"healthy_epochs[{seed},n={n}]", [
+        Seg("run", "loss", s, w, loss), Seg("run", "val_loss", s, w + 1, val),
+        Seg("run", "accuracy", s, w, 1 - loss / 2.5), Seg("run", "val_accuracy", s, w + 1, 1 - val / 2.5),
+    ], params={"n": n, "vrel": vrel})
+
+
+def noisy_flat_val_sparse(seed: int) -> Case:
+    """Hugging Face cadence: 5-15 evaluations, training falls, validation flat and noisy."""
+    rng = np.random.default_rng(seed)
+    n_eval = int(rng.integers(5, 16))
+    every = int(rng.choice([100, 250, 500]))
+    n = n_eval * every
+    tstep = np.arange(10, n + 1, 10, dtype=np.int64)
+    w = walls(rng, n, dt=0.5)
+    vstep = (np.arange(n_eval, dtype=np.int64) + 1) * every
+    val = 0.6 + rng.uniform(0.005, 0.03) * rng.standard_normal(n_eval)
+    return Case(f"noisy_flat_val_sparse[{seed}]", [
+        Seg("run", "loss", tstep, w[tstep - 1], noisy(rng, decay(rng, n, 2.0, 0.1)[tstep - 1], 0.03)),
+        Seg("run", "eval_loss", vstep, w[vstep - 1] + 5.0, val)], params={"n_eval": n_eval})
+
+
+def recurring_checkpoints(seed: int) -> Case:
+    """A checkpoint every K steps pauses the log for minutes, with nothing else logged: a
+    recurring pause of the run's own rhythm, not a stall. Read long after the run."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2000, 8000))
+    w = walls(rng, n, dt=1.0)
+    every = int(rng.integers(300, max(301, n // 4)))  # three pauses or more
+    pause = rng.uniform(120, 600)
+    for p in range(every, n, every):
+        w[p:] += pause * rng.uniform(0.9, 1.1)
+    return Case(f"recurring_checkpoints[{seed}]", [
+        Seg("run", "train/loss", _step(n), w, noisy(rng, decay(rng, n), 0.03))],
+        now=float(w[-1]) + 200 * 86400.0, params={"n": n, "every": every})
+
+
+NEGATIVES += [clipped_grad_spike, converged_floor, step_decay_plateaus, healthy_epochs,
+              noisy_flat_val_sparse, recurring_checkpoints]

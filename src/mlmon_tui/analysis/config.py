@@ -36,10 +36,18 @@ class HealthConfig:
     #                                        larger than the threshold (else it is a level change)
     max_findings_per_series: int = 20
 
-    # divergence: smoothed loss above best + max(frac * (first - best), rel * |best|)
+    # divergence: smoothed loss above (1 + rel) x its best (positive losses; others: above
+    # best + frac * (first - best))...
     divergence_frac: float = 0.5
-    divergence_rel: float = 0.5
+    divergence_rel: float = 0.8
     divergence_blocks: int = 8  # ...for this many consecutive blocks (8 x 8 = 64 points)
+    divergence_wait: float = 0.4  # ...and this fraction of the run's age at the onset, while
+    #                               it does not come back down (a warm restart does)
+
+    # short series (epoch logs, sparse evaluations; see shortrun.py)
+    short_spike_ratio: float = 3.0  # one point this many times both its neighbours
+    short_divergence_ratio: float = 1.8  # running median of 3 this many times its best...
+    short_divergence_points: int = 3  # ...for this many points up to the end
 
     # gradients
     explode_factor: float = 10.0  # grad norm above this times its rolling median
@@ -50,25 +58,26 @@ class HealthConfig:
     layer_ratio_drop: float = 100.0  # ...having fallen at least this much from its start
 
     # overfitting: validation vs its best (lower-is-better after flipping accuracies)
-    overfit_patience: int = 4  # evaluations since the best
+    overfit_patience: int = 3  # evaluations since the best
     overfit_rise_rel: float = 0.05  # recent validation at least 5 % worse than its best
     overfit_noise_k: float = 4.0  # ...and this many noise sigmas (noisy flat val is not flagged)
     overfit_train_rel: float = 0.02  # training improved at least 2 % since the best
-    overfit_min_evals: int = 6
+    overfit_min_evals: int = 5
     overfit_min_acc_drop: float = 0.005  # accuracies: at least half a point below the best
     underfit_rel: float = 0.05  # both improved less than 5 % after 2 x overfit_min_evals evals
 
-    # plateau (info): between the first and last quarter of the trailing stretch the smoothed
-    # level moved less than plateau_rel of itself, noise included (so: sure it is flat)
-    plateau_rel: float = 0.01
-    plateau_frac: float = 0.3  # ...of the run's length
+    # plateau (see progress.PlateauDetector): the smoothed loss has stayed within its noise
+    # band for plateau_frac of the run (and plateau_min_blocks blocks) right after a descent
+    # that was still going strong, by at least plateau_rel of the level
+    plateau_rel: float = 0.02
+    plateau_frac: float = 0.25  # ...of the run's length
     plateau_min_blocks: int = 25  # ...and at least this many blocks (200 points)
 
     # stall: no data for stall_factor x the high quantile of the run's own gaps
     stall_factor: float = 10.0
     stall_quantile: float = 0.99
     stall_min_s: float = 120.0  # never less than this
-    stall_min_gaps: int = 20  # learn the rhythm from at least this many gaps first
+    stall_min_gaps: int = 10  # learn the rhythm from at least this many gaps first
     stale_after_s: float = 6 * 3600.0  # older data with no live process: an old, finished run
 
     # resources

@@ -30,6 +30,9 @@ class Context:
     cfg: HealthConfig
     # True when the run's learning rate rose shortly before `step` (warm restarts)
     lr_rose: Callable[[int], bool] = field(default=lambda step: False)
+    val: bool = False  # a validation / evaluation series (its rise is overfitting's business)
+    # True when the run's training loss jumped at `step` (a gradient spike that mattered)
+    loss_jumped: Callable[[int], bool] = field(default=lambda step: False)
 
 
 class Detector:

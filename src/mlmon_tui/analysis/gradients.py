@@ -79,7 +79,7 @@ class LayerRatio:
             if self.low_since is None:
                 self.low_since = self.n + k
             if self.finding is None and self.n + k - self.low_since + 1 >= cfg.vanish_points:
-                i = self.low_since
+                i = _left_level(first, last, self.low_since)
                 g = f" while {global_tag} looks normal" if global_tag else ""
                 self.finding = Finding(
                     kind="vanishing_gradients", severity="warning", run=self.run,
@@ -91,3 +91,31 @@ class LayerRatio:
                     extra={"start_ratio": self.start_ratio, "last_layer": self.last_tag},
                 )
         self.n = n
+
+
+def _left_level(first: View, last: View, low_since: int) -> int:
+    """Where the ratio first/last left its early level on the way down to `low_since`: the
+    point after the last one within three noise sigmas (of the early log-ratios) of it."""
+    j = np.searchsorted(last.step, first.step[: low_since + 1], side="right") - 1
+    ok = j >= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr = np.log(first.value[: low_since + 1] / last.value[np.maximum(j, 0)])
+    lr = np.where(ok, lr, np.nan)
+    early = lr[np.isfinite(lr)][:32]
+    if len(early) < 4:
+        return low_since
+    level = float(np.median(early))
+    noise = 1.4826 * float(np.median(np.abs(early - level)))
+    with np.errstate(invalid="ignore"):
+        near = np.flatnonzero(lr >= level - max(3.0 * noise, 0.1))
+    cross = min(int(near[-1]) + 1, low_since) if len(near) else low_since
+    # the decline is straight in log: extend it back to the early level
+    idx = np.arange(cross, min(cross + 40, low_since + 1))
+    idx = idx[np.isfinite(lr[idx])]
+    if len(idx) >= 5:
+        slope, icpt = np.polyfit(idx.astype(float), lr[idx], 1)
+        if slope < 0:
+            t = (level - icpt) / slope
+            if np.isfinite(t):
+                return int(np.clip(np.ceil(t), 0, cross))
+    return cross

@@ -12,6 +12,7 @@ run whose orphaned steps were purged), has its state rebuilt from the start.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -19,14 +20,16 @@ import numpy as np
 from mlmon_tui.analysis.classes import ClassCollapse
 from mlmon_tui.analysis.config import DEFAULT, HealthConfig
 from mlmon_tui.analysis.detector import Context, View
-from mlmon_tui.analysis.findings import Finding
+from mlmon_tui.analysis import runfacts
+from mlmon_tui.analysis.findings import Finding, group_events
 from mlmon_tui.analysis.gradients import LayerRatio, VanishingDetector
 from mlmon_tui.analysis.nonfinite import NonFiniteDetector
 from mlmon_tui.analysis.overfit import check_pair
-from mlmon_tui.analysis.pairs import Pair, find_pairs
+from mlmon_tui.analysis.pairs import Pair, find_pairs, is_val
 from mlmon_tui.analysis.progress import DivergenceDetector, PlateauDetector
 from mlmon_tui.analysis.resources import ResourceSample, check_resources
 from mlmon_tui.analysis.rolling import BlockStats
+from mlmon_tui.analysis.shortrun import ShortRunDetector
 from mlmon_tui.analysis.spikes import SpikeDetector
 from mlmon_tui.analysis.stall import Rhythm
 from mlmon_tui.analysis.tags import (GRAD, LOSS, LR, classify, is_global_grad,
@@ -52,8 +55,10 @@ class _SeriesState:
         if ctx.cls == GRAD:
             self.detectors.append(VanishingDetector(ctx))
         elif ctx.cls == LOSS and not ctx.rl:
+            short = ShortRunDetector(ctx)
             div = DivergenceDetector(ctx, self.stats)
-            self.detectors += [div, PlateauDetector(ctx, self.stats, div)]
+            div.short = short
+            self.detectors += [short, div, PlateauDetector(ctx, self.stats, div)]
 
     def feed(self, view: View) -> None:
         n = len(view.step)
@@ -167,7 +172,8 @@ class HealthMonitor:
     # -- series ----------------------------------------------------------------------------
     def _context(self, run: str, tag: str, cls: str | None = None) -> Context:
         return Context(run, tag, cls or classify(tag), run in self._rl, self.cfg,
-                       lambda step, run=run: self._lr_rose(run, step))
+                       lambda step, run=run: self._lr_rose(run, step), is_val(run, tag),
+                       lambda step, run=run: self._loss_jumped(run, step))
 
     def _feed(self, key: Key, series) -> None:
         view = View(series.step, series.wall, series.value, series.src)
@@ -220,9 +226,33 @@ class HealthMonitor:
         window = window[np.isfinite(window)]
         return bool(len(window)) and float(s.value[j]) > 1.2 * float(window.min())
 
+    def _train_loss_tag(self, run: str) -> str | None:
+        return runfacts.train_loss_tag(self._store, run)
+
+    def _loss_jumped(self, run: str, step: int) -> bool:
+        return runfacts.loss_jumped(self._store, run, step)
+
+    def _lr_series(self, run: str):
+        tag = self._lr.get(run)
+        return self._store.series(run, tag) if tag and self._store is not None else None
+
+    def _lr_decayed(self, run: str, since_step: int) -> bool:
+        return runfacts.lr_decayed(self._lr_series(run), since_step)
+
+    def _lr_stepped(self, run: str, onset: int) -> bool:
+        return runfacts.lr_stepped(self._lr_series(run), onset)
+
     def _explained(self, run: str, a: float, b: float) -> bool:
-        """Some other series of the run logged something during the pause (an evaluation)."""
+        """Some other series of the run logged something during the pause (an evaluation
+        whose results arrive before training goes on). Values written with the point that
+        ends the pause (other columns of the same row, other tags of the same step) do not
+        count: they are that point, not something that happened in between."""
         rh = self._rhythm.get(run)
+        usual = rh.quantile(0.5) if rh is not None and rh.total else 0.0
+        margin = max(0.25 * usual if np.isfinite(usual) else 0.0, 1e-3 * (b - a), 1e-6)
+        lo, hi = a + margin, b - margin
+        if hi <= lo:
+            return False
         for tag in self._store.tags(run):
             if rh is not None and tag == rh.tag:
                 continue
@@ -230,7 +260,7 @@ class HealthMonitor:
             if s is None or not len(s):
                 continue
             w = s.wall
-            if np.any((w > a) & (w <= b + 1.0)) if len(w) < 64 else _any_between(w, a, b + 1.0):
+            if np.any((w > lo) & (w <= hi)) if len(w) < 64 else _any_between(w, lo, hi):
                 return True
         return False
 
@@ -346,6 +376,14 @@ class HealthMonitor:
                 self.run_states[run] = "live" if (recent or alive) else "finished"
 
     # -- output ------------------------------------------------------------------------------
+    def _on_loss(self, f: Finding) -> Finding:
+        """A stall is the run's, found on its busiest series: say it on the training loss
+        when the run has one, naming the series it was seen on too."""
+        lt = self._train_loss_tag(f.run) if self._store is not None else None
+        if not lt or lt == f.tag:
+            return f
+        return replace(f, tag=lt, tags=(lt, f.tag))
+
     def _collect(self) -> list[Finding]:
         current: list[Finding] = []
         for st in self._series.values():
@@ -353,10 +391,20 @@ class HealthMonitor:
         current.extend(self._pair_found.values())
         current.extend(lr.finding for lr in self._layers.values() if lr.finding is not None)
         for rh in self._rhythm.values():
-            current.extend(rh.findings)
-        current.extend(self._clock.values())
+            current.extend(self._on_loss(f) for f in rh.findings)
+        current.extend(self._on_loss(f) for f in self._clock.values())
         current.extend(self._resource)
         current.extend(self._collapse.findings)
+        kept = []
+        for f in current:  # a plateau matters while it costs time: live, LR not lowered
+            if f.kind == "plateau" and not f.extra.get("underfitting") and f.step is not None:
+                if self._lr_stepped(f.run, f.step):
+                    continue  # the level a learning-rate step gave: the schedule, not a stop
+                live = self.run_states.get(f.run) == "live"
+                f.severity = "warning" if live and not self._lr_decayed(f.run, f.step) else "info"
+            kept.append(f)
+        current = kept
+        current = group_events(current)
         self.findings = current
         new = [f for f in current if f.key not in self._reported]
         self._reported.update(f.key for f in new)

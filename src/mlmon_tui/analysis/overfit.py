@@ -19,21 +19,38 @@ MAX_EVALS = 2000
 
 
 def _median3(v: np.ndarray) -> np.ndarray:
-    """Trailing running median of three (the first two points: themselves / their mean)."""
+    """Centred running median of three (the first: the mean of two, the last: itself), so the best of a V-shaped
+    validation curve stays at its bottom and one lucky evaluation is not "the best"."""
     if len(v) < 3:
         return v.copy()
-    out = np.empty_like(v)
-    out[0], out[1] = v[0], 0.5 * (v[0] + v[1])
-    out[2:] = np.median(np.stack([v[:-2], v[1:-1], v[2:]]), axis=0)
+    out = v.copy()
+    out[1:-1] = np.median(np.stack([v[:-2], v[1:-1], v[2:]]), axis=0)
+    out[0] = 0.5 * (v[0] + v[1])  # a lucky first evaluation alone is not the best either
     return out
 
 
-def _train_level(step, value, at: int, window: int) -> float:
-    """Median of the training values logged up to `at` (the last `window` of them)."""
-    j = int(np.searchsorted(step, at, side="right"))
-    seg = value[max(0, j - window) : j]
-    seg = seg[np.isfinite(seg)]
-    return float(np.median(seg)) if len(seg) else float("nan")
+class _Clock:
+    """Pairs evaluations with the training loss by time order: the training values logged
+    before each evaluation. Wall times when both series have them and they overlap (the
+    evaluation cadence and step numbering may differ from training's); steps otherwise."""
+
+    def __init__(self, train, vstep, vwall) -> None:
+        tw = train.wall
+        use_wall = (len(tw) and len(vwall) and np.all(np.isfinite(vwall))
+                    and np.isfinite(tw[0]) and np.isfinite(tw[-1])
+                    and tw[0] <= vwall[-1] and vwall[0] <= tw[-1] + 1.0
+                    and tw[-1] > tw[0] and vwall[-1] > vwall[0]  # real times, not a file's
+                    and bool(np.all(tw[1:] >= tw[:-1])))
+        self.key = tw if use_wall else train.step
+        self.at = vwall if use_wall else vstep
+        self.value = train.value
+
+    def level(self, k: int, window: int) -> float:
+        """Median of the last `window` training values logged up to evaluation k."""
+        j = int(np.searchsorted(self.key, self.at[k], side="right"))
+        seg = self.value[max(0, j - window) : j]
+        seg = seg[np.isfinite(seg)]
+        return float(np.median(seg)) if len(seg) else float("nan")
 
 
 def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
@@ -70,22 +87,24 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     recent = float(np.median(v[-min(3, since):]))
     after = v[best_i + 1 :]
     risen = recent - best > margin and np.mean(after > best + 0.5 * margin) >= 0.6
-    if not risen and not _sustained_rise(v, best_i, since, noise, best, cfg):
+    if not risen and not _sustained_rise(v, best_i, since, noise, best, cfg) \
+            and not _steady_rise(v, best_i, since, best, cfg):
         return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
     # training must still be improving between the best evaluation and now
     tw = max(5, cfg.window // 4)
-    t_best = tbad(_train_level(train.step, train.value, int(vstep[best_i]), tw))
-    t_now = tbad(_train_level(train.step, train.value, int(vstep[-1]), tw))
+    clock = _Clock(train, vstep, vwall)
+    t_best = tbad(clock.level(best_i, tw))
+    t_now = tbad(clock.level(len(v) - 1, tw))
     if not (np.isfinite(t_best) and np.isfinite(t_now)):
         return None
     if t_best - t_now <= cfg.overfit_train_rel * max(abs(t_best), 1e-12):
         return None
     # onset: the raw best evaluation around the smoothed best
-    lo = max(0, best_i - 2)
-    onset = lo + int(np.argmin(v[lo : best_i + 1]))
+    lo = max(0, best_i - 1)
+    onset = lo + int(np.argmin(v[lo : best_i + 2]))
     raw_best, raw_recent = float(vraw[onset]), float(np.median(vraw[-min(3, since):]))
     rel = abs(raw_recent - raw_best) / abs(raw_best) if raw_best else float("inf")
-    train_now = _train_level(train.step, train.value, int(vstep[-1]), tw)
+    train_now = clock.level(len(v) - 1, tw)
     val_now = float(vraw[-1])
     if pair.higher_better:
         err_t, err_v = _error(train_now), _error(val_now)
@@ -124,6 +143,31 @@ def _sustained_rise(v, best_i: int, since: int, noise: float, best: float, cfg) 
     se = 1.2533 * noise * np.sqrt(1.0 / len(around) + 1.0 / m)  # of a difference of medians
     rise = float(np.median(late)) - float(np.median(around))
     return rise > max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * se)
+
+
+def _steady_rise(v, best_i: int, since: int, best: float, cfg) -> bool:
+    """For few, quiet evaluations: the noise estimate of the whole curve is inflated by the
+    early descent's curvature; instead, from the raw best evaluation on (around the smoothed
+    one), the validation either climbs nearly in order (rank correlation with time >= 0.8) or
+    stays up (the last three all above the best), by the relative margin and by several
+    times the noise of that stretch (from its second differences)."""
+    lo = max(0, best_i - 1)
+    onset = lo + int(np.argmin(v[lo : best_i + 2]))
+    seg = v[onset:]
+    if len(seg) - 1 < cfg.overfit_patience or len(seg) < 4:
+        return False
+    # noise from the second differences of that stretch, or of the later half of all the
+    # evaluations when larger (a few points can look quiet by chance)
+    late = v[len(v) // 2 :]
+    noise = MAD_TO_SIGMA * max(float(np.median(np.abs(np.diff(x, 2)))) if len(x) >= 3 else 0.0
+                               for x in (seg, late)) / np.sqrt(6.0)
+    floor = cfg.overfit_rise_rel * abs(best)
+    ranks = np.argsort(np.argsort(seg, kind="stable"), kind="stable")
+    rho = float(np.corrcoef(ranks, np.arange(len(seg)))[0, 1])
+    rise = float(np.median(seg[-3:])) - float(seg[0])
+    if rho >= 0.8 and rise > max(floor, 3.0 * noise):
+        return True
+    return float(np.min(seg[-3:])) - float(seg[0]) > max(floor, 5.0 * noise)
 
 
 def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | None:

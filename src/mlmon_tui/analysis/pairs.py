@@ -147,3 +147,10 @@ def find_pairs(tags_by_run: dict[str, list[str]]) -> list[Pair]:
             if hb is not None:
                 out.append(Pair(tr, tag, va, tag, hb))
     return out
+
+
+def is_val(run: str, tag: str) -> bool:
+    """A validation / evaluation series: by its tag (`val/loss`, `eval_loss`, `Loss/test`)
+    or its run (Keras' `X/validation`)."""
+    leaf = run.rpartition("/")[2].lower()
+    return _role(tag)[0] == "val" or leaf in VAL

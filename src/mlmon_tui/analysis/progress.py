@@ -41,17 +41,36 @@ class _Blocks(Detector):
 
 
 class DivergenceDetector(_Blocks):
+    """The smoothed loss climbs well above the best value it reached and stays there.
+
+    Judged against the best, not the start: a positive loss at (1 + divergence_rel) x its
+    best has diverged even when it ends below its first value. It must stay up for
+    `divergence_blocks` blocks and `divergence_wait` of the run's age at the climb, without
+    coming back down (a warm restart of a cosine schedule jumps as high, then falls again:
+    the level late in the stretch is well below its peak); a jump right after the learning
+    rate rose is a restart. Validation series are left to the overfitting check."""
+
     def __init__(self, ctx: Context, stats: BlockStats) -> None:
         super().__init__(ctx, stats)
         self.over_since: int | None = None  # first block of the current stretch above
+        self.first_b: int | None = None
         self.reported = False
+        self.short = None  # the short-series detector: a divergence it found is this one
+
+    def _thr(self) -> float:
+        cfg = self.ctx.cfg
+        if self.best > 0:
+            return cfg.divergence_rel * self.best
+        return max(cfg.divergence_frac * (self.first - self.best), 1e-12)
 
     def block(self, view: View, b: int, m: float) -> None:
-        cfg = self.ctx.cfg
+        if self.ctx.val:
+            return
+        if self.first_b is None:
+            self.first_b = b
         if m < self.best:
             self.best, self.best_b = m, b
-        thr = max(cfg.divergence_frac * (self.first - self.best),
-                  cfg.divergence_rel * abs(self.best), 1e-12)
+        thr = self._thr()
         if m <= self.best + thr:
             self.over_since = None
             if m <= self.best + 0.5 * thr:
@@ -59,26 +78,75 @@ class DivergenceDetector(_Blocks):
             return
         if self.over_since is None:
             self.over_since = b
-        if self.reported or b - self.over_since + 1 < cfg.divergence_blocks:
+        need = max(self.ctx.cfg.divergence_blocks,
+                   int(np.ceil(self.ctx.cfg.divergence_wait * (self.over_since - self.first_b))))
+        if not self.reported and b - self.over_since + 1 >= need:
+            self._decide(view, b)
+
+    def flush(self, view: View) -> None:
+        b = len(self.stats) - 1
+        if (not self.ctx.val and not self.reported and self.over_since is not None
+                and b - self.over_since + 1 >= self.ctx.cfg.divergence_blocks):
+            self._decide(view, b)
+
+    def _decide(self, view: View, b: int) -> None:
+        thr = self._thr()
+        med = self.stats.med
+        stretch = med[self.over_since : b + 1]
+        stretch = stretch[np.isfinite(stretch)]
+        if not len(stretch):
             return
-        self.reported = True
+        peak = float(stretch.max())
+        late = float(np.median(stretch[-max(2, len(stretch) // 4) :]))
+        if peak - late > 0.3 * (peak - self.best) or late <= self.best + thr:
+            return  # coming back down: a restart or a transient, not a divergence (yet)
+        if self.short is not None and self.short.diverged:
+            self.reported = True
+            return
         # onset: where the smoothed curve left its best level, not where it crossed the bar
-        med = self.stats.med[self.best_b : self.over_since]
-        near = np.flatnonzero(med <= self.best + 0.25 * thr)
+        near = np.flatnonzero(med[self.best_b : self.over_since] <= self.best + 0.25 * thr)
         onset_b = self.best_b + (int(near[-1]) + 1 if len(near) else 0)
         i = self.index(view, onset_b)
+        if any(self.ctx.lr_rose(int(view.step[k]))
+               for k in range(max(0, i - 48), min(len(view.step), i + 49), 4)):
+            self.reported = True  # the learning rate was raised there: a warm restart
+            return
+        self.reported = True
         best_i = self.index(view, self.best_b)
+        ratio = f" ({late / self.best:.1f}x)" if self.best > 0 else ""
         msg = (f"{self.ctx.tag} (smoothed) rose from its best {fmt(self.best)} "
-               f"(step {int(view.step[best_i])}) to {fmt(m)} and stayed there: "
+               f"(step {int(view.step[best_i])}) to {fmt(late)}{ratio} and stayed there: "
                f"the run is diverging")
-        self.add(self.finding("divergence", "error", view, i, msg, value=m,
+        self.add(self.finding("divergence", "error", view, i, msg, value=late,
                               best=self.best, best_step=int(view.step[best_i])))
 
 
 class PlateauDetector(_Blocks):
-    """Compares the level at the start and at the end of the trailing stretch (a quarter of
-    it each): a trend, not noisy record lows. Checked every 1/16 of the stretch, so the cost
-    per block stays constant."""
+    """The smoothed loss stopped improving, judged against the run's own earlier progress.
+
+    At the newest block: the plateau is the trailing stretch of block medians that all sit
+    within a noise band of its level (5 standard errors of a block median, or 0.2 % of the
+    level). It is a plateau when
+      - it is long: at least `plateau_frac` of the run and `plateau_min_blocks` blocks;
+      - it is flat: its first and last quarters differ by less than a quarter of...
+      - ...the descent just before it (over a quarter of the stretch's length), which must
+        be large (`plateau_rel` of the level and one band width) and still going on: it
+        fell at least 0.35x and at most 3x as much as the quarter-window before it.
+    Its onset is where the approach to the level ends: from the end back, blocks above the
+    level by more than a standard error count for "still descending", the others against.
+
+    How the look-alikes are told apart:
+      - converged near its floor: the descent slowed down gradually, so the window right
+        before the flat stretch fell much less than the one before it (< 0.35x), or too little;
+      - learning-rate step decay: a sudden fall after a flat stretch (> 3x the window before,
+        or nothing before); when the learning rate is logged, a cut right before the onset
+        makes the monitor drop the finding (the level is the schedule's);
+      - cosine restarts: the jump up at a restart breaks the band, and the end of a cycle is
+        shorter than `plateau_frac` of the run;
+      - warm-up: its bump is a rise then a descent, never a long flat stretch.
+    Checked every 1/16 of the run's length, so the cost per block stays constant.
+    Severity: info here; the monitor raises it to a warning while the run is live and its
+    learning rate (when logged) has not decayed."""
 
     def __init__(self, ctx: Context, stats: BlockStats,
                  divergence: DivergenceDetector | None = None) -> None:
@@ -89,38 +157,92 @@ class PlateauDetector(_Blocks):
 
     def block(self, view: View, b: int, m: float) -> None:
         cfg = self.ctx.cfg
-        self.best = min(self.best, m)
+        if self.ctx.val:
+            return
         if self.first_b is None:
             self.first_b = b
-        span = int(max(cfg.plateau_min_blocks, cfg.plateau_frac * (b + 1)))
-        if b + 1 - self.first_b < span or b < self.next_check:
+        age = b + 1 - self.first_b
+        if age < 2 * cfg.plateau_min_blocks or b < self.next_check:
             return
-        self.next_check = b + max(1, span // 16)
-        med = self.stats.med[b + 1 - span : b + 1]
-        q = max(2, span // 4)
-        early, late = float(np.median(med[:q])), float(np.median(med[-q:]))
-        sigma = MAD_TO_SIGMA * float(np.median(self.stats.mad[b + 1 - q : b + 1]))
-        se = 1.2533 * sigma / np.sqrt(q * cfg.block)  # standard error of a quarter's level
-        progress = max(self.first - self.best, 0.0)
-        thr = max(cfg.plateau_rel * abs(late), 1e-3 * progress, 1e-12)
-        # a plateau only when sure: the change, give or take its noise, is below the bar
-        if not np.isfinite(early - late) or abs(early - late) + 2.0 * np.sqrt(2.0) * se >= thr:
-            self.findings.clear()  # improving, getting worse, or too noisy to tell
-            return
-        if self.divergence is not None and self.divergence.reported:
-            return
-        if self.findings:  # still flat: keep the onset, bring the length up to date
-            f = self.findings[-1]
-            f.message = self._message(f.step, int(view.step[self.index(view, b)]), thr, late)
-            f.value = late
-            return
-        # onset: where the smoothed curve settled at this level
-        above = np.flatnonzero(np.abs(self.stats.med[: b + 1] - late) > 2 * thr)
-        onset_b = int(above[-1]) + 1 if len(above) else self.first_b
-        i = self.index(view, onset_b)
-        msg = self._message(int(view.step[i]), int(view.step[self.index(view, b)]), thr, late)
-        self.add(self.finding("plateau", "info", view, i, msg, value=late))
+        self.next_check = b + max(1, age // 16)
+        self._check(view, b, age)
 
-    def _message(self, onset: int, now: int, thr: float, level: float) -> str:
-        return (f"{self.ctx.tag} has changed by less than {fmt(thr)} for {now - onset} steps "
-                f"(since step {onset}, level {fmt(level)}): a plateau")
+    def flush(self, view: View) -> None:
+        b = len(self.stats) - 1
+        if self.ctx.val or self.first_b is None or b < self.first_b:
+            return
+        age = b + 1 - self.first_b
+        if age >= 2 * self.ctx.cfg.plateau_min_blocks:
+            self._check(view, b, age)
+
+    def _check(self, view: View, b: int, age: int) -> None:
+        if self.divergence is not None and self.divergence.reported:
+            self.findings.clear()
+            return
+        found = self._judge(view, b, age)
+        if found is None:
+            self.findings.clear()
+            return
+        onset_b, level, drop = found
+        i = self.index(view, onset_b)
+        now = int(view.step[self.index(view, b)])
+        if self.findings and abs(self.findings[-1].step - int(view.step[i])) <= 8 * self.stats.block:
+            f = self.findings[-1]  # still flat: keep the onset, bring the length up to date
+            f.message, f.value = self._message(f.step, now, level, drop), level
+            return
+        self.findings.clear()
+        self.add(self.finding("plateau", "info", view, i,
+                              self._message(int(view.step[i]), now, level, drop), value=level))
+
+    def _judge(self, view: View, b: int, age: int):
+        cfg = self.ctx.cfg
+        med = self.stats.med[self.first_b : b + 1]
+        if not np.all(np.isfinite(med[-cfg.plateau_min_blocks :])):
+            return None
+        sigma = MAD_TO_SIGMA * float(np.median(self.stats.mad[max(self.first_b, b - 15) : b + 1]))
+        se_blk = 1.2533 * sigma / np.sqrt(self.stats.window)
+        q0 = max(2, cfg.plateau_min_blocks // 4)
+        level = float(np.median(med[-q0:]))
+        band = max(5.0 * se_blk, 0.002 * abs(level), 1e-12)
+        s = 0
+        for _ in range(2):  # the level of the whole flat stretch, not only its end
+            with np.errstate(invalid="ignore"):
+                out = np.flatnonzero(~(np.abs(med - level) <= band))
+            s = int(out[-1]) + 1 if len(out) else 0  # relative to first_b
+            if s >= len(med) - 2:
+                return None
+            level = float(np.median(med[s:]))
+        length = len(med) - s
+        if length < max(cfg.plateau_min_blocks, cfg.plateau_frac * age):
+            return None
+        q = max(2, min(length, s) // 4)
+        if s - 2 * q < 0:
+            return None  # no descent before it to compare with (flat from the start)
+        before = float(np.median(med[s - q - 1 : s - q + 2]))
+        before2 = float(np.median(med[max(0, s - 2 * q - 1) : s - 2 * q + 2]))
+        near = float(np.median(med[s : s + 3]))
+        drop = before - near  # the descent in the quarter-window right before the onset
+        drop2 = before2 - before  # and in the one before that
+        if not (drop > max(cfg.plateau_rel * abs(level), band)):
+            return None
+        if drop < 0.35 * drop2:
+            return None  # already slowing down hard: converging, not stopping
+        if drop > 3.0 * drop2 or drop2 < 0.5 * band:
+            return None  # a sudden fall after a flat stretch: a schedule step, not a descent
+        k = max(2, length // 4)
+        se_q = 1.2533 * sigma / np.sqrt(k * self.stats.block)
+        drift = float(np.median(med[s : s + k])) - float(np.median(med[-k:]))
+        if abs(drift) + 2.0 * np.sqrt(2.0) * se_q >= 0.25 * drop:
+            return None
+        # onset: the wide band is entered early on a slow approach. From the end back, each
+        # block above the level by more than its standard error counts for an approach
+        # still going on, each other one against: the onset is where that sum is lowest
+        lo, hi = max(0, s - 2 * q), min(len(med), s + 2 * q)
+        run = np.cumsum((med[lo:hi] - level - se_blk)[::-1])[::-1]
+        onset = lo + int(np.argmin(run))
+        return self.first_b + onset, level, drop
+
+    def _message(self, onset: int, now: int, level: float, drop: float) -> str:
+        return (f"{self.ctx.tag} has not improved for {now - onset} steps (since step {onset}, "
+                f"level {fmt(level)}) after falling by {fmt(drop)} just before: a plateau")
+

@@ -8,6 +8,11 @@ in training is multiplicative); others linearly.
 A candidate waits `spike_recover_points` points to say whether it recovered. A jump that does
 not come back is a level change (a warm restart, a schedule change) and is only reported when
 it is far larger than the threshold; a lasting rise is the divergence detector's business.
+
+On a gradient norm, a jump that is back near its level at the very next logged point while
+the training loss did not jump with it is what clipping produces: not reported (neither as
+exploding gradients nor as a spike). Once a blow-up is reported, its later jumps are part of
+it.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ class SpikeDetector(Detector):
                 explode = np.isfinite(v) & ((cand & (v > cfg.explode_factor * med))
                                             | (v > cfg.grad_norm_max))
                 cand |= explode
+        if self.grad:  # first: a blow-up building up is dated before any later single jump
+            self._growth(view, n0, n1)
         for j in np.flatnonzero(cand):
             i = n0 + int(j)
             self._resolve(view, i, final=False)  # events before this one first
@@ -69,8 +76,6 @@ class SpikeDetector(Detector):
             self.pending.append((i, m, float(thr[j]), bool(explode[j])))
             self.quiet_until = i + cfg.spike_recover_points
         self._resolve(view, n1, final=False)
-        if self.grad:
-            self._growth(view, n0, n1)
 
     def _growth(self, view: View, n0: int, n1: int) -> None:
         """Exploding gradients that build up over a few dozen steps (x1.05 to x1.2 a step, the
@@ -162,6 +167,14 @@ class SpikeDetector(Detector):
                 self.elevated = (level, i + 1)
         self.pending = keep
 
+    @staticmethod
+    def _back_next(view, i: int, med: float, thr: float) -> bool:
+        """The next logged point is already back near the level."""
+        if i + 1 >= len(view.value) or not np.isfinite(med):
+            return False
+        nxt = float(view.value[i + 1])
+        return bool(np.isfinite(nxt) and nxt - med < 0.5 * thr)
+
     def _report(self, view, i, med, thr, explode, recovered) -> None:
         cfg, ctx = self.ctx.cfg, self.ctx
         value = float(view.value[i])
@@ -176,6 +189,11 @@ class SpikeDetector(Detector):
         level = f"its recent median {fmt(med)}" if np.isfinite(med) else "its usual level"
         after = {True: "then recovered", False: "and did not come back down",
                  None: "at the end of the data"}[recovered]
+        if self.grad and self.growth_ref is not None and recovered is not True:
+            return None  # a step of the blow-up already reported, not an event of its own
+        if self.grad and recovered and not over_bound and self._back_next(view, i, med, thr) \
+                and not ctx.loss_jumped(step):
+            return None  # one clipped step, back to normal at once, loss unharmed
         if explode:
             if self.growth_ref is not None:
                 return None  # the same blow-up, already reported

@@ -102,6 +102,13 @@ class Rhythm:
             if b - a <= 2.0 * self.max_normal or explained(a, b):
                 self.max_normal = max(self.max_normal, b - a)
                 continue
+            similar = [f for f in self.findings if 0.5 * (b - a) <= f.value <= 2.0 * (b - a)]
+            if len(similar) >= 2:
+                # the third pause of this length: a recurring evaluation or checkpoint, and
+                # the earlier ones were too
+                self.findings = [f for f in self.findings if f not in similar]
+                self.max_normal = max(self.max_normal, b - a)
+                continue
             i = lo + j
             msg = (f"no data for {human(b - a)} after step {int(view.step[i])} (usually every "
                    f"{human(self.quantile(0.5))}): the run stalled and then went on")

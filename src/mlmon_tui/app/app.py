@@ -266,7 +266,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
     def _markers_for(self, tag: str) -> list[tuple[str, int, str]]:
         """(run, onset step, severity) of the findings on `tag`, for its chart."""
         return [(f.run, f.step, f.severity) for f in self.services.findings
-                if f.tag == tag and f.step is not None]
+                if tag in f.tags and f.step is not None]
 
     def findings_for(self, run: str) -> list:
         return [f for f in self.services.findings if f.run == run or run in f.run.split(", ")]

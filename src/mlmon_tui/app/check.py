@@ -76,7 +76,8 @@ def run_check(paths: list[str], *, json_out: bool = False, fail_on: str = "error
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if json_out:
-        json.dump([f.to_dict(extra=False) for f in findings], sys.stdout, indent=1)
+        json.dump([f.to_dict() for f in findings], sys.stdout, indent=1,
+                  default=lambda o: o.item() if hasattr(o, "item") else str(o))
         sys.stdout.write("\n")
     else:
         for f in findings:

@@ -48,9 +48,11 @@ def render_findings(findings: list[Finding], minimum: str = "all",
             text.append("\n")
         text.append(f"{MARK.get(f.severity, '?')} {f.severity:<7}", style=STYLE.get(f.severity, ""))
         where = f" step {f.step}" if f.step is not None else ""
+        text.append(" · ", style="dim")
         run = ", ".join((labels or {}).get(r, r) for r in f.run.split(", "))
-        text.append(f" {run}", style="bold")
-        text.append(f" {f.tag}{where}", style="dim")
+        text.append(run, style="bold")
+        more = f" (+{len(f.tags) - 1} tags)" if len(f.tags) > 1 else ""
+        text.append(f" {f.tag}{more}{where}", style="dim")
         text.append(f"  {f.message}")
     return text
 
