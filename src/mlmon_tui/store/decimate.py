@@ -137,18 +137,30 @@ def _reduce(ys: np.ndarray, cols: np.ndarray, starts: np.ndarray, ends: np.ndarr
 
 
 def first_index_at_or_after_column(x: np.ndarray, x0: float, x1: float, ncols: int, col: int) -> int:
-    """Smallest i with column(x[i]) >= col (len(x) if none), by bisection on sorted x.
-    Uses the very float arithmetic of `column_of`, so it agrees with it exactly."""
+    """Smallest i with column(x[i]) >= col (len(x) if none), on sorted x. A `searchsorted`
+    for the column's left edge finds it up to float rounding; the few points next to that
+    edge are then checked with the very arithmetic of `column_of`, so both agree exactly."""
+    n = len(x)
     span = float(x1) - float(x0)
-    lo, hi = 0, len(x)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        c = 0 if span <= 0 else min(math.floor((float(x[mid]) - x0) * ncols / span), ncols - 1)
-        if c >= col:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    if span <= 0 or col <= 0 or n == 0:
+        return 0 if (col <= 0 or span <= 0) else n
+
+    def column(i: int) -> int:
+        return min(math.floor((float(x[i]) - x0) * ncols / span), ncols - 1)
+
+    edge = x0 + col * span / ncols
+    if edge <= x[0]:
+        i = 0
+    elif edge > x[-1]:
+        i = n
+    else:  # an integer key for integer x: a float key would convert the whole array
+        key = x.dtype.type(math.floor(edge)) if x.dtype.kind in "iu" else edge
+        i = int(np.searchsorted(x, key, side="left"))
+    while i > 0 and column(i - 1) >= col:
+        i -= 1
+    while i < n and column(i) < col:
+        i += 1
+    return i
 
 
 def extend_columns(
@@ -164,11 +176,12 @@ def extend_columns(
     new = minmax_columns_many(x[j:], [y[j:] for y in ys], x0, x1, ncols)
     out = []
     for p, n in zip(prev, new):
-        keep = p.col < last
-        c = Columns(*(np.concatenate((getattr(p, f)[keep], getattr(n, f))) for f in _FIELDS))
+        k = int(np.searchsorted(p.col, last))  # columns are ascending: keep a prefix
+        c = Columns(*(np.concatenate((getattr(p, f)[:k], getattr(n, f))) for f in _FIELDS))
         for f in ("nan_x", "posinf_x", "neginf_x"):
-            old = getattr(p, f)
-            setattr(c, f, np.concatenate((old[old < xcut], getattr(n, f))))
+            old, add = getattr(p, f), getattr(n, f)
+            if len(old) or len(add):
+                setattr(c, f, np.concatenate((old[old < xcut], add)))
         out.append(c)
     return out
 
