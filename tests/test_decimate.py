@@ -141,11 +141,12 @@ def test_extend_equals_full_recompute(points, data, ncols):
     m = data.draw(st.integers(1, len(x)))
     x1 = float(x[-1]) + data.draw(st.integers(0, 20))
     prev = minmax_columns_many(x[:m], [y[:m], y2[:m]], 0, x1, ncols)
-    got = extend_columns(prev, x, [y, y2], 0, x1, ncols)
     want = minmax_columns_many(x, [y, y2], 0, x1, ncols)
-    for g, w in zip(got, want):
-        for f in ("col", "ymin", "ymax", "first", "last", "nan_x"):
-            assert np.array_equal(getattr(g, f), getattr(w, f)), f
+    for got in (extend_columns(prev, x, [y, y2], 0, x1, ncols),
+                extend_columns(prev, x, [y, y2], 0, x1, ncols, prev_len=m)):
+        for g, w in zip(got, want):
+            for f in ("col", "ymin", "ymax", "first", "last", "nan_x"):
+                assert np.array_equal(getattr(g, f), getattr(w, f)), f
 
 
 @settings(max_examples=300, deadline=None)

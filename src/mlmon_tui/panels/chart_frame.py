@@ -129,7 +129,7 @@ class ChartState:
             sid, k, m, head, tail, cols = hit
             if (sid, k) == (id(series), key) and m <= n and series.step[0] == head and _same_point(series, m - 1, tail):
                 if n > m:
-                    cols = extend_columns(cols, x, ys, key[2], key[3], key[4])
+                    cols = extend_columns(cols, x, ys, key[2], key[3], key[4], prev_len=m)
                     self.column_cache[run] = (sid, k, n, head, _point(series, n - 1), cols)
                 return cols
         cols = minmax_columns_many(x, ys, key[2], key[3], key[4])
