@@ -150,6 +150,8 @@ class MonitorApp(ChartGrid, App[None]):
         self._health_forced = False  # the user showed it
         self._rates: dict[str, float | None] = {}
         self._details_key: tuple = ()
+        self._tick_key: tuple = ()
+        self._next_clock_change = 0.0  # when a run's state next changes with the clock alone
 
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -200,11 +202,18 @@ class MonitorApp(ChartGrid, App[None]):
 
     @_quiet_when_closing
     def _tick(self) -> None:
-        """Once a second: run states and rates move with the clock even without data."""
+        """Once a second: new gauges; run states move with the clock even without data, but
+        only at known times (a run's last point getting old, the health monitor's verdict),
+        so an idle monitor looks at nothing else."""
         self._update_gauges()
         if self.store.version != self._seen_version:
             self._update()  # runs and status included
-        else:
+            return
+        health = self.services.health
+        key = (self.services.findings_version, tuple(health.run_states.copy().items()),
+               len(self.store.problems), self.watcher.mode)
+        if key != self._tick_key or self.clock() >= self._next_clock_change:
+            self._tick_key = key
             self._update_runs()
             self._update_status()
 
@@ -307,15 +316,19 @@ class MonitorApp(ChartGrid, App[None]):
 
     def _update_runs(self) -> None:
         rows = []
+        now, nxt = self.clock(), float("inf")
         with self.store.lock:
             for run in self._shown_runs():
                 info = self.store.run_info(run)
+                if info.last_wall is not None and info.last_wall + LIVE_SECONDS > now:
+                    nxt = min(nxt, info.last_wall + LIVE_SECONDS)
                 rows.append(RunRow(
                     name=run, colour=self.colour(run), visible=run not in self.hidden,
                     kind=",".join(sorted(info.kinds)), last_step=info.last_step,
                     rate=self._steady_rate(run), state=self.run_state(run),
                     badge=self.badge(run),
                 ))
+        self._next_clock_change = nxt
         self._main.query_one(RunsPanel).set_rows(rows)
 
     def _steady_rate(self, run: str) -> float | None:
