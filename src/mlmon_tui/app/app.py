@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import replace
 import time
@@ -15,6 +14,7 @@ from textual.message import Message
 from rich.text import Text
 from textual.widgets import Footer, Static
 
+from mlmon_tui.app.color_mode import effective, textual_colors
 from mlmon_tui.app.screens import ChartScreen, DiagnosticsScreen, HelpScreen, Prompt
 from mlmon_tui.panels.braille import unicode_ok
 from mlmon_tui.panels.chart import Chart, ChartOptions
@@ -117,8 +117,12 @@ class MonitorApp(ChartGrid, App[None]):
         config=None,
         bell: bool = True,
         ascii: bool = False,
+        color: str = "auto",
     ) -> None:
-        super().__init__()
+        with textual_colors(color):
+            super().__init__()
+        self._color_choice = color
+        self.color_mode = effective(color, self)
         self.paths = paths
         self.store = Store()
         self.services = Services(paths, self.store, poll=poll, gpu=gpu, interval=interval,
@@ -133,7 +137,7 @@ class MonitorApp(ChartGrid, App[None]):
         self.tags_re = tags_re
         self.options = ChartOptions(
             smoothing=smoothing, x_mode=x_mode, ascii=ascii or not unicode_ok(),
-            color=not os.environ.get("NO_COLOR"))
+            color=self.color_mode != "none")
         self.refresh_seconds = refresh
         self.clock = clock
         self.hidden: set[str] = set()
@@ -172,6 +176,8 @@ class MonitorApp(ChartGrid, App[None]):
         return self.screen_stack[0] if self.screen_stack else self.screen
 
     def on_mount(self) -> None:
+        if self.is_headless and self._color_choice == "auto" and self.color_mode != "none":
+            self.color_mode = "truecolor"  # screenshots and tests: no terminal to ask
         self.services.start(live=self.watch_live)
         if not self.watch_live:
             self._main.query_one(GaugesPanel).display = False
@@ -299,7 +305,7 @@ class MonitorApp(ChartGrid, App[None]):
     def colour(self, run: str) -> str:
         c = self._colours.get(run)
         if c is None:
-            c = self._colours[run] = colour_for(len(self._colours))
+            c = self._colours[run] = colour_for(len(self._colours), self.color_mode)
         return c
 
     def run_state(self, run: str) -> str:

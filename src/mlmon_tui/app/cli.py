@@ -14,6 +14,7 @@ import os
 import sys
 
 from mlmon_tui import __version__
+from mlmon_tui.panels.palette import COLOR_MODES
 
 SUBCOMMANDS = ("demo", "check", "export", "screenshot")
 
@@ -44,6 +45,9 @@ def add_view_options(p: argparse.ArgumentParser) -> None:
                    help="x axis (default step)")
     p.add_argument("--ascii", action="store_true",
                    help="draw charts with ASCII instead of braille (automatic without UTF-8)")
+    p.add_argument("--color", choices=COLOR_MODES, default="auto",
+                   help="colours: auto (from the terminal; NO_COLOR is honoured), truecolor, "
+                        "256, 16 or none; with 16 or none runs also differ by dash pattern")
 
 
 def monitor_parser() -> argparse.ArgumentParser:
@@ -118,7 +122,7 @@ def run_monitor(argv: list[str]) -> int:
 
     app = MonitorApp(a.paths, poll=a.poll, runs_re=a.runs, tags_re=a.tags,
                      smoothing=a.smoothing, x_mode=a.x, refresh=a.refresh, ascii=a.ascii,
-                     **service_kwargs(parser, a))
+                     color=a.color, **service_kwargs(parser, a))
     from mlmon_tui.app import hangup
 
     hangup.install(app)
@@ -165,7 +169,7 @@ def run_screenshot(argv: list[str]) -> int:
     from mlmon_tui.app.screenshot import screenshot
 
     return screenshot(a.paths, a.output, a.size, runs_re=a.runs, tags_re=a.tags,
-                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii)
+                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii, color=a.color)
 
 
 def run_check(argv: list[str]) -> int:

@@ -47,7 +47,7 @@ def run(args, services: dict) -> int:
             address = services["listen"]
         proc = start_writer(root, args.rate, address)
         app = MonitorApp([str(root)], runs_re=args.runs, tags_re=args.tags,
-                         smoothing=args.smoothing, x_mode=args.x, ascii=args.ascii,
+                         smoothing=args.smoothing, x_mode=args.x, ascii=args.ascii, color=args.color,
                          **services)
         hangup.install(app, cleanup=lambda: cleanup(proc, root, args.keep))
         app.run()

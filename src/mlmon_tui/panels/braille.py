@@ -18,7 +18,10 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 
+from mlmon_tui.panels.palette import PATTERNS
 from mlmon_tui.store.decimate import Columns, column_of, minmax_columns
+
+_PATTERN_MASKS = np.array([[ch == "1" for ch in p] for p in PATTERNS], dtype=bool)
 
 # bit of each dot: [dot row 0..3][dot column 0..1]  (Unicode braille numbering)
 _DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint16)
@@ -122,20 +125,29 @@ class Canvas:
         """Draw per-dot-column min/max data (columns in 0 .. 2 * width - 1)."""
         self.draw_layers([(c, style)])
 
-    def draw_layers(self, layers: list[tuple[Columns, Style | str | None]]) -> None:
+    def draw_layers(self, layers: list[tuple[Columns, Style | str | None]],
+                    patterns: list[int] | None = None) -> None:
         """Draw several series, later ones on top (a cell takes the style of the last layer
         with a dot in it), in one vectorised pass: the per-call numpy overhead of drawing
         them one by one was most of a chart's redraw time with many runs."""
         if not self.width or not self.height:
             return
-        layers = [(c, style) for c, style in layers if len(c)]
-        if not layers:
+        keep = [k for k, (c, _) in enumerate(layers) if len(c)]
+        if not keep:
             return
-        sids = np.asarray([self.style(style) for _, style in layers], dtype=np.int64)
-        flat = self._spans_all([c for c, _ in layers])
-        if flat is not None:
-            e, t, b, layer = flat
-            self._paint_flat(e, t, b, layer, sids, len(layers))
+        sids = np.asarray([self.style(layers[k][1]) for k in keep], dtype=np.int64)
+        flat = self._spans_all([layers[k][0] for k in keep])
+        if flat is None:
+            return
+        e, t, b, layer = flat
+        if patterns is not None and any(patterns[k] for k in keep):
+            # dashes: a layer keeps the dot columns its pattern has on
+            pat = np.asarray([patterns[k] % len(_PATTERN_MASKS) for k in keep])
+            on = _PATTERN_MASKS[pat[layer], e % _PATTERN_MASKS.shape[1]]
+            e, t, b, layer = e[on], t[on], b[on], layer[on]
+            if not len(e):
+                return
+        self._paint_flat(e, t, b, layer, sids, len(keep))
 
     def _spans_all(self, cs: list[Columns]):
         """`_span` of every layer at once, as flat arrays (dot column, top, bottom, layer):

@@ -16,7 +16,8 @@ from rich.text import Text
 
 from mlmon_tui.panels.axis import format_tick, format_value, log_ticks, nice_ceil, nice_step, ticks
 from mlmon_tui.panels.braille import MARK_FINDING, MARK_NAN, MARK_NEGINF, MARK_POSINF, Canvas
-from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR
+from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR, RunColour, pattern_of
+from mlmon_tui.panels.palette import swatch as pattern_swatch
 from mlmon_tui.store.decimate import Columns, empty_columns, extend_columns, minmax_columns_many
 from mlmon_tui.store.smoothing import IncrementalEma
 
@@ -262,10 +263,16 @@ def draw(state: ChartState, data: list[RunData], xr, options, w: int, h: int) ->
     c.set_range(xr[0], xr[1], y0, y1, log_y=options.log_y)
     smoothing = options.smoothing > 0
     # raw underneath (faint when smoothed), smoothed on top: one vectorised pass
-    layers = [(rd.raw, Style(color=rd.colour, dim=smoothing)) for rd in data]
+    # a dimmed colour is a blend only truecolor / 256 colours can show: with 16 it comes out
+    # as some other colour (often red, which means an error), so there raw is not dimmed
+    layers = [(rd.raw, Style(color=rd.colour, dim=smoothing and not isinstance(rd.colour, RunColour)))
+              for rd in data]
+    patterns = [pattern_of(rd.colour) for rd in data]
     if smoothing:
-        layers += [(rd.smooth, Style(color=rd.colour)) for rd in data if rd.smooth is not None]
-    c.draw_layers(layers)
+        with_smooth = [rd for rd in data if rd.smooth is not None]
+        layers += [(rd.smooth, Style(color=rd.colour)) for rd in with_smooth]
+        patterns += [pattern_of(rd.colour) for rd in with_smooth]
+    c.draw_layers(layers, patterns)
     n_bad = 0
     for rd in data:
         mark = Style(color=rd.colour, bold=True)
@@ -350,14 +357,23 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
     line [text] for all runs."""
     if lay.legend_rows <= 0 or not data:
         return []
+    patterned = any(isinstance(rd.colour, RunColour) for rd in data)
     swatch = "--" if options.ascii else "━━"
     smoothing = options.smoothing > 0
+
+    def sample(rd: RunData, cells: int) -> str:
+        """The run's line as the legend shows it: its dash pattern where runs have one."""
+        if not patterned:
+            return swatch[:cells]
+        return pattern_swatch(pattern_of(rd.colour), not options.ascii, cells)
+
     fmt = lambda v: "–" if v is None else format_value(v)  # noqa: E731
     if lay.compact_legend:
         t = Text(no_wrap=True, overflow="crop")
         for rd in data:
             shown = rd.smoothed_last if smoothing and rd.smoothed_last is not None else rd.last
-            t.append(swatch[0], Style(color=rd.colour) if options.color else None)
+            t.append(sample(rd, 3) + " " if patterned else swatch[0],
+                     Style(color=rd.colour) if options.color else None)
             t.append(f"{_short(rd.run, 10)} {fmt(shown)}  ")
         t.truncate(lay.w)
         return [[t]]
@@ -375,7 +391,8 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
     # out and repaint) its neighbours
     wv = max(17 if smoothing else 8, max(len(v) for v, _ in cells))
     we = max(26, max(len(e) for _, e in cells))
-    room = lay.w - len(swatch) - 1 - wv - 2
+    width = 3 if patterned else len(swatch)
+    room = lay.w - width - 1 - wv - 2
     show_extra = room - we >= 8
     room = max(4, room - we if show_extra else room)
     names = max(len(rd.run) for rd in data)
@@ -383,7 +400,7 @@ def legend_lines(data: list[RunData], options, lay: Layout) -> list[list[Text]]:
     out = []
     for rd, (vals, extra) in zip(data, cells):
         head = Text(no_wrap=True, overflow="crop")
-        head.append(swatch, Style(color=rd.colour) if options.color else None)
+        head.append(sample(rd, width), Style(color=rd.colour) if options.color else None)
         head.append(" " + _short(rd.run, room).ljust(room) + "  ")
         parts = [head, Text(vals.rjust(wv), Style(bold=True), no_wrap=True, overflow="crop")]
         if show_extra:
