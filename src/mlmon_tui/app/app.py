@@ -168,7 +168,7 @@ class MonitorApp(ChartGrid, App[None]):
                 yield VerticalScroll(id="charts")
                 yield HealthPanel(id="health")
         yield Static("", id="status")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # docked over the last keys in a narrow pane
 
     @property
     def _main(self):
@@ -351,7 +351,10 @@ class MonitorApp(ChartGrid, App[None]):
         return [(r, self.colour(r)) for r in self._shown_runs() if r not in self.hidden]
 
     def on_resize(self, _) -> None:
-        self._main.query_one("#side").styles.width = self._side_width()
+        side, width = self._main.query_one("#side"), self._side_width()
+        side.display = width > 0
+        if width:
+            side.styles.width = width
         self._size_health()
         self._layout_key = ()
         self.call_after_refresh(self._update)
