@@ -461,6 +461,13 @@ class MonitorApp(ChartGrid, App[None]):
         self.push_screen(ChartScreen(chart))
         self.call_after_refresh(chart.poll)
 
+    def show_gauges(self, snapshot) -> None:
+        """Show the gauges panel with this snapshot (a headless screenshot's one sample)."""
+        if snapshot is not None:
+            self._main.query_one(GaugesPanel).display = True
+            self._gauges_version = -1
+            self._update_gauges()
+
     def action_toggle_gauges(self) -> None:
         panel = self._main.query_one(GaugesPanel)
         panel.display = not panel.display

@@ -163,13 +163,17 @@ def run_screenshot(argv: list[str]) -> int:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("-o", "--output", required=True, metavar="FILE.svg")
     p.add_argument("--size", type=_size, default=(160, 48), metavar="COLSxROWS")
+    p.add_argument("--no-gauges", action="store_true",
+                   help="leave out the CPU / memory / GPU gauges (drawn from one sample)")
+    p.add_argument("--no-gpu", action="store_true", help="do not query NVIDIA GPUs (NVML)")
     add_view_options(p)
     a = p.parse_args(argv)
     _check_paths(p, a.paths)
     from mlmon_tui.app.screenshot import screenshot
 
     return screenshot(a.paths, a.output, a.size, runs_re=a.runs, tags_re=a.tags,
-                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii, color=a.color)
+                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii, color=a.color,
+                      gauges=not a.no_gauges, gpu=not a.no_gpu)
 
 
 def run_check(argv: list[str]) -> int:
