@@ -30,6 +30,7 @@ from mlmon_tui.store import Store
 SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
 X_MODES = ("step", "relative", "wall")
 LIVE_SECONDS = 60.0
+SETTLE_SECONDS = 0.15
 
 
 class DataChanged(Message):
@@ -195,12 +196,12 @@ class MonitorApp(ChartGrid, App[None]):
             pass
 
     def on_data_changed(self, _: DataChanged) -> None:
-        wait = self._last_draw + self.refresh_seconds - time.monotonic()
-        if wait <= 0:
-            self._update()
-        elif not self._pending:
+        """Draw a moment after new data, not at once: writers flush their runs one after
+        another, and what arrives within SETTLE_SECONDS is drawn in one frame, not two."""
+        if not self._pending:
             self._pending = True
-            self.set_timer(wait, self._deferred_update)
+            wait = self._last_draw + self.refresh_seconds - time.monotonic()
+            self.set_timer(max(SETTLE_SECONDS, wait), self._deferred_update)
 
     def _deferred_update(self) -> None:
         self._pending = False
