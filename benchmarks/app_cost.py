@@ -159,9 +159,10 @@ def main() -> int:
                            [("warm-up", warm, None), ("steady", steady, None)], env=env)
         peers = {}
         for name, argv in PEERS:
-            if shutil.which(argv[0]):
-                peers[name] = run_phases(argv, [("warm-up", 3, None), ("steady", steady, None)],
-                                         env=env)
+            exe = shutil.which(argv[0])
+            if exe:
+                peers[name] = run_phases([exe, *argv[1:]],
+                                         [("warm-up", 3, None), ("steady", steady, None)], env=env)
     finally:
         writer.kill()
         shutil.rmtree(root, ignore_errors=True)
