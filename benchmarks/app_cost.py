@@ -1,8 +1,10 @@
 """The whole monitor's own cost on the box it watches: CPU share and terminal bytes per
 second at 160x48, with 10 live runs (4 tags each, one point per tag per second, 2000 points
 of history) and the gauges on; then idle (writers stopped); then idle with the gauges hidden.
-The peer, in the same run and the same pty: a naive Textual dashboard that redraws 10 panels
-at 2 Hz (what a straightforward Textual monitor does).
+The peers, in the same run, the same pty size and the same live data: a straightforward
+Textual monitor that reads the same runs with the same reader and redraws its charts when
+new data came (see NAIVE), and btop and htop where they are installed (system monitors:
+they read no logs, but are what people keep open beside training).
 
     PYTHONPATH=src python benchmarks/app_cost.py [--quick]
 """
@@ -53,29 +55,82 @@ WRITER = textwrap.dedent(f"""
 """)
 
 NAIVE = textwrap.dedent("""
-    import math, time
+    # A straightforward Textual monitor of the same runs: the same incremental reader,
+    # one chart per tag (all runs on one braille canvas, autoscaled, raw and TensorBoard's
+    # smoothing), a runs table; every second it reads what is new and, when anything is,
+    # draws every chart again and updates its widget. No diffing, no caching.
+    import sys
+    from pathlib import Path
+    import numpy as np
+    from rich.style import Style
+    from rich.text import Text
     from textual.app import App
-    from textual.containers import Grid
+    from textual.containers import Grid, Horizontal
     from textual.widgets import Static
     from mlmon_tui.panels.braille import Canvas
+    from mlmon_tui.panels.palette import colour_for
+    from mlmon_tui.sources.logs.tfevents import TfEventsSource
+    from mlmon_tui.store.smoothing import ema_debiased
+
+    ROOT = Path(sys.argv[1])
+
     class Naive(App):
-        CSS = "Grid { grid-size: 2; } Static { height: 9; border: round gray; }"
+        CSS = ("#runs { width: 44; } Grid { grid-size: 2; } "
+               ".chart { height: 1fr; border: round gray; }")
         BINDINGS = [("q", "quit", "Quit")]
+
         def compose(self):
-            with Grid():
-                for k in range(10):
-                    yield Static(id=f"p{k}")
+            self.data = {}
+            self.sources = [TfEventsSource(p, ROOT) for p in sorted(ROOT.glob("*/events.*"))]
+            with Horizontal():
+                yield Static(id="runs")
+                with Grid():
+                    for k in range(4):
+                        yield Static(classes="chart", id=f"c{k}")
+
         def on_mount(self):
-            self.t = 0
-            self.set_interval(0.5, self.redraw)
+            self.poll()
+            self.set_interval(1.0, self.poll)
+
+        def poll(self):
+            new = False
+            for src in self.sources:
+                for b in src.poll().scalars:
+                    d = self.data.setdefault((b.run, b.tag), [[], []])
+                    d[0].extend(b.step.tolist())
+                    d[1].extend(b.value.tolist())
+                    new = True
+            if new:
+                self.redraw()
+
         def redraw(self):
-            self.t += 1
-            for k, w in enumerate(self.query(Static)):
-                line = "".join(chr(0x2800 + int(128 + 127 * math.sin((i + self.t) / (3 + k))) % 256)
-                               for i in range(70))
-                w.update("\\n".join([f"run-{k:02d} step {self.t}"] + [line] * 6))
+            runs = sorted({r for r, _ in self.data})
+            tags = sorted({t for _, t in self.data})
+            lines = [f"{r:20s} {self.data[(r, tags[0])][0][-1]:>8d}" for r in runs]
+            self.query_one("#runs").update("\\n".join(lines))
+            for k, tag in enumerate(tags[:4]):
+                w = self.query_one(f"#c{k}")
+                cw, ch = max(1, w.size.width - 2), max(1, w.size.height - 3)
+                c = Canvas(cw, ch)
+                xs = [np.asarray(self.data[(r, tag)][0], float) for r in runs]
+                ys = [np.asarray(self.data[(r, tag)][1], float) for r in runs]
+                c.set_range(min(x[0] for x in xs), max(x[-1] for x in xs),
+                            min(y.min() for y in ys), max(y.max() for y in ys))
+                for i, (x, y) in enumerate(zip(xs, ys)):
+                    c.draw_series(x, y, Style(color=colour_for(i), dim=True))
+                    c.draw_series(x, ema_debiased(y, 0.6), colour_for(i))
+                text = Text(tag + "\\n")
+                for row in c.rows():
+                    for seg in row:
+                        text.append(seg.text, seg.style)
+                    text.append("\\n")
+                text.append("  ".join(f"{r} {self.data[(r, tag)][1][-1]:.4g}" for r in runs))
+                w.update(text)
+
     Naive().run()
 """)
+
+PEERS = (("btop", ["btop"]), ("htop", ["htop"]))
 
 
 def main() -> int:
@@ -96,20 +151,38 @@ def main() -> int:
              ("settle", 5, writer.terminate), ("idle", idle, None),
              ("hide", 3, lambda: send(b"g")), ("idle, gauges hidden", idle, None)],
             env=env)
-        naive = run_phases([sys.executable, "-c", NAIVE],
-                           [("warm-up", 3, None), ("steady", steady, None)], env=env)
+        writer.kill()
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(root) + "-naive"],
+                                  stdout=subprocess.PIPE, env=dict(os.environ, **env), text=True)
+        writer.stdout.readline()
+        naive = run_phases([sys.executable, "-c", NAIVE, str(root) + "-naive"],
+                           [("warm-up", warm, None), ("steady", steady, None)], env=env)
+        peers = {}
+        for name, argv in PEERS:
+            exe = shutil.which(argv[0])
+            if exe:
+                peers[name] = run_phases([exe, *argv[1:]],
+                                         [("warm-up", 3, None), ("steady", steady, None)], env=env)
     finally:
         writer.kill()
         shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(str(root) + "-naive", ignore_errors=True)
     print(f"{RUNS} live runs x {len(TAGS)} tags, 1 point/tag/s, {HISTORY} points of history, "
           f"160x48, gauges on; {os.cpu_count()} cores")
     for name, r in ours.items():
         if name not in ("warm-up", "settle", "hide"):
             print(f"  mlmon-tui {name:20s} {r['Bps'] / 1024:7.2f} KB/s  {100 * r['cpu']:5.2f} % of a core")
     n = naive["steady"]
-    print(f"  naive dashboard (2 Hz) {'':9s} {n['Bps'] / 1024:7.2f} KB/s  {100 * n['cpu']:5.2f} % of a core")
+    print(f"  straightforward Textual monitor, steady {n['Bps'] / 1024:7.2f} KB/s  "
+          f"{100 * n['cpu']:5.2f} % of a core")
+    for name, r in peers.items():
+        print(f"  {name:9s} (system monitor) steady {r['steady']['Bps'] / 1024:7.2f} KB/s  "
+              f"{100 * r['steady']['cpu']:5.2f} % of a core")
+    for name in ("btop", "htop"):
+        if name not in peers:
+            print(f"  {name}: not installed, not measured")
     o = ours["steady"]
-    print(f"  ratio naive/ours: bytes {n['Bps'] / max(o['Bps'], 1):.1f}x, "
+    print(f"  ratio straightforward/ours, steady: bytes {n['Bps'] / max(o['Bps'], 1):.1f}x, "
           f"CPU {n['cpu'] / max(o['cpu'], 1e-6):.1f}x")
     return 0
 

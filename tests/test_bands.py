@@ -36,9 +36,9 @@ def test_highlighted_run_is_drawn_last_and_bold_the_others_dim():
     for rd in data:
         rd.smooth = rd.raw
     plain = layers(data, True, None)
-    assert [bool(s.dim) for _, s in plain] == [True] * 3 + [False] * 3
+    assert [bool(s.dim) for _, s, _ in plain] == [True] * 3 + [False] * 3
     lit = layers(data, True, "b")
-    assert [s.color.name for _, s in lit][-2:] == ["blue", "blue"]
+    assert [s.color.name for _, s, _ in lit][-2:] == ["blue", "blue"]
     assert lit[-1][1].bold and not lit[-1][1].dim
-    assert all(s.dim for _, s in lit[:-2])
+    assert all(s.dim for _, s, _ in lit[:-2])
     assert layers(data, True, "nobody") == plain

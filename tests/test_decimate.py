@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mlmon_tui.store.decimate import column_of, minmax_columns, minmax_columns_many
@@ -141,8 +141,31 @@ def test_extend_equals_full_recompute(points, data, ncols):
     m = data.draw(st.integers(1, len(x)))
     x1 = float(x[-1]) + data.draw(st.integers(0, 20))
     prev = minmax_columns_many(x[:m], [y[:m], y2[:m]], 0, x1, ncols)
-    got = extend_columns(prev, x, [y, y2], 0, x1, ncols)
     want = minmax_columns_many(x, [y, y2], 0, x1, ncols)
-    for g, w in zip(got, want):
-        for f in ("col", "ymin", "ymax", "first", "last", "nan_x"):
-            assert np.array_equal(getattr(g, f), getattr(w, f)), f
+    for got in (extend_columns(prev, x, [y, y2], 0, x1, ncols),
+                extend_columns(prev, x, [y, y2], 0, x1, ncols, prev_len=m)):
+        for g, w in zip(got, want):
+            for f in ("col", "ymin", "ymax", "first", "last", "nan_x"):
+                assert np.array_equal(getattr(g, f), getattr(w, f)), f
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 50), min_size=1, max_size=80),
+    st.booleans(),
+    st.floats(-100, 100, allow_nan=False),
+    st.floats(0.001, 500, allow_nan=False),
+    st.integers(1, 200),
+    st.integers(-2, 210),
+)
+def test_first_index_at_or_after_column_agrees_with_column_of(gaps, as_float, x0, span, ncols, col):
+    from mlmon_tui.store.decimate import first_index_at_or_after_column
+
+    x = np.cumsum(gaps)
+    x = x * 0.37 + x0 if as_float else x + int(x0)
+    x1 = float(x0) + span
+    got = first_index_at_or_after_column(x, float(x0), x1, ncols, col)
+    cols = column_of(x, float(x0), x1, ncols)
+    want = next((i for i, c in enumerate(cols) if c >= col), len(x))
+    assume((x >= x0).all())  # drawing only asks about points in range
+    assert got == want

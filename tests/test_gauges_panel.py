@@ -220,3 +220,27 @@ async def test_only_changed_rows_are_redrawn(monkeypatch):
         await pilot.pause()
         assert rows["GPU0"].text is gpu_text  # not redrawn
         assert panel.cells_refreshed - before < len(panel._rows)
+
+
+async def test_a_line_that_comes_and_goes_does_not_relayout_the_screen(monkeypatch):
+    """A process seen in one sample and not the next: its row stays (blank) rather than
+    being removed and mounted again, which lays out and repaints the whole screen."""
+    from dataclasses import replace
+
+    snap = snapshot(monkeypatch, "eight_gpu")
+    fewer = replace(snap, gpus=snap.gpus[:6], seq=snap.seq + 1)
+    async with GaugesApp().run_test(size=(120, 40)) as pilot:
+        panel = pilot.app.query_one(GaugesPanel)
+        panel.update_snapshot(snap)
+        await pilot.pause()
+        rows = list(panel._rows)
+        height = panel.size.height
+        for k in range(4):
+            panel.update_snapshot(replace(fewer if k % 2 == 0 else snap, seq=snap.seq + 2 + k))
+            await pilot.pause()
+            assert panel._rows == rows and panel.size.height == height
+        assert len(panel.plain_lines()) > 0
+        for k in range(12):  # shorter for good: the rows are given back
+            panel.update_snapshot(replace(fewer, seq=snap.seq + 10 + k))
+        await pilot.pause()
+        assert len(panel._rows) == len(panel.plain_lines()) < len(rows)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import replace
 import time
@@ -16,6 +15,7 @@ from rich.text import Text
 from textual.widgets import Footer, Static
 
 from mlmon_tui.app.alerts import AlertOptions
+from mlmon_tui.app.color_mode import effective, textual_colors
 from mlmon_tui.app.screens import ChartScreen, DiagnosticsScreen, HelpScreen, Prompt
 from mlmon_tui.analysis.names import distinct_labels
 from mlmon_tui.panels.braille import unicode_ok
@@ -34,6 +34,7 @@ from mlmon_tui.store import Store
 SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
 X_MODES = ("step", "relative", "wall")
 LIVE_SECONDS = 60.0
+SETTLE_SECONDS = 0.15
 
 
 class DataChanged(Message):
@@ -126,8 +127,12 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         ascii: bool = False,
         alerts: AlertOptions | None = None,
         group_by: str | None = None,
+        color: str = "auto",
     ) -> None:
-        super().__init__()
+        with textual_colors(color):
+            super().__init__()
+        self._color_choice = color
+        self.color_mode = effective(color, self)
         self.paths = paths
         self.store = Store()
         self.services = Services(paths, self.store, poll=poll, gpu=gpu, interval=interval,
@@ -143,7 +148,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         self.tags_re = tags_re
         self.options = ChartOptions(
             smoothing=smoothing, x_mode=x_mode, ascii=ascii or not unicode_ok(),
-            color=not os.environ.get("NO_COLOR"))
+            color=self.color_mode != "none")
         self.refresh_seconds = refresh
         self.clock = clock
         self.hidden: set[str] = set()
@@ -162,6 +167,8 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         self._rates: dict[str, float | None] = {}
         self._details_key: tuple = ()
         self._init_sweep(group_by)
+        self._tick_key: tuple = ()
+        self._next_clock_change = 0.0  # when a run's state next changes with the clock alone
 
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -177,7 +184,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
                 yield VerticalScroll(id="charts")
                 yield HealthPanel(id="health")
         yield Static("", id="status")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # docked over the last keys in a narrow pane
 
     @property
     def _main(self):
@@ -185,6 +192,8 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         return self.screen_stack[0] if self.screen_stack else self.screen
 
     def on_mount(self) -> None:
+        if self.is_headless and self._color_choice == "auto" and self.color_mode != "none":
+            self.color_mode = "truecolor"  # screenshots and tests: no terminal to ask
         self.services.start(live=self.watch_live)
         if not self.watch_live:
             self._main.query_one(GaugesPanel).display = False
@@ -202,12 +211,12 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
             pass
 
     def on_data_changed(self, _: DataChanged) -> None:
-        wait = self._last_draw + self.refresh_seconds - time.monotonic()
-        if wait <= 0:
-            self._update()
-        elif not self._pending:
+        """Draw a moment after new data, not at once: writers flush their runs one after
+        another, and what arrives within SETTLE_SECONDS is drawn in one frame, not two."""
+        if not self._pending:
             self._pending = True
-            self.set_timer(wait, self._deferred_update)
+            wait = self._last_draw + self.refresh_seconds - time.monotonic()
+            self.set_timer(max(SETTLE_SECONDS, wait), self._deferred_update)
 
     def _deferred_update(self) -> None:
         self._pending = False
@@ -215,11 +224,18 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
 
     @_quiet_when_closing
     def _tick(self) -> None:
-        """Once a second: run states and rates move with the clock even without data."""
+        """Once a second: new gauges; run states move with the clock even without data, but
+        only at known times (a run's last point getting old, the health monitor's verdict),
+        so an idle monitor looks at nothing else."""
         self._update_gauges()
         if self.store.version != self._seen_version:
             self._update()  # runs and status included
-        else:
+            return
+        health = self.services.health
+        key = (self.services.findings_version, tuple(health.run_states.copy().items()),
+               len(self.store.problems), self.watcher.mode)
+        if key != self._tick_key or self.clock() >= self._next_clock_change:
+            self._tick_key = key
             self._update_runs()
             self._update_status()
 
@@ -306,7 +322,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
     def colour(self, run: str) -> str:
         c = self._colours.get(run)
         if c is None:
-            c = self._colours[run] = colour_for(len(self._colours))
+            c = self._colours[run] = colour_for(len(self._colours), self.color_mode)
         return c
 
     def run_state(self, run: str) -> str:
@@ -323,18 +339,22 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
 
     def _update_runs(self) -> None:
         rows = []
+        now, nxt = self.clock(), float("inf")
         with self.store.lock:
             shown = self._shown_runs()
             self.labels = distinct_labels(shown)
             self._update_groups(shown)
             for run in shown:
                 info = self.store.run_info(run)
+                if info.last_wall is not None and info.last_wall + LIVE_SECONDS > now:
+                    nxt = min(nxt, info.last_wall + LIVE_SECONDS)
                 rows.append(RunRow(
                     name=run, colour=self.run_colour(run), visible=run not in self.hidden,
                     kind=",".join(sorted(info.kinds)), last_step=info.last_step,
                     rate=self._steady_rate(run), state=self.run_state(run),
                     badge=self.badge(run), label=self.labels[run],
                 ))
+        self._next_clock_change = nxt
         self._main.query_one(RunsPanel).set_rows(rows)
         self._main.query_one(HealthPanel).set_labels(self.labels)
         self._update_sweep(shown)
@@ -353,7 +373,10 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         return [(r, self.colour(r)) for r in self._shown_runs() if r not in self.hidden]
 
     def on_resize(self, _) -> None:
-        self._main.query_one("#side").styles.width = self._side_width()
+        side, width = self._main.query_one("#side"), self._side_width()
+        side.display = width > 0
+        if width:
+            side.styles.width = width
         self._size_health()
         self._layout_key = ()
         self.call_after_refresh(self._update)
@@ -461,6 +484,13 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         chart.set_markers(self._markers_for(tag))
         self.push_screen(ChartScreen(chart))
         self.call_after_refresh(chart.poll)
+
+    def show_gauges(self, snapshot) -> None:
+        """Show the gauges panel with this snapshot (a headless screenshot's one sample)."""
+        if snapshot is not None:
+            self._main.query_one(GaugesPanel).display = True
+            self._gauges_version = -1
+            self._update_gauges()
 
     def action_toggle_gauges(self) -> None:
         panel = self._main.query_one(GaugesPanel)

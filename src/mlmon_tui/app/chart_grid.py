@@ -12,6 +12,9 @@ from mlmon_tui.panels.chart import Chart
 from mlmon_tui.panels.health import HealthPanel
 
 
+NARROW = 70  # below this many columns the runs list gives its room to the charts
+
+
 def group_of(tag: str) -> str:
     return tag.split("/", 1)[0] if "/" in tag else ""
 
@@ -29,8 +32,10 @@ class ChartGrid:
         return tags
 
     def _side_width(self) -> int:
+        """The runs list's width; 0 in a narrow pane, where the charts (whose legends name
+        the runs) get the whole width."""
         w = self.size.width
-        return 30 if w < 100 else 44 if w < 170 else 50
+        return 0 if w < NARROW else 30 if w < 100 else 44 if w < 170 else 50
 
     def _columns(self) -> int:
         width = self.size.width - self._side_width()

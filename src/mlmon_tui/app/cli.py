@@ -16,6 +16,7 @@ import os
 import sys
 
 from mlmon_tui import __version__
+from mlmon_tui.panels.palette import COLOR_MODES
 
 SUBCOMMANDS = ("demo", "check", "export", "screenshot", "summary")
 
@@ -59,6 +60,9 @@ def add_view_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--group-by", type=_group_by, metavar="KEY",
                    help="draw runs grouped (mean and min-max band): a hyper-parameter, "
                         "/regex/ with a capture group, or seed (all but the seed)")
+    p.add_argument("--color", choices=COLOR_MODES, default="auto",
+                   help="colours: auto (from the terminal; NO_COLOR is honoured), truecolor, "
+                        "256, 16 or none; with 16 or none runs also differ by dash pattern")
 
 
 def monitor_parser() -> argparse.ArgumentParser:
@@ -143,7 +147,7 @@ def run_monitor(argv: list[str]) -> int:
 
     app = MonitorApp(a.paths, poll=a.poll, runs_re=a.runs, tags_re=a.tags,
                      smoothing=a.smoothing, x_mode=a.x, refresh=a.refresh, ascii=a.ascii,
-                     group_by=a.group_by, **service_kwargs(parser, a))
+                     group_by=a.group_by, color=a.color, **service_kwargs(parser, a))
     from mlmon_tui.app import hangup
 
     hangup.install(app)
@@ -184,13 +188,17 @@ def run_screenshot(argv: list[str]) -> int:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("-o", "--output", required=True, metavar="FILE.svg")
     p.add_argument("--size", type=_size, default=(160, 48), metavar="COLSxROWS")
+    p.add_argument("--no-gauges", action="store_true",
+                   help="leave out the CPU / memory / GPU gauges (drawn from one sample)")
+    p.add_argument("--no-gpu", action="store_true", help="do not query NVIDIA GPUs (NVML)")
     add_view_options(p)
     a = p.parse_args(argv)
     _check_paths(p, a.paths)
     from mlmon_tui.app.screenshot import screenshot
 
     return screenshot(a.paths, a.output, a.size, runs_re=a.runs, tags_re=a.tags,
-                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii, group_by=a.group_by)
+                      smoothing=a.smoothing, x_mode=a.x, ascii=a.ascii, group_by=a.group_by,
+                      color=a.color, gauges=not a.no_gauges, gpu=not a.no_gpu)
 
 
 def run_check(argv: list[str]) -> int:

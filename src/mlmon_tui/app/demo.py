@@ -48,7 +48,7 @@ def run(args, services: dict) -> int:
         proc = start_writer(root, args.rate, address)
         app = MonitorApp([str(root)], runs_re=args.runs, tags_re=args.tags,
                          smoothing=args.smoothing, x_mode=args.x, ascii=args.ascii,
-                         group_by=args.group_by, **services)
+                         group_by=args.group_by, color=args.color, **services)
         hangup.install(app, cleanup=lambda: cleanup(proc, root, args.keep))
         app.run()
         return app.return_code or 0

@@ -1,4 +1,6 @@
-"""`mlmon-tui screenshot`: render the monitor headlessly, once the data is loaded."""
+"""`mlmon-tui screenshot`: render the monitor headlessly, as a user sees it: the data loaded
+and analysed, and the gauges drawn from one sample of this machine (host, GPUs, the runs'
+processes) taken before rendering."""
 
 from __future__ import annotations
 
@@ -6,14 +8,17 @@ import asyncio
 from pathlib import Path
 
 
-async def render_svg(paths: list[str], size: tuple[int, int], keys: tuple[str, ...] = (),
-                     **options) -> str:
-    """`keys`: pressed once the data is shown (e.g. ("c",) for the classification view)."""
+async def render_svg(paths: list[str], size: tuple[int, int], keys: tuple[str, ...] = (), *,
+                     gauges: bool = True, gpu: bool = True, **options) -> str:
+    """`keys`: pressed once the data is shown (e.g. ("c",) for the classification view);
+    `gauges`: one sample of the host and GPUs is taken first, so they show as a user sees them."""
     from mlmon_tui.app.app import MonitorApp
 
-    app = MonitorApp(paths, watch=False, **options)
+    app = MonitorApp(paths, watch=False, gpu=gpu, **options)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
+        if gauges:
+            app.show_gauges(app.services.sample_once())
         app._update()
         await pilot.pause()
         await pilot.pause()

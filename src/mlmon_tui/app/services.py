@@ -105,17 +105,29 @@ class Services:
             self.server_status = f"not listening: {e}"
             self.store.add_problem(Problem("socket", f"metrics socket not started: {e}"))
 
-    def _start_sampler(self) -> None:
+    def _start_sampler(self, thread: bool = True) -> None:
         try:
             from mlmon_tui.sources.system.procs import ProcessTracker
             from mlmon_tui.sources.system.sampler import Sampler
 
             tracker = ProcessTracker(self.watcher.files, self._socket_peers)
             self.sampler = Sampler(interval=self._interval, gpu=self._want_gpu, tracker=tracker)
-            self.sampler.start()
+            if thread:
+                self.sampler.start()
         except Exception as e:
             self.sampler = None
             self.store.add_problem(Problem("gauges", f"system gauges unavailable: {e}"))
+
+    def sample_once(self):
+        """One gauge sample taken here, with no sampling thread (for a screenshot): two
+        ticks a moment apart, so that CPU shares are rates and NVML is opened."""
+        if self.sampler is None:
+            self._start_sampler(thread=False)
+        if self.sampler is None:
+            return None
+        self.sampler.sample_now()
+        time.sleep(0.2)
+        return self.sampler.sample_now()
 
     # -- callbacks (watcher thread) --------------------------------------------------------
     def _changed(self, changed: set) -> None:

@@ -72,7 +72,9 @@ def ticks(lo: float, hi: float, max_ticks: int, *, time_axis: bool = False) -> l
         step = nice_step(step * 1.0001) if not time_axis else _next_time_step(step)
         if not math.isfinite(step) or step > abs(hi - lo) * 10:
             return [lo]
-    out = [round(i * step, 12) for i in range(first, last + 1)]
+    # the 1e-9 slack above can let a tick of a huge step fall outside a range far from 0
+    tol = 1e-9 * max(abs(lo), abs(hi), 1.0)
+    out = [v for v in (round(i * step, 12) for i in range(first, last + 1)) if lo - tol <= v <= hi + tol]
     return out or [lo]
 
 

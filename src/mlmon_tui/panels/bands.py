@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from rich.style import Style
 
+from mlmon_tui.panels.palette import RunColour
+
 from mlmon_tui.store.decimate import Columns, minmax_columns_many
 
 # braille dots lit for shading: a checkerboard (dots 1, 3 on the left; 5, 8 on the right)
@@ -40,22 +42,27 @@ def paint_band(canvas, cols: Columns, style) -> None:
 
 
 def layers(data, smoothing: bool, highlight: str | None) -> list[tuple]:
-    """(columns, style) per run, later on top: raw (faint when smoothed), then smoothed; with
-    `highlight`, every other run is dimmed and the highlighted one comes last, bold."""
+    """(columns, style, run data) per run, later on top: raw (faint when smoothed), then
+    smoothed; with `highlight`, every other run is dimmed and the highlighted one comes last,
+    bold. A dimmed colour is a blend only truecolor / 256 colours can show: with 16 (a
+    `RunColour`) it comes out as some other colour (often red, which means an error), so
+    there nothing is dimmed."""
+    def style(rd, dim: bool, bold: bool = False) -> Style:
+        return Style(color=rd.colour, dim=dim and not isinstance(rd.colour, RunColour), bold=bold)
+
     if highlight is None or not any(rd.run == highlight for rd in data):
-        out = [(rd.raw, Style(color=rd.colour, dim=smoothing)) for rd in data]
+        out = [(rd.raw, style(rd, smoothing), rd) for rd in data]
         if smoothing:
-            out += [(rd.smooth, Style(color=rd.colour)) for rd in data if rd.smooth is not None]
+            out += [(rd.smooth, style(rd, False), rd) for rd in data if rd.smooth is not None]
         return out
     others = [rd for rd in data if rd.run != highlight]
     hl = [rd for rd in data if rd.run == highlight]
-    out = [(rd.raw, Style(color=rd.colour, dim=True)) for rd in others]
+    out = [(rd.raw, style(rd, True), rd) for rd in others]
     if smoothing:
-        out += [(rd.smooth, Style(color=rd.colour, dim=True)) for rd in others
-                if rd.smooth is not None]
-    out += [(rd.raw, Style(color=rd.colour, dim=smoothing, bold=not smoothing)) for rd in hl]
+        out += [(rd.smooth, style(rd, True), rd) for rd in others if rd.smooth is not None]
+    out += [(rd.raw, style(rd, smoothing, bold=not smoothing), rd) for rd in hl]
     if smoothing:
-        out += [(rd.smooth, Style(color=rd.colour, bold=True)) for rd in hl if rd.smooth is not None]
+        out += [(rd.smooth, style(rd, False, bold=True), rd) for rd in hl if rd.smooth is not None]
     return out
 
 

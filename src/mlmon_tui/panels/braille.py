@@ -18,7 +18,10 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 
+from mlmon_tui.panels.palette import PATTERNS
 from mlmon_tui.store.decimate import Columns, column_of, minmax_columns
+
+_PATTERN_MASKS = np.array([[ch == "1" for ch in p] for p in PATTERNS], dtype=bool)
 
 # bit of each dot: [dot row 0..3][dot column 0..1]  (Unicode braille numbering)
 _DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint16)
@@ -122,23 +125,87 @@ class Canvas:
         """Draw per-dot-column min/max data (columns in 0 .. 2 * width - 1)."""
         self.draw_layers([(c, style)])
 
-    def draw_layers(self, layers: list[tuple[Columns, Style | str | None]]) -> None:
+    def draw_layers(self, layers: list[tuple[Columns, Style | str | None]],
+                    patterns: list[int] | None = None) -> None:
         """Draw several series, later ones on top (a cell takes the style of the last layer
         with a dot in it), in one vectorised pass: the per-call numpy overhead of drawing
         them one by one was most of a chart's redraw time with many runs."""
         if not self.width or not self.height:
             return
-        spans, sids = [], []
-        for c, style in layers:
-            if not len(c):
-                continue
-            sid = self.style(style)
-            span = self._span(c)
-            if span is not None:
-                spans.append(span)
-                sids.append(sid)
-        if spans:
-            self._paint(spans, sids)
+        keep = [k for k, (c, _) in enumerate(layers) if len(c)]
+        if not keep:
+            return
+        sids = np.asarray([self.style(layers[k][1]) for k in keep], dtype=np.int64)
+        flat = self._spans_all([layers[k][0] for k in keep])
+        if flat is None:
+            return
+        e, t, b, layer = flat
+        if patterns is not None and any(patterns[k] for k in keep):
+            # dashes: a layer keeps the dot columns its pattern has on
+            pat = np.asarray([patterns[k] % len(_PATTERN_MASKS) for k in keep])
+            on = _PATTERN_MASKS[pat[layer], e % _PATTERN_MASKS.shape[1]]
+            e, t, b, layer = e[on], t[on], b[on], layer[on]
+            if not len(e):
+                return
+        self._paint_flat(e, t, b, layer, sids, len(keep))
+
+    def _spans_all(self, cs: list[Columns]):
+        """`_span` of every layer at once, as flat arrays (dot column, top, bottom, layer):
+        a fixed number of numpy calls whatever the number of layers (one call per layer and
+        step was most of a redraw with 10 runs)."""
+        lens = np.fromiter((len(c) for c in cs), dtype=np.int64, count=len(cs))
+        lid = np.repeat(np.arange(len(cs)), lens)
+        col = np.concatenate([c.col for c in cs]).astype(np.int64)
+        top_v = self.y_to_dot_row(np.concatenate([c.ymax for c in cs]))
+        bot_v = self.y_to_dot_row(np.concatenate([c.ymin for c in cs]))
+        rf = self.y_to_dot_row(np.concatenate([c.first for c in cs]))
+        rl = self.y_to_dot_row(np.concatenate([c.last for c in cs]))
+        ok = np.isfinite(top_v) & np.isfinite(bot_v)
+        if not ok.all():  # log scale: values <= 0 are not drawable
+            col, lid, top_v, bot_v, rf, rl = col[ok], lid[ok], top_v[ok], bot_v[ok], rf[ok], rl[ok]
+            rf = np.where(np.isfinite(rf), rf, top_v)
+            rl = np.where(np.isfinite(rl), rl, top_v)
+            lens = np.bincount(lid, minlength=len(cs))
+        if not len(col):
+            return None
+        first = np.cumsum(lens) - lens  # index of each layer's first column
+        has = lens > 0
+        c0 = np.zeros(len(cs), dtype=np.int64)
+        cn = np.zeros(len(cs), dtype=np.int64)
+        c0[has] = col[first[has]]
+        cn[has] = col[first[has] + lens[has] - 1]
+        m = np.where(has, cn - c0 + 1, 0)  # dot columns each layer covers
+        eid = np.repeat(np.arange(len(cs)), m)
+        e = c0[eid] + (np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m))
+        top = np.full(len(e), np.inf)
+        bot = np.full(len(e), -np.inf)
+        pos = (np.cumsum(m) - m)[lid] + col - c0[lid]
+        top[pos] = top_v
+        bot[pos] = bot_v
+        multi = lens[eid] > 1
+        if multi.any():  # the connecting path, sampled (just under) half a column either side
+            off = int(col.max()) + 3
+            key = col + lid * off
+            lo_k, hi_k = first[eid], np.maximum(first[eid] + lens[eid] - 2, first[eid])
+            for q in (e - 0.499, e + 0.499):
+                qc = np.clip(q, c0[eid], cn[eid])
+                k = np.searchsorted(key, qc + eid * off, side="right") - 1
+                k = np.clip(k, lo_k, hi_k)
+                k1 = np.minimum(k + 1, len(col) - 1)
+                span = col[k1] - col[k]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    p = rl[k] + (qc - col[k]) / np.where(span > 0, span, 1) * (rf[k1] - rl[k])
+                p = np.where(multi, p, np.nan)
+                np.fmin(top, p, out=top)
+                np.fmax(bot, p, out=bot)
+        nrows = 4 * self.height
+        t = np.floor(top + 0.5)  # dot row r covers [r - 0.5, r + 0.5)
+        b = np.floor(bot + 0.5)
+        vis = (b >= 0) & (t <= nrows - 1)
+        if not vis.any():
+            return None
+        return (e[vis], np.clip(t[vis], 0, nrows - 1).astype(np.int64),
+                np.clip(b[vis], 0, nrows - 1).astype(np.int64), eid[vis])
 
     def _span(self, c: Columns):
         """(dot columns, top dot row, bottom dot row) of one series, or None if none shows."""
@@ -176,12 +243,12 @@ class Canvas:
 
     def _paint(self, spans: list, sids: list[int]) -> None:
         """Set the dots of every (column, top..bottom) span; the last layer's style wins."""
-        n_layers = len(spans)
         lens = [len(sp[0]) for sp in spans]
-        e = np.concatenate([sp[0] for sp in spans])
-        t = np.concatenate([sp[1] for sp in spans])
-        b = np.concatenate([sp[2] for sp in spans])
-        layer = np.repeat(np.arange(n_layers), lens)
+        layer = np.repeat(np.arange(len(spans)), lens)
+        self._paint_flat(*(np.concatenate([sp[i] for sp in spans]) for i in range(3)), layer,
+                         np.asarray(sids, dtype=np.int64), len(spans))
+
+    def _paint_flat(self, e, t, b, layer, sids, n_layers: int) -> None:
         k0, k1 = t // 4, b // 4  # cell rows each span touches
         counts = k1 - k0 + 1
         rep = np.repeat(np.arange(len(e)), counts)
@@ -195,7 +262,7 @@ class Canvas:
         self.dots |= np.bitwise_or.reduce(acc, axis=0)
         drawn = hit.any(axis=0)
         last = n_layers - 1 - np.argmax(hit[::-1], axis=0)
-        self.style_id[drawn] = np.asarray(sids, dtype=np.int16)[last[drawn]]
+        self.style_id[drawn] = sids[last[drawn]]
 
     @staticmethod
     def _path(col: np.ndarray, rf: np.ndarray, rl: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -18,7 +18,8 @@ from mlmon_tui.analysis.names import fit_labels
 from mlmon_tui.panels import bands as sweep_bands
 from mlmon_tui.panels.axis import format_tick, format_value, log_ticks, nice_ceil, nice_step, ticks
 from mlmon_tui.panels.braille import MARK_FINDING, MARK_NAN, MARK_NEGINF, MARK_POSINF, Canvas
-from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR
+from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR, RunColour, pattern_of
+from mlmon_tui.panels.palette import swatch as pattern_swatch
 from mlmon_tui.store.decimate import Columns, empty_columns, extend_columns, minmax_columns_many
 from mlmon_tui.store.smoothing import IncrementalEma
 
@@ -131,7 +132,7 @@ class ChartState:
             sid, k, m, head, tail, cols = hit
             if (sid, k) == (id(series), key) and m <= n and series.step[0] == head and _same_point(series, m - 1, tail):
                 if n > m:
-                    cols = extend_columns(cols, x, ys, key[2], key[3], key[4])
+                    cols = extend_columns(cols, x, ys, key[2], key[3], key[4], prev_len=m)
                     self.column_cache[run] = (sid, k, n, head, _point(series, n - 1), cols)
                 return cols
         cols = minmax_columns_many(x, ys, key[2], key[3], key[4])
@@ -268,7 +269,8 @@ def draw(state: ChartState, data: list[RunData], xr, options, w: int, h: int,
     for cols, style in bands:
         sweep_bands.paint_band(c, cols, style)
     # raw underneath (faint when smoothed), smoothed on top: one vectorised pass
-    c.draw_layers(sweep_bands.layers(data, options.smoothing > 0, highlight))
+    lay = sweep_bands.layers(data, options.smoothing > 0, highlight)
+    c.draw_layers([(cols, st) for cols, st, _ in lay], [pattern_of(rd.colour) for _, _, rd in lay])
     n_bad = 0
     for rd in data:
         mark = Style(color=rd.colour, bold=True)
@@ -354,14 +356,23 @@ def legend_lines(data: list[RunData], options, lay: Layout, labels: dict | None 
     if lay.legend_rows <= 0 or not data:
         return []
     names = [(labels or {}).get(rd.run, rd.run) for rd in data]
+    patterned = any(isinstance(rd.colour, RunColour) for rd in data)
     swatch = "--" if options.ascii else "━━"
     smoothing = options.smoothing > 0
+
+    def sample(rd: RunData, cells: int) -> str:
+        """The run's line as the legend shows it: its dash pattern where runs have one."""
+        if not patterned:
+            return swatch[:cells]
+        return pattern_swatch(pattern_of(rd.colour), not options.ascii, cells)
+
     fmt = lambda v: "–" if v is None else format_value(v)  # noqa: E731
     if lay.compact_legend:
         t = Text(no_wrap=True, overflow="crop")
         for rd, name in zip(data, fit_labels(names, 10)):
             shown = rd.smoothed_last if smoothing and rd.smoothed_last is not None else rd.last
-            t.append(swatch[0], Style(color=rd.colour) if options.color else None)
+            t.append(sample(rd, 3) + " " if patterned else swatch[0],
+                     Style(color=rd.colour) if options.color else None)
             t.append(f"{name} {fmt(shown)}  ")
         t.truncate(lay.w)
         return [[t]]
@@ -379,7 +390,8 @@ def legend_lines(data: list[RunData], options, lay: Layout, labels: dict | None 
     # out and repaint) its neighbours
     wv = max(17 if smoothing else 8, max(len(v) for v, _ in cells))
     we = max(26, max(len(e) for _, e in cells))
-    room = lay.w - len(swatch) - 1 - wv - 2
+    width = 3 if patterned else len(swatch)
+    room = lay.w - width - 1 - wv - 2
     longest = max(len(n) for n in names)
     show_extra = room - we >= min(longest, 16)  # names before min/max: they tell lines apart
     room = max(4, room - we if show_extra else room)
@@ -387,7 +399,7 @@ def legend_lines(data: list[RunData], options, lay: Layout, labels: dict | None 
     out = []
     for rd, (vals, extra), name in zip(data, cells, fit_labels(names, room)):
         head = Text(no_wrap=True, overflow="crop")
-        head.append(swatch, Style(color=rd.colour) if options.color else None)
+        head.append(sample(rd, width), Style(color=rd.colour) if options.color else None)
         head.append(" " + name.ljust(room) + "  ")
         parts = [head, Text(vals.rjust(wv), Style(bold=True), no_wrap=True, overflow="crop")]
         if show_extra:

@@ -23,6 +23,7 @@ from ..records.system import Snapshot
 from .gauge_lines import build_lines
 
 CELL_WIDTH = 0  # 0: one cell per row; 16: fewer bytes, more CPU (see gauges_bytes.py)
+SHRINK_AFTER = 10  # rebuilds with fewer lines before the panel gives rows back
 
 
 def _cells(text: Text) -> list[tuple[str, tuple]] | None:
@@ -131,6 +132,8 @@ class GaugesPanel(Widget):
         self._rows: list[_Row] = []
         self._key: tuple = ()
         self._width = 0
+        self._shorter = 0  # rebuilds in a row with fewer lines than rows
+        self._shape: tuple = ()
         self.draws = 0  # how many times lines were rebuilt (for tests and benchmarks)
         self.cells_refreshed = 0
 
@@ -169,14 +172,25 @@ class GaugesPanel(Widget):
                 if self._rows:
                     self.remove_children()
                 self._rows = []
-            if len(self._rows) > len(lines):
-                extra, self._rows = self._rows[len(lines):], self._rows[: len(lines)]
-                for row in extra:
-                    row.remove()
+            shown = lines
+            if len(self._rows) > len(lines):  # (a new width or compact mode: at once)
+                # a line that comes and goes (a process seen one second, not the next) would
+                # mount and remove a row each time, and each time lay out and repaint the
+                # whole screen: the rows stay, blank, until the panel stayed shorter a while
+                self._shorter += 1
+                if self._shorter >= SHRINK_AFTER or (width, compact) != self._shape:
+                    extra, self._rows = self._rows[len(lines):], self._rows[: len(lines)]
+                    for row in extra:
+                        row.remove()
+                else:
+                    shown = lines + [Text()] * (len(self._rows) - len(lines))
+            else:
+                self._shorter = 0
             new = [_Row(width, self.cell_width) for _ in range(len(lines) - len(self._rows))]
             self._rows += new
-            for row, line in zip(self._rows, lines):
+            for row, line in zip(self._rows, shown):
                 self.cells_refreshed += row.set(line)
+            self._shape = (width, compact)
             if new:
                 self.mount(*new)
         return True

@@ -137,40 +137,127 @@ def _reduce(ys: np.ndarray, cols: np.ndarray, starts: np.ndarray, ends: np.ndarr
 
 
 def first_index_at_or_after_column(x: np.ndarray, x0: float, x1: float, ncols: int, col: int) -> int:
-    """Smallest i with column(x[i]) >= col (len(x) if none), by bisection on sorted x.
-    Uses the very float arithmetic of `column_of`, so it agrees with it exactly."""
+    """Smallest i with column(x[i]) >= col (len(x) if none), on sorted x. A `searchsorted`
+    for the column's left edge finds it up to float rounding; the few points next to that
+    edge are then checked with the very arithmetic of `column_of`, so both agree exactly."""
+    n = len(x)
     span = float(x1) - float(x0)
-    lo, hi = 0, len(x)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        c = 0 if span <= 0 else min(math.floor((float(x[mid]) - x0) * ncols / span), ncols - 1)
-        if c >= col:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    if span <= 0 or col <= 0 or n == 0:
+        return 0 if (col <= 0 or span <= 0) else n
+
+    def column(i: int) -> int:
+        return min(math.floor((float(x[i]) - x0) * ncols / span), ncols - 1)
+
+    edge = x0 + col * span / ncols
+    if edge <= x[0]:
+        i = 0
+    elif edge > x[-1]:
+        i = n
+    else:  # an integer key for integer x: a float key would convert the whole array
+        key = x.dtype.type(math.floor(edge)) if x.dtype.kind in "iu" else edge
+        i = int(np.searchsorted(x, key, side="left"))
+    while i > 0 and column(i - 1) >= col:
+        i -= 1
+    while i < n and column(i) < col:
+        i += 1
+    return i
 
 
 def extend_columns(
-    prev: list[Columns], x: np.ndarray, ys: list[np.ndarray], x0: float, x1: float, ncols: int
+    prev: list[Columns], x: np.ndarray, ys: list[np.ndarray], x0: float, x1: float, ncols: int,
+    prev_len: int | None = None,
 ) -> list[Columns]:
     """`minmax_columns_many(x, ys, ...)` when `prev` holds that result for a prefix of the
-    same points: only the points from the previous last column on are reduced again."""
+    same points (its length `prev_len`, when known): only the points from the previous last
+    column on are reduced again, or only the new ones when they all fall in that column."""
     last = max((int(c.col[-1]) for c in prev if len(c)), default=0)
+    if prev_len is not None and 0 < len(x) - prev_len <= SMALL_TAIL:
+        same = _into_last_column(prev, x, ys, x0, x1, ncols, last, prev_len)
+        if same is not None:
+            return same
     j = first_index_at_or_after_column(x, x0, x1, ncols, last)
     if j >= len(x):
         return prev
+    if len(x) - j <= SMALL_TAIL:
+        small = _extend_small(prev, x, ys, x0, x1, ncols, last, j)
+        if small is not None:
+            return small
     xcut = float(x[j])
     new = minmax_columns_many(x[j:], [y[j:] for y in ys], x0, x1, ncols)
     out = []
     for p, n in zip(prev, new):
-        keep = p.col < last
-        c = Columns(*(np.concatenate((getattr(p, f)[keep], getattr(n, f))) for f in _FIELDS))
+        k = int(np.searchsorted(p.col, last))  # columns are ascending: keep a prefix
+        c = Columns(*(np.concatenate((getattr(p, f)[:k], getattr(n, f))) for f in _FIELDS))
         for f in ("nan_x", "posinf_x", "neginf_x"):
-            old = getattr(p, f)
-            setattr(c, f, np.concatenate((old[old < xcut], getattr(n, f))))
+            old, add = getattr(p, f), getattr(n, f)
+            if len(old) or len(add):
+                setattr(c, f, np.concatenate((old[old < xcut], add)))
         out.append(c)
     return out
 
 
 _FIELDS = ("col", "ymin", "ymax", "first", "last")
+SMALL_TAIL = 32
+
+
+def _into_last_column(prev, x, ys, x0, x1, ncols, last, m):
+    """New finite points that all fall in the last drawn column: its min, max and last value
+    move, nothing else (the common live case, one point at a time)."""
+    span = float(x1) - float(x0)
+    xa, xb = float(x[m]), float(x[-1])
+    if span <= 0 or xa < x0 or xb > x1:
+        return None
+    if (min(math.floor((xa - x0) * ncols / span), ncols - 1) != last
+            or min(math.floor((xb - x0) * ncols / span), ncols - 1) != last):
+        return None
+    out = []
+    for p, y in zip(prev, ys):
+        if not len(p) or p.col[-1] != last:
+            return None
+        t = y[m:].tolist()
+        if not all(math.isfinite(v) for v in t):
+            return None
+        ymin, ymax, lasts = p.ymin.copy(), p.ymax.copy(), p.last.copy()
+        ymin[-1], ymax[-1], lasts[-1] = min(ymin[-1], *t), max(ymax[-1], *t), t[-1]
+        out.append(Columns(p.col, ymin, ymax, p.first, lasts, p.nan_x, p.posinf_x, p.neginf_x))
+    return out
+
+
+def _extend_small(prev, x, ys, x0, x1, ncols, last, j):
+    """`extend_columns` for the usual live case, a few finite points at the end, in plain
+    Python: a numpy call costs more than a point here. The points' columns use the float
+    arithmetic of `column_of`; None when the case is not the simple one."""
+    xs = x[j:].tolist()
+    span = float(x1) - float(x0)
+    if span <= 0 or xs[0] < x0 or xs[-1] > x1:
+        return None
+    tails = [y[j:].tolist() for y in ys]
+    if not all(math.isfinite(v) for t in tails for v in t):
+        return None
+    cols = [min(math.floor((float(v) - x0) * ncols / span), ncols - 1) for v in xs]
+    groups = []  # (column, start, end) of each run of points sharing a column
+    a = 0
+    for i in range(1, len(cols) + 1):
+        if i == len(cols) or cols[i] != cols[a]:
+            groups.append((cols[a], a, i))
+            a = i
+    out = []
+    for p, t in zip(prev, tails):
+        if len(p.nan_x) or len(p.posinf_x) or len(p.neginf_x):
+            return None  # markers to cut at the same place: the general path does it
+        k = int(np.searchsorted(p.col, last))
+        reduced = [(c, min(t[a:b]), max(t[a:b]), t[a], t[b - 1]) for c, a, b in groups]
+        if k == len(p) - 1 and len(reduced) == 1 and reduced[0][0] == p.col[-1]:
+            # the points fell into the last column: only its max, min and last move
+            _, lo, hi, _, lst = reduced[0]
+            ymin, ymax, lasts = p.ymin.copy(), p.ymax.copy(), p.last.copy()
+            # the column is reduced again from its first point (j), as the full path does
+            ymin[-1], ymax[-1], lasts[-1] = lo, hi, lst
+            out.append(Columns(p.col, ymin, ymax, p.first, lasts))
+            continue
+        new = list(zip(*reduced))
+        out.append(Columns(
+            np.concatenate((p.col[:k], np.asarray(new[0], dtype=p.col.dtype))),
+            *(np.concatenate((getattr(p, f)[:k], np.asarray(v, dtype=np.float64)))
+              for f, v in zip(_FIELDS[1:], new[1:]))))
+    return out
