@@ -49,7 +49,7 @@ def test_payload_is_the_check_json_plus_text():
     assert {k: d[k] for k in f.to_dict(extra=False)} == f.to_dict(extra=False)
     assert d["value"] == "NaN"  # JSON has no NaN: said as a string, as `check --json` does
     assert d["text"].startswith("mlmon-tui ERROR: nan in exp/a on train/loss at step 150")
-    assert "tags" not in d
+    assert d["tags"] == ["train/loss"]  # as `check --json` gives it: `tag` is the first
     json.dumps(d, allow_nan=False)
     env = environment(f)
     assert env == {"MLMON_RUN": "exp/a", "MLMON_TAG": "train/loss", "MLMON_KIND": "nan",

@@ -81,6 +81,6 @@ def environment(f: Finding) -> dict[str, str]:
         "MLMON_STEP": "" if f.step is None else str(f.step),
         "MLMON_MESSAGE": f.message,
     }
-    if getattr(f, "tags", None):
+    if len(tags_of(f)) > 1:  # one event on several tags
         env["MLMON_TAGS"] = ", ".join(tags_of(f))
     return {k: v.replace("\0", "") for k, v in env.items()}
