@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 from mlmon_tui.sources.logs import tb_prcurves
-from mlmon_tui.sources.base import HistogramPoint, Problem, ScalarBatch, Update
+from mlmon_tui.sources.base import HistogramPoint, ScalarBatch, Update
+from mlmon_tui.sources.logs.binfile import BinaryTail
 from mlmon_tui.sources.logs.registry import run_name
 from mlmon_tui.sources.logs.tb_plugins import hparams_child, merge_meta
 from mlmon_tui.sources.logs.tb_scan import Decoder
@@ -43,7 +44,7 @@ def read_all(path: str | Path) -> Update:
         src.close()
 
 
-class TfEventsSource:
+class TfEventsSource(BinaryTail):
     kind = KIND
 
     def __init__(self, path: Path, root: Path) -> None:
@@ -53,9 +54,7 @@ class TfEventsSource:
         # add_hparams' `run/<time.time()>/` folder: its hparams go to the run, its points not
         self.run, self._meta_only = hparams_child(self._path, self.run)
         self._meta: dict = {}
-        self._fd: int | None = None
-        self._id: tuple[int, int] | None = None
-        self._said: set[str] = set()
+        self._init_tail()
         self._start()
 
     def _start(self) -> None:
@@ -66,40 +65,11 @@ class TfEventsSource:
         self._reported_bad = 0
         self._reported_undecodable = 0
 
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def _say(self, up: Update, message: str, severity: str = "warning") -> None:
-        if message not in self._said:
-            self._said.add(message)
-            up.problems.append(Problem(self.path, message, severity))
-
-    def _reset(self, up: Update) -> None:
-        if self.path not in up.resets:
-            up.resets.append(self.path)
-        self._start()
-
     def poll(self) -> Update:
         up = Update()
-        try:
-            st = os.stat(self._path)
-        except OSError:
-            return up  # gone: the watcher decides what that means
-        ident = (st.st_dev, st.st_ino)
-        if self._fd is None or ident != self._id:
-            if self._fd is not None:  # replaced by a new file of the same name
-                self.close()
-                self._reset(up)
-            try:
-                self._fd = os.open(self._path, os.O_RDONLY)
-            except OSError as exc:
-                self._say(up, f"cannot open: {exc.strerror}", "error")
-                return up
-            self._id = ident
-        elif st.st_size < self._offset:  # truncated
-            self._reset(up)
+        st = self._open(up)
+        if st is None:
+            return up
         size = st.st_size
         if size == 0:
             self._say(up, "empty event file (0 bytes); waiting for data")

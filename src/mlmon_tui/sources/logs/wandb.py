@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mlmon_tui.sources.base import HistogramPoint, Problem, ScalarBatch, Update
+from mlmon_tui.sources.base import HistogramPoint, ScalarBatch, Update
 from mlmon_tui.sources.logs import wandb_stream as ws
+from mlmon_tui.sources.logs.binfile import BinaryTail
 
 KIND = "wandb"
 CHUNK = 8 << 20  # bytes read at once; grows for a single larger record
@@ -86,7 +87,7 @@ def flat_config(conf: dict, prefix: str = "", out: dict | None = None) -> dict:
     return out
 
 
-class WandbSource:
+class WandbSource(BinaryTail):
     kind = KIND
 
     def __init__(self, path: Path, root: Path) -> None:
@@ -97,9 +98,7 @@ class WandbSource:
         self._id = m.group("id") if m else self._path.stem
         self._display = ""
         self.run = self._name()
-        self._fd: int | None = None
-        self._ident: tuple[int, int] | None = None
-        self._said: set[str] = set()
+        self._init_tail()
         self._start()
         self._peek()
 
@@ -146,40 +145,11 @@ class WandbSource:
         self._summary: dict = {}
         self._names: dict[bytes, str] = {}  # item key bytes -> tag (see numeric_items)
 
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def _say(self, up: Update, message: str, severity: str = "warning") -> None:
-        if message not in self._said:
-            self._said.add(message)
-            up.problems.append(Problem(self.path, message, severity))
-
-    def _reset(self, up: Update) -> None:
-        if self.path not in up.resets:
-            up.resets.append(self.path)
-        self._start()
-
     def poll(self) -> Update:
         up = Update()
-        try:
-            st = os.stat(self._path)
-        except OSError:
-            return up  # gone: the watcher decides what that means
-        ident = (st.st_dev, st.st_ino)
-        if self._fd is None or ident != self._ident:
-            if self._fd is not None:  # replaced by a new file of the same name
-                self.close()
-                self._reset(up)
-            try:
-                self._fd = os.open(self._path, os.O_RDONLY)
-            except OSError as exc:
-                self._say(up, f"cannot open: {exc.strerror}", "error")
-                return up
-            self._ident = ident
-        elif st.st_size < self._offset:  # truncated
-            self._reset(up)
+        st = self._open(up)
+        if st is None:
+            return up
         size = st.st_size
         if self._stopped or size <= self._offset or size < ws.HEADER:
             return up
