@@ -117,12 +117,21 @@ def parse_values(summary: bytes):
             elif g == 5 and gw == 2:
                 histo = v
             elif g == 9 and gw == 2:
-                for h, hw, hv in fields(v):
-                    if h == 1 and hw == 2:  # plugin_data
-                        for k, kw, kv in fields(hv):
-                            if k == 1 and kw == 2:
-                                plugin = kv.decode("utf-8", "replace")
+                plugin = plugin_data(v)[0] or plugin
         yield tag, simple, plugin, tensor, histo
+
+
+def plugin_data(metadata: bytes) -> tuple[str, bytes]:
+    """(plugin name, content) of a SummaryMetadata's plugin_data; ("", b"") without one."""
+    plugin, content = "", b""
+    for h, hw, hv in fields(metadata):
+        if h == 1 and hw == 2:  # plugin_data
+            for k, kw, kv in fields(hv):
+                if k == 1 and kw == 2:
+                    plugin = kv.decode("utf-8", "replace")
+                elif k == 2 and kw == 2:
+                    content = kv
+    return plugin, content
 
 
 def tensor_array(t: bytes) -> np.ndarray | None:

@@ -18,7 +18,7 @@ import re
 import struct
 from pathlib import Path
 
-from mlmon_tui.sources.logs.tb_decode import fields
+from mlmon_tui.sources.logs.tb_decode import fields, plugin_data
 
 META_PLUGINS = frozenset({"hparams"})  # plugins whose summaries become Update.meta
 _F64 = struct.Struct("<d").unpack_from
@@ -36,13 +36,7 @@ def plugin_contents(summary: bytes):
             if g == 1 and gw == 2:
                 tag = v
             elif g == 9 and gw == 2:
-                for h, hw, hv in fields(v):
-                    if h == 1 and hw == 2:  # plugin_data
-                        for k, kw, kv in fields(hv):
-                            if k == 1 and kw == 2:
-                                plugin = kv.decode("utf-8", "replace")
-                            elif k == 2 and kw == 2:
-                                content = kv
+                plugin, content = plugin_data(v)
         if plugin:
             yield tag, plugin, content
 
