@@ -3,7 +3,6 @@ retries, backing off between them; standard library only."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import threading
 import urllib.error
@@ -12,6 +11,7 @@ import urllib.request
 
 from mlmon_tui import __version__
 from mlmon_tui.app.alerts.channel import Channel, Outcome
+from mlmon_tui.sources.socket.protocol import is_loopback
 
 TIMEOUT_S = 10.0
 ATTEMPTS = 3
@@ -39,13 +39,6 @@ def redacted(url: str) -> str:
     return f"{parts.scheme}://{host}{port}/…" if parts.path.strip("/") else f"{parts.scheme}://{host}{port}"
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class WebhookChannel(Channel):
@@ -61,7 +54,7 @@ class WebhookChannel(Channel):
         self._wake = threading.Event()
         host = urllib.parse.urlsplit(url).hostname or ""
         # a proxy from the environment is for the outside world, not for this machine
-        handlers = [urllib.request.ProxyHandler({})] if _is_loopback(host) else []
+        handlers = [urllib.request.ProxyHandler({})] if is_loopback(host) else []
         self._opener = urllib.request.build_opener(*handlers)
 
     def describe(self) -> str:
