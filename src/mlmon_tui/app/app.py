@@ -15,6 +15,7 @@ from textual.message import Message
 from rich.text import Text
 from textual.widgets import Footer, Static
 
+from mlmon_tui.analysis.runstate import LIVE_SECONDS, run_state  # noqa: F401
 from mlmon_tui.app.alerts import AlertOptions
 from mlmon_tui.app.screens import ChartScreen, DiagnosticsScreen, HelpScreen, Prompt
 from mlmon_tui.panels.braille import unicode_ok
@@ -30,7 +31,6 @@ from mlmon_tui.store import Store
 
 SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
 X_MODES = ("step", "relative", "wall")
-LIVE_SECONDS = 60.0
 
 
 class DataChanged(Message):
@@ -298,13 +298,8 @@ class MonitorApp(ChartGrid, App[None]):
         return c
 
     def run_state(self, run: str) -> str:
-        state = self.services.health.run_state(run)
-        if state in ("live", "stalled", "finished", "crashed"):
-            return state
-        info = self.store.run_info(run)
-        if info.last_wall is None:
-            return "idle"
-        return "live" if self.clock() - info.last_wall < LIVE_SECONDS else "idle"
+        return run_state(self.services.health.run_state(run), self.store.run_info(run).last_wall,
+                         self.clock())
 
     def _shown_runs(self) -> list[str]:
         return [r for r in self.store.runs() if self._run_matches(r)]
