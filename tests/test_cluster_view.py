@@ -1,0 +1,127 @@
+"""The cluster view, driven with Pilot against a real Prometheus scraping two real agents."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+from textual.widgets import OptionList, Static
+
+from mlmon_tui.app.cluster.run import ClusterApp
+from mlmon_tui.app.cluster.screen import ClusterScreen, RunChartsScreen
+from promserver import Agent, Prometheus, env, free_port, need_prometheus
+from test_prometheus_agent import expected_last, trees  # noqa: F401  (module fixture)
+
+
+@pytest.fixture(scope="module")
+def cluster(trees, tmp_path_factory):  # noqa: F811
+    node1, node2 = trees
+    agents = [Agent(node1), Agent(node2)]
+    prom = Prometheus(tmp_path_factory.mktemp("prom"), [a.target for a in agents])
+    try:
+        prom.start()
+        prom.wait_for("mlmon_step", 3)
+        prom.wait_for('mlmon_scalar{run="alpha"}', 2)
+        yield prom, agents
+    finally:
+        prom.stop()
+        for a in agents:
+            a.stop()
+
+
+async def until(pilot, cond, timeout=20.0):
+    for _ in range(int(timeout / 0.1)):
+        if cond():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def lines(app) -> list[str]:
+    ol = app.screen.query_one(OptionList)
+    return [str(ol.get_option_at_index(i).prompt) if isinstance(
+        ol.get_option_at_index(i).prompt, str) else ol.get_option_at_index(i).prompt.plain
+        for i in range(ol.option_count)]
+
+
+@need_prometheus
+async def test_cluster_view_shows_both_nodes_and_their_runs(cluster):
+    prom, agents = cluster
+    app = ClusterApp(prom.url, refresh=0.5)
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ClusterScreen)
+        await until(pilot, lambda: len(screen.nodes) == 2)
+        text = lines(app)
+        node_lines = [t for t in text if t.startswith("127.0.0.1:")]
+        assert sorted(node_lines[i].split()[0] for i in range(2)) == sorted(
+            a.target for a in agents)
+        runs = {t.split()[0]: t for t in text if t.startswith("  ")}
+        assert set(runs) == {"alpha", "beta", "gamma"}
+        assert "step      59" in runs["alpha"] and "live" in runs["alpha"]
+        assert "✓" in runs["alpha"]
+        assert "✖ 1" in runs["beta"]  # the NaN, an error
+        assert "live" not in runs["gamma"]
+        # gamma sits under the second agent's node line
+        assert text.index(runs["gamma"]) > text.index(
+            next(t for t in node_lines if t.startswith(agents[1].target)))
+        status = str(screen.query_one("#cluster-status", Static).render())
+        assert "2 nodes, 3 runs" in status
+
+
+@need_prometheus
+async def test_selecting_a_run_charts_its_scalars_from_range_queries(cluster, trees):  # noqa: F811
+    prom, agents = cluster
+    want = expected_last(trees[0])
+    app = ClusterApp(prom.url, refresh=5)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: len(screen.nodes) == 2)
+        ol = screen.query_one(OptionList)
+        ids = [ol.get_option_at_index(i).id for i in range(ol.option_count)]
+        ol.highlighted = ids.index(f"run\0{agents[0].target}\0alpha")
+        ol.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunChartsScreen))
+        charts = app.screen
+        await until(pilot, lambda: charts.store.tags("alpha") != [])
+        assert charts.store.tags("alpha") == ["train/loss", "val/acc"]
+        for tag in ("train/loss", "val/acc"):
+            s = charts.store.series("alpha", tag)
+            assert s.last_step == 59
+            assert s.last_value == pytest.approx(want[("alpha", tag)], rel=1e-6)
+        await pilot.press("escape")
+        assert isinstance(app.screen, ClusterScreen)
+
+
+@need_prometheus
+async def test_unreachable_prometheus_is_one_line_and_recovers(cluster, tmp_path):
+    _, agents = cluster
+    port = free_port()
+    app = ClusterApp(f"http://127.0.0.1:{port}", refresh=0.5, timeout=1.0)
+    prom = None
+    try:
+        async with app.run_test(size=(120, 24)) as pilot:
+            screen = app.screen
+            await until(pilot, lambda: screen.error is not None)
+            status = screen.query_one("#cluster-status", Static)
+            assert "unreachable" in screen.error and "\n" not in screen.error
+            assert status.has_class("error")
+            prom = Prometheus(tmp_path / "late", [agents[1].target], port=port)
+            await asyncio.get_running_loop().run_in_executor(None, prom.start)
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: prom.wait_for("mlmon_step", 1))
+            await until(pilot, lambda: screen.error is None and len(screen.nodes) == 1)
+            assert not status.has_class("error")
+            assert any("gamma" in t for t in lines(app))
+    finally:
+        if prom is not None:
+            prom.stop()
+
+
+def test_cluster_rejects_a_bad_url():
+    r = subprocess.run([sys.executable, "-m", "mlmon_tui", "cluster", "prom:9090"], env=env(),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "not an http(s):// URL" in r.stderr
