@@ -50,11 +50,12 @@ def collect(tree, **kw) -> tuple[MlmonCollector, str]:
     services = Services([str(tree)], Store(), gpu=False, listen=None)
     services.start(live=False)
     c = MlmonCollector(services, **kw)
-    from prometheus_client import CollectorRegistry
-
-    reg = CollectorRegistry(auto_describe=False)
-    reg.register(c)
-    return c, generate_latest(reg).decode()
+    text = c.render().decode()
+    # the fast path writes what prometheus-client's generic one writes, sample for sample
+    fast, generic = samples(text), samples(generate_latest(_registry(c)).decode())
+    assert fast.keys() == generic.keys()
+    assert all(same(fast[k], generic[k]) for k in fast)
+    return c, text
 
 
 def samples(text: str) -> dict[tuple, float]:
@@ -95,6 +96,18 @@ def test_promtool_accepts_the_exposition(trees):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+@need_promtool
+def test_odd_names_are_escaped(tmp_path):
+    tree = write_tree(tmp_path / "odd", {'we"ird\\run': {'a"b\\c': [1.0, 2.5]}})
+    _, text = collect(tree)
+    got = samples(text)
+    [(key, v)] = [(k, v) for k, v in got.items() if k[0] == "mlmon_scalar"]
+    assert dict(key[1])["run"] == 'we"ird\\run' and v == 2.5  # (tensorboardX cleans tags)
+    r = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_export_tags_selects_scalars(trees):
     _, text = collect(trees[0], export_tags=r"^train/")
     tags = {dict(k[1])["tag"] for k in samples(text) if k[0] == "mlmon_scalar"}
@@ -112,7 +125,7 @@ def test_series_cap_drops_and_counts(trees):
     assert got[("mlmon_dropped_series_total", ())] == 3  # scalars go first: 3 of them
     assert not [k for k in got if k[0] == "mlmon_scalar"]
     # the count does not grow with scrapes: each dropped series counts once
-    again = samples(generate_latest(_registry(c)).decode())
+    again = samples(c.render().decode())
     assert again[("mlmon_dropped_series_total", ())] == 3
 
 
@@ -193,3 +206,29 @@ def test_prometheus_sees_states_and_findings(cluster):
     assert not [f for f in found if f[0] == "alpha"]
     [total] = prom.query('mlmon_findings_total{run="beta",kind="nan"}')
     assert total["metric"]["instance"] == agents[0].target and total["value"][1] == "1"
+
+
+async def test_monitor_serves_what_its_runs_list_shows(trees):
+    """The TUI as its node's agent: /metrics states and badges agree with the runs panel."""
+    import urllib.request
+
+    from mlmon_tui.app.agent.server import MetricsServer
+    from mlmon_tui.app.app import MonitorApp
+    from mlmon_tui.panels.runs import RunsPanel
+
+    app = MonitorApp([str(trees[0])], watch=False, gpu=False, listen=None)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause(0.3)
+        server = MetricsServer(app.services, 0).start()
+        try:
+            with urllib.request.urlopen(server.url, timeout=5) as r:
+                got = samples(r.read().decode())
+        finally:
+            server.stop()
+        rows = app.query_one(RunsPanel)._rows
+        assert {r.name for r in rows} == {"alpha", "beta"}
+        for row in rows:
+            assert got[("mlmon_run_state", (("run", row.name), ("state", row.state)))] == 1
+            errors = got.get(("mlmon_findings", (("kind", "nan"), ("run", row.name),
+                                                 ("severity", "error"))), 0)
+            assert (row.badge[0] == "✖ 1") == (errors == 1)

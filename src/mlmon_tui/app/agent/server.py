@@ -6,7 +6,11 @@ import ipaddress
 import socket
 import sys
 
-from prometheus_client import CollectorRegistry, start_http_server
+import threading
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from mlmon_tui.app.agent.collector import DEFAULT_MAX_SERIES, MlmonCollector
 
@@ -20,19 +24,48 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args) -> None:  # no line per scrape on stderr
+        pass
+
+
 class MetricsServer:
+    """GET /metrics (and /) answers the collector's exposition; anything else is 404."""
+
     def __init__(self, services, port: int, host: str = "127.0.0.1", *,
                  export_tags: str | None = None, max_series: int = DEFAULT_MAX_SERIES) -> None:
         self.collector = MlmonCollector(services, export_tags=export_tags, max_series=max_series)
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self.collector)
         self.host, self.port = host, port
         self._server = self._thread = None
 
+    def _app(self, environ, start_response):
+        if environ.get("PATH_INFO", "/") not in ("/", "/metrics"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found; metrics are at /metrics\n"]
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD")])
+            return [b""]
+        body = self.collector.render()
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST),
+                                  ("Content-Length", str(len(body)))])
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else body]
+
     def start(self) -> "MetricsServer":
-        self._server, self._thread = start_http_server(self.port, self.host,
-                                                       registry=self.registry)
+        cls = _Server6 if ":" in self.host else _Server
+        self._server = make_server(self.host, self.port, self._app, server_class=cls,
+                                   handler_class=_Quiet)
         self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="metrics-http")
+        self._thread.start()
         return self
 
     @property
