@@ -68,7 +68,7 @@ def dropped(body: bytes) -> float:
     return float("nan")
 
 
-def measure_agent(tree: Path, want: int, scrapes: int, extra: list[str]) -> dict:
+def measure_agent(tree: Path, runs: int, want: int, scrapes: int, extra: list[str]) -> dict:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     t0 = time.perf_counter()
@@ -77,12 +77,14 @@ def measure_agent(tree: Path, want: int, scrapes: int, extra: list[str]) -> dict
                             env=env, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/metrics"
     try:
-        body = b""
-        while time.perf_counter() - t0 < 300:
+        body, last = b"", -1
+        while time.perf_counter() - t0 < 300:  # loaded: every run there, the count steady
             try:
                 _, body = scrape(url)
-                if series_count(body) >= want:
+                n = series_count(body)
+                if n >= want and body.count(b"mlmon_run_state{") == runs and n == last:
                     break
+                last = n
             except OSError:
                 pass
             time.sleep(0.5)
@@ -142,7 +144,7 @@ def main() -> None:
               f"{peer['median'] * 1e3:.1f} ms, worst {peer['worst'] * 1e3:.1f} ms")
         for label, cap, extra in (("default cap 10,000", 10_000, []),
                                   ("--max-series 1000", 1000, ["--max-series", "1000"])):
-            m = measure_agent(tree, min(cap, n), a.scrapes, extra)
+            m = measure_agent(tree, a.runs, min(cap, n), a.scrapes, extra)
             print(f"agent, {label}: ready in {m['ready']:.1f}s; {m['series']:,} series served "
                   f"({m['size'] / 1e6:.2f} MB), dropped {m['dropped']:,.0f}; RSS "
                   f"{m['rss'] / 2**20:.0f} MiB; CPU {m['cpu']:.1f}% of one core with 1 "

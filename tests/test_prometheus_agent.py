@@ -232,3 +232,27 @@ async def test_monitor_serves_what_its_runs_list_shows(trees):
             errors = got.get(("mlmon_findings", (("kind", "nan"), ("run", row.name),
                                                  ("severity", "error"))), 0)
             assert (row.badge[0] == "✖ 1") == (errors == 1)
+
+
+def test_new_points_reach_the_next_scrape(tmp_path):
+    """The per-run caches let unchanged runs cost nothing; a changed run is read again."""
+    import time
+
+    import numpy as np
+
+    from mlmon_tui.records.metrics import ScalarBatch, Update
+
+    tree = write_tree(tmp_path / "t", {"a": {"loss": [3.0, 2.0]}, "b": {"loss": [5.0]}})
+    c, text = collect(tree)
+    key = ("mlmon_scalar", (("run", "a"), ("tag", "loss")))
+    assert samples(text)[key] == 2.0
+    store = c.services.store
+    store.apply(Update(scalars=[ScalarBatch("a", "loss", np.array([2]), np.array([time.time()]),
+                                            np.array([1.5]))]))
+    store.apply(Update(scalars=[ScalarBatch("a", "acc", np.array([2]), np.array([time.time()]),
+                                            np.array([0.9]))]))
+    got = samples(c.render().decode())
+    assert got[key] == 1.5
+    assert got[("mlmon_scalar", (("run", "a"), ("tag", "acc")))] == 0.9
+    assert got[("mlmon_step", (("run", "a"),))] == 2
+    assert got[("mlmon_scalar", (("run", "b"), ("tag", "loss")))] == 5.0

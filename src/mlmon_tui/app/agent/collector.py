@@ -87,6 +87,7 @@ class MlmonCollector(Collector):
         self._dropped: set[tuple[str, str]] = set()
         self._lines: dict[tuple[str, str], tuple[float, str, str]] = {}
         self._rates: dict[str, tuple[tuple, float | None]] = {}
+        self._values: dict[str, tuple[tuple, list]] = {}
         self._lock = threading.Lock()
 
     def describe(self):
@@ -161,15 +162,7 @@ class MlmonCollector(Collector):
                 info = store.run_info(run)
                 st = run_state(sv.health.run_state(run), info.last_wall, now)
                 per_run.append((run, info.last_step, st))
-                vals = []
-                for tag in store.tags(run):
-                    if self.tags_re is not None and not self.tags_re.search(tag):
-                        continue
-                    s = store.series(run, tag)
-                    v = s.last_value if s is not None else None
-                    if v is not None:
-                        vals.append((tag, v))
-                rows.append((run, vals))
+                rows.append((run, self._last_values(run, info)))
         for run, last_step, st in per_run:
             if room():
                 state.add_metric([run, st], 1.0)
@@ -205,6 +198,24 @@ class MlmonCollector(Collector):
                                       "Scalar series left out by the series cap",
                                       value=float(len(self._dropped)))
         return host + [step, rate, state, gmem, rcpu, active, total, dropped], scalars
+
+    def _last_values(self, run: str, info) -> list[tuple[str, float]]:
+        """(tag, last value) of the run's exported tags; re-read only when the run changed."""
+        store = self.services.store
+        key = (info.points, info.last_step, info.last_wall)
+        hit = self._values.get(run)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        vals = []
+        for tag in store.tags(run):
+            if self.tags_re is not None and not self.tags_re.search(tag):
+                continue
+            s = store.series(run, tag)
+            v = s.last_value if s is not None else None
+            if v is not None:
+                vals.append((tag, v))
+        self._values[run] = (key, vals)
+        return vals
 
     def _rate(self, run: str) -> float | None:
         """Steps/s, recomputed only when the run got new points."""
