@@ -4,6 +4,7 @@ Measures, for `mlmon-tui agent` (a subprocess, watching the tree, gauges on, no 
   - time to first full /metrics, its RSS and CPU share while Prometheus-like scrapes arrive
     every second;
   - /metrics scrape time (median and worst of N), target < 100 ms;
+  - the same while 20 runs get one new step a second (all 50 tags);
   - behaviour at the series cap: the default cap (10,000) is exceeded by this tree (10,000
     scalars plus per-run series), and a run with --max-series 1000: series served, dropped
     count, scrape time, RSS.
@@ -44,6 +45,38 @@ def write_tree(root: Path, runs: int, tags: int, points: int) -> None:
                                  now - points + s)
 
 
+class LiveWriter:
+    """Appends one step a second to every tag of the first `runs` runs (a thread here)."""
+
+    def __init__(self, root: Path, runs: int, tags: int, first_step: int) -> None:
+        import threading
+
+        self.root, self.runs, self.tags, self.step = root, runs, tags, first_step
+        self.stop_ev = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        ws = [EventWriter(self.root / f"run-{r:03d}" / "events.out.tfevents.bench")
+              for r in range(self.runs)]
+        while not self.stop_ev.wait(1.0):
+            for w in ws:
+                for t in range(self.tags):
+                    w.add_scalar(f"group{t % 5}/metric{t:02d}", 1.0 / (self.step + 1 + t),
+                                 self.step)
+                w.flush()
+            self.step += 1
+        for w in ws:
+            w.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_ev.set()
+        self.thread.join()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -68,7 +101,13 @@ def dropped(body: bytes) -> float:
     return float("nan")
 
 
-def measure_agent(tree: Path, runs: int, want: int, scrapes: int, extra: list[str]) -> dict:
+def max_step(body: bytes) -> float:
+    return max((float(line.split()[-1]) for line in body.splitlines()
+                if line.startswith(b"mlmon_step{")), default=float("nan"))
+
+
+def measure_agent(tree: Path, runs: int, want: int, scrapes: int, extra: list[str],
+                  live: tuple[int, int, int] | None = None) -> dict:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     t0 = time.perf_counter()
@@ -90,18 +129,26 @@ def measure_agent(tree: Path, runs: int, want: int, scrapes: int, extra: list[st
             time.sleep(0.5)
         ready = time.perf_counter() - t0
         p = psutil.Process(proc.pid)
+        writer = LiveWriter(tree, *live) if live else None
+        if writer:
+            writer.__enter__()
         p.cpu_percent(None)
         times = []
         w0 = time.perf_counter()
-        for _ in range(scrapes):  # one scrape a second, as Prometheus at scrape_interval 1s
-            dt, body = scrape(url)
-            times.append(dt)
-            time.sleep(max(0.0, 1.0 - dt))
+        try:
+            for _ in range(scrapes):  # one scrape a second, as Prometheus at 1s
+                dt, body = scrape(url)
+                times.append(dt)
+                time.sleep(max(0.0, 1.0 - dt))
+        finally:
+            if writer:
+                writer.__exit__()
         cpu = p.cpu_percent(None)
         wall = time.perf_counter() - w0
         return dict(ready=ready, rss=p.memory_info().rss, cpu=cpu, wall=wall,
                     median=statistics.median(times), worst=max(times),
-                    series=series_count(body), dropped=dropped(body), size=len(body))
+                    series=series_count(body), dropped=dropped(body), size=len(body),
+                    last_step=max_step(body))
     finally:
         proc.terminate()
         proc.wait(10)
@@ -131,6 +178,8 @@ def main() -> None:
     ap.add_argument("--tags", type=int, default=50)
     ap.add_argument("--points", type=int, default=100)
     ap.add_argument("--scrapes", type=int, default=20)
+    ap.add_argument("--live-runs", type=int, default=20,
+                    help="runs that get one new step a second in the live phase")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "runs"
@@ -142,13 +191,16 @@ def main() -> None:
         peer = measure_peer(a.runs, a.tags, a.scrapes)
         print(f"peer prometheus_client Gauge, {n:,} labelled children: scrape median "
               f"{peer['median'] * 1e3:.1f} ms, worst {peer['worst'] * 1e3:.1f} ms")
-        for label, cap, extra in (("default cap 10,000", 10_000, []),
-                                  ("--max-series 1000", 1000, ["--max-series", "1000"])):
-            m = measure_agent(tree, a.runs, min(cap, n), a.scrapes, extra)
+        live = (a.live_runs, a.tags, a.points)
+        for label, cap, extra, lv in (
+                ("default cap 10,000, idle", 10_000, [], None),
+                (f"default cap 10,000, {a.live_runs} runs live", 10_000, [], live),
+                ("--max-series 1000, idle", 1000, ["--max-series", "1000"], None)):
+            m = measure_agent(tree, a.runs, min(cap, n), a.scrapes, extra, lv)
             print(f"agent, {label}: ready in {m['ready']:.1f}s; {m['series']:,} series served "
                   f"({m['size'] / 1e6:.2f} MB), dropped {m['dropped']:,.0f}; RSS "
                   f"{m['rss'] / 2**20:.0f} MiB; CPU {m['cpu']:.1f}% of one core with 1 "
-                  f"scrape/s over {m['wall']:.0f}s")
+                  f"scrape/s over {m['wall']:.0f}s; newest step served {m['last_step']:.0f}")
             print(f"  /metrics scrape: median {m['median'] * 1e3:.1f} ms, worst "
                   f"{m['worst'] * 1e3:.1f} ms (target < 100 ms); vs peer "
                   f"{m['median'] / peer['median']:.2f}x")
