@@ -11,24 +11,8 @@ from textual.widgets import OptionList, Static
 
 from mlmon_tui.app.cluster.run import ClusterApp
 from mlmon_tui.app.cluster.screen import ClusterScreen, RunChartsScreen
-from promserver import Agent, Prometheus, env, free_port, need_prometheus
-from test_prometheus_agent import expected_last, trees  # noqa: F401  (module fixture)
-
-
-@pytest.fixture(scope="module")
-def cluster(trees, tmp_path_factory):  # noqa: F811
-    node1, node2 = trees
-    agents = [Agent(node1), Agent(node2)]
-    prom = Prometheus(tmp_path_factory.mktemp("prom"), [a.target for a in agents])
-    try:
-        prom.start()
-        prom.wait_for("mlmon_step", 3)
-        prom.wait_for('mlmon_scalar{run="alpha"}', 2)
-        yield prom, agents
-    finally:
-        prom.stop()
-        for a in agents:
-            a.stop()
+from promserver import Prometheus, env, free_port, need_prometheus
+from test_prometheus_agent import cluster, expected_last  # noqa: F401  (module fixture)
 
 
 async def until(pilot, cond, timeout=20.0):
@@ -47,8 +31,8 @@ def lines(app) -> list[str]:
 
 
 @need_prometheus
-async def test_cluster_view_shows_both_nodes_and_their_runs(cluster):
-    prom, agents = cluster
+async def test_cluster_view_shows_both_nodes_and_their_runs(cluster):  # noqa: F811
+    prom, agents, _ = cluster
     app = ClusterApp(prom.url, refresh=0.5)
     async with app.run_test(size=(140, 30)) as pilot:
         screen = app.screen
@@ -72,8 +56,8 @@ async def test_cluster_view_shows_both_nodes_and_their_runs(cluster):
 
 
 @need_prometheus
-async def test_selecting_a_run_charts_its_scalars_from_range_queries(cluster, trees):  # noqa: F811
-    prom, agents = cluster
+async def test_selecting_a_run_charts_its_scalars_from_range_queries(cluster):  # noqa: F811
+    prom, agents, trees = cluster
     want = expected_last(trees[0])
     app = ClusterApp(prom.url, refresh=5)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -97,8 +81,8 @@ async def test_selecting_a_run_charts_its_scalars_from_range_queries(cluster, tr
 
 
 @need_prometheus
-async def test_unreachable_prometheus_is_one_line_and_recovers(cluster, tmp_path):
-    _, agents = cluster
+async def test_unreachable_prometheus_is_one_line_and_recovers(cluster, tmp_path):  # noqa: F811
+    _, agents, _ = cluster
     port = free_port()
     app = ClusterApp(f"http://127.0.0.1:{port}", refresh=0.5, timeout=1.0)
     prom = None

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mlmon_tui.app.agent.collector import MlmonCollector
 from mlmon_tui.app.services import Services
 from mlmon_tui.store import Store
-from promserver import PROMTOOL, Agent, Prometheus, need_prometheus, need_promtool, write_tree
+from promserver import PROMETHEUS, PROMTOOL, Agent, Prometheus, need_prometheus, need_promtool, write_tree
 
 
 def _loss(n, nan_at=None):
@@ -22,9 +22,9 @@ def _loss(n, nan_at=None):
             for i in range(n)]
 
 
-@pytest.fixture(scope="module")
-def trees(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nodes")
+def make_trees(root):
+    """Two nodes' trees: node1 just written (alpha clean, beta NaN from step 40), node2 an
+    hour old (gamma)."""
     node1 = write_tree(root / "node1", {
         "alpha": {"train/loss": _loss(60), "val/acc": [i / 60 for i in range(60)]},
         "beta": {"train/loss": _loss(50, nan_at=40)},
@@ -33,6 +33,11 @@ def trees(tmp_path_factory):
         "gamma": {"train/loss": _loss(30), "lr": [0.1] * 30},
     }, age=3600)
     return node1, node2
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory):
+    return make_trees(tmp_path_factory.mktemp("nodes"))
 
 
 def expected_last(tree):
@@ -164,15 +169,19 @@ def test_agent_warns_off_loopback(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def cluster(trees, tmp_path_factory):
-    """Two agents (one per tree) and a Prometheus scraping both; torn down after the module."""
-    node1, node2 = trees
-    agents = [Agent(node1), Agent(node2)]
+def cluster(tmp_path_factory):
+    """Fresh trees (alpha must still be live), two agents (one per tree) and a Prometheus
+    scraping both; torn down after the module."""
+    if PROMETHEUS is None:
+        pytest.skip("needs the prometheus server (Debian: prometheus)")
+    trees = make_trees(tmp_path_factory.mktemp("fresh"))
+    agents = [Agent(trees[0]), Agent(trees[1])]
     prom = Prometheus(tmp_path_factory.mktemp("prom"), [a.target for a in agents])
     try:
         prom.start()
-        prom.wait_for('mlmon_step', 3)
-        yield prom, agents
+        prom.wait_for("mlmon_step", 3)
+        prom.wait_for('mlmon_scalar{run="alpha"}', 2)
+        yield prom, agents, trees
     finally:
         prom.stop()
         for a in agents:
@@ -180,8 +189,8 @@ def cluster(trees, tmp_path_factory):
 
 
 @need_prometheus
-def test_prometheus_scrapes_both_agents(cluster, trees):
-    prom, agents = cluster
+def test_prometheus_scrapes_both_agents(cluster):
+    prom, agents, trees = cluster
     up = {r["metric"]["instance"]: r["value"][1] for r in prom.query("up")}
     assert up == {a.target: "1" for a in agents}
     for agent, tree in zip(agents, trees):
@@ -196,7 +205,7 @@ def test_prometheus_scrapes_both_agents(cluster, trees):
 
 @need_prometheus
 def test_prometheus_sees_states_and_findings(cluster):
-    prom, agents = cluster
+    prom, agents, _ = cluster
     states = {r["metric"]["run"]: r["metric"]["state"]
               for r in prom.query("mlmon_run_state == 1")}
     assert states["alpha"] == "live"  # written just now
