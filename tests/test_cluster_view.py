@@ -109,3 +109,43 @@ def test_cluster_rejects_a_bad_url():
     r = subprocess.run([sys.executable, "-m", "mlmon_tui", "cluster", "prom:9090"], env=env(),
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "not an http(s):// URL" in r.stderr
+
+
+@need_prometheus
+def test_dcgm_and_node_exporter_series_join_the_agents_node(cluster, tmp_path):  # noqa: F811
+    """DCGM exporter's and node_exporter's metric names, served by a prometheus_client
+    exporter on the agent's host, scraped by a real Prometheus: one node, their figures."""
+    from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+    from mlmon_tui.sources.remote.cluster import read_cluster
+    from mlmon_tui.sources.remote.prometheus import PromClient
+
+    _, agents, _ = cluster
+    reg = CollectorRegistry()
+    lb = ["gpu", "UUID", "modelName", "Hostname"]
+    Gauge("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", lb, registry=reg).labels(
+        "0", "GPU-1", "NVIDIA H100 80GB HBM3", "node2").set(87)
+    Gauge("DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", lb, registry=reg).labels(
+        "0", "GPU-1", "NVIDIA H100 80GB HBM3", "node2").set(40000)
+    Gauge("DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", lb, registry=reg).labels(
+        "0", "GPU-1", "NVIDIA H100 80GB HBM3", "node2").set(41559)
+    Gauge("node_memory_MemTotal_bytes", "", registry=reg).set(64 * 2**30)
+    Gauge("node_memory_MemAvailable_bytes", "", registry=reg).set(48 * 2**30)
+    port = free_port()
+    server, _ = start_http_server(port, "127.0.0.1", registry=reg)
+    prom = Prometheus(tmp_path / "p", [agents[1].target, f"127.0.0.1:{port}"])
+    try:
+        prom.start()
+        prom.wait_for("DCGM_FI_DEV_FB_FREE", 1)
+        prom.wait_for("mlmon_step", 1)
+        [node] = read_cluster(PromClient(prom.url))
+        assert node.instance == agents[1].target and set(node.runs) == {"gamma"}
+        g = node.gpus["0"]
+        assert (g.util, g.name) == (87, "NVIDIA H100 80GB HBM3")
+        assert g.mem_used == 40000 * 2**20 and g.mem_total == 81559 * 2**20
+        # the agent's own host figures win over node_exporter's
+        assert node.mem_total is not None and node.mem_total != 64 * 2**30
+    finally:
+        prom.stop()
+        server.shutdown()
+        server.server_close()

@@ -61,10 +61,10 @@ class Nodes:
         inst = labels.get("instance", "?")
         if inst in self.by_instance:
             return self.by_instance[inst]
-        host = labels.get("Hostname") or host_of(inst)
-        same = [n for n in self.by_instance.values() if host_of(n.instance) == host]
-        if len(same) == 1:
-            return same[0]
+        for host in (host_of(inst), labels.get("Hostname")):  # DCGM's own label, as a fallback
+            same = [n for n in self.by_instance.values() if host and host_of(n.instance) == host]
+            if len(same) == 1:
+                return same[0]
         return self.by_instance.setdefault(inst, Node(inst))
 
 
