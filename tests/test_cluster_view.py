@@ -109,6 +109,9 @@ def test_cluster_rejects_a_bad_url():
     r = subprocess.run([sys.executable, "-m", "mlmon_tui", "cluster", "prom:9090"], env=env(),
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "not an http(s):// URL" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "mlmon_tui", "--prometheus", "ftp://x"], env=env(),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "not an http(s):// URL" in r.stderr
 
 
 @need_prometheus
