@@ -14,6 +14,7 @@ from textual.message import Message
 from rich.text import Text
 from textual.widgets import Footer, Static
 
+from mlmon_tui.analysis.runstate import LIVE_SECONDS, run_state  # noqa: F401
 from mlmon_tui.app.alerts import AlertOptions
 from mlmon_tui.app.color_mode import effective, textual_colors
 from mlmon_tui.app.screens import ChartScreen, DiagnosticsScreen, HelpScreen, Prompt
@@ -33,7 +34,6 @@ from mlmon_tui.store import Store
 
 SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
 X_MODES = ("step", "relative", "wall")
-LIVE_SECONDS = 60.0
 SETTLE_SECONDS = 0.15
 
 
@@ -326,13 +326,8 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         return c
 
     def run_state(self, run: str) -> str:
-        state = self.services.health.run_state(run)
-        if state in ("live", "stalled", "finished", "crashed"):
-            return state
-        info = self.store.run_info(run)
-        if info.last_wall is None:
-            return "idle"
-        return "live" if self.clock() - info.last_wall < LIVE_SECONDS else "idle"
+        return run_state(self.services.health.run_state(run), self.store.run_info(run).last_wall,
+                         self.clock())
 
     def _shown_runs(self) -> list[str]:
         return self._sweep_filter([r for r in self.store.runs() if self._run_matches(r)])

@@ -7,6 +7,8 @@
   mlmon-tui screenshot PATH -o FILE.svg [--size 160x48]
   mlmon-tui summary PATH [--metric TAG] [--sort COLUMN] [--group-by KEY] [--json]
                                     the runs table of a sweep, headless
+  mlmon-tui agent PATH... --metrics-port PORT   headless, serves Prometheus /metrics
+  mlmon-tui cluster URL             every node's runs and GPUs, from Prometheus
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 from mlmon_tui import __version__
 from mlmon_tui.panels.palette import COLOR_MODES
 
-SUBCOMMANDS = ("demo", "check", "export", "screenshot", "summary")
+SUBCOMMANDS = ("demo", "check", "export", "screenshot", "summary", "agent", "cluster")
 
 
 def _smoothing(text: str) -> float:
@@ -78,6 +80,11 @@ def monitor_parser() -> argparse.ArgumentParser:
                    help="least time between redraws (default 0.5; new data waits at most this)")
     add_view_options(p)
     add_service_options(p)
+    from mlmon_tui.app.agent.server import add_metrics_options
+
+    add_metrics_options(p)
+    p.add_argument("--prometheus", metavar="URL",
+                   help="show the cluster view of this Prometheus server instead")
     return p
 
 
@@ -139,11 +146,16 @@ def _check_paths(parser: argparse.ArgumentParser, paths: list[str]) -> None:
 def run_monitor(argv: list[str]) -> int:
     parser = monitor_parser()
     a = parser.parse_args(argv)
+    if a.prometheus:
+        return run_cluster([a.prometheus])
     from mlmon_tui.sources.watch.remote import is_url, resolve_target
 
     a.paths = [resolve_target(p) for p in a.paths]  # sqlite:/// URIs; URLs stay
     _check_paths(parser, [p for p in a.paths if not is_url(p)])
+    from mlmon_tui.app.agent.server import check_metrics_options, start_metrics
     from mlmon_tui.app.app import MonitorApp
+
+    check_metrics_options(parser, a)
 
     app = MonitorApp(a.paths, poll=a.poll, runs_re=a.runs, tags_re=a.tags,
                      smoothing=a.smoothing, x_mode=a.x, refresh=a.refresh, ascii=a.ascii,
@@ -151,7 +163,15 @@ def run_monitor(argv: list[str]) -> int:
     from mlmon_tui.app import hangup
 
     hangup.install(app)
-    app.run()
+    try:
+        metrics = start_metrics(app.services, a)
+    except OSError as e:
+        parser.exit(1, f"mlmon-tui: error: {e}\n")
+    try:
+        app.run()
+    finally:
+        if metrics is not None:
+            metrics.stop()
     return app.return_code or 0
 
 
@@ -216,13 +236,26 @@ def run_summary(argv: list[str]) -> int:
     return summary_main(argv)
 
 
+def run_agent(argv: list[str]) -> int:
+    from mlmon_tui.app.agent.run import main as agent_main
+
+    return agent_main(argv)
+
+
+def run_cluster(argv: list[str]) -> int:
+    from mlmon_tui.app.cluster.run import main as cluster_main
+
+    return cluster_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
             cmd = argv.pop(0)
             return {"demo": run_demo, "export": run_export, "screenshot": run_screenshot,
-                    "check": run_check, "summary": run_summary}[cmd](argv)
+                    "check": run_check, "summary": run_summary, "agent": run_agent,
+                    "cluster": run_cluster}[cmd](argv)
         return run_monitor(argv)
     except KeyboardInterrupt:
         return 130

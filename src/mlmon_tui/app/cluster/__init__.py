@@ -1,0 +1,1 @@
+"""The cluster view: every node's GPUs and runs, read from Prometheus."""

@@ -1,0 +1,1 @@
+"""Readers of remote services (Prometheus' HTTP API)."""
