@@ -82,8 +82,5 @@ def summary(h: HistogramPoint) -> dict:
     b = buckets_of(h)
     count = float(h.num) if h.num else float(np.asarray(h.bucket, dtype=np.float64).sum())
     mean = h.sum / count if count and math.isfinite(h.sum) else None
-    if not len(b):
-        lo = hi = None
-    else:
-        lo, hi = float(b[0][0]), float(b[-1][1])
+    lo, hi = (float(h.min), float(h.max)) if len(b) else (None, None)
     return {"count": count, "min": lo, "max": hi, "mean": mean, "percentiles": compress(b)}
