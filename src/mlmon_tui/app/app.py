@@ -79,6 +79,7 @@ class MonitorApp(ChartGrid, App[None]):
         Binding("enter", "full_screen", "Full"),
         Binding("g", "toggle_gauges", "Gauges"),
         Binding("h", "toggle_health", "Health"),
+        Binding("i", "distributions", "Distrib", show=False),
         Binding("d", "diagnostics", "Diag", show=False),
         Binding("question_mark", "help", "Help"),
     ]
@@ -94,6 +95,7 @@ class MonitorApp(ChartGrid, App[None]):
         ("escape", "back"),
         ("g", "show or hide the CPU / memory / GPU gauges"),
         ("h", "show or hide the health findings (f in the list: severity filter)"),
+        ("i", "distributions of histograms (enter: the histogram, left/right: steps)"),
         ("d", "diagnostics: file watching, the metrics socket's counters, input problems"),
         ("tab", "move between the runs list and the charts"),
         ("?", "this help"),
@@ -440,6 +442,13 @@ class MonitorApp(ChartGrid, App[None]):
         chart.set_markers(self._markers_for(tag))
         self.push_screen(ChartScreen(chart))
         self.call_after_refresh(chart.poll)
+
+    def action_distributions(self) -> None:
+        from mlmon_tui.app.inside import DistributionsScreen
+
+        if not isinstance(self.screen, DistributionsScreen):
+            self.push_screen(DistributionsScreen(
+                self.store, self.tags_re, [r for r, _ in self.visible_runs()]))
 
     def action_toggle_gauges(self) -> None:
         panel = self._main.query_one(GaugesPanel)

@@ -84,3 +84,25 @@ def summary(h: HistogramPoint) -> dict:
     mean = h.sum / count if count and math.isfinite(h.sum) else None
     lo, hi = (float(h.min), float(h.max)) if len(b) else (None, None)
     return {"count": count, "min": lo, "max": hi, "mean": mean, "percentiles": compress(b)}
+
+
+class PercentileCache:
+    """Steps and percentiles of every (run, tag) in a store's histograms, computed once per
+    histogram: a tag that grows costs only its new points."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], tuple[int, int, list[int], list[list[float]]]] = {}
+
+    def get(self, store, key: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        points = list(store.histograms.get(key, ()))
+        first = id(points[0]) if points else 0
+        n0, f0, steps, pct = self._cache.get(key, (0, 0, [], []))
+        if f0 != first or n0 > len(points):  # trimmed or replaced: start again
+            n0, steps, pct = 0, [], []
+        for h in points[n0:]:
+            steps.append(h.step)
+            pct.append(percentiles(h))
+        self._cache[key] = (len(points), first, steps, pct)
+        order = np.argsort(np.asarray(steps, dtype=np.int64), kind="stable")
+        return (np.asarray(steps, dtype=np.int64)[order],
+                np.asarray(pct, dtype=np.float64).reshape(-1, 9)[order])
