@@ -78,10 +78,13 @@ def percentiles(h: HistogramPoint) -> list[float]:
 
 
 def summary(h: HistogramPoint) -> dict:
-    """count, min, max, mean (None where it cannot be derived) and the nine percentiles."""
+    """count, min, max, mean (None where it cannot be derived: bucket rows carry no sum)
+    and the nine percentiles."""
     b = buckets_of(h)
     count = float(h.num) if h.num else float(np.asarray(h.bucket, dtype=np.float64).sum())
-    mean = h.sum / count if count and math.isfinite(h.sum) else None
+    # a HistogramProto carries the exact sum; bucket rows (TF2 tensors, the socket) do not
+    exact = getattr(h, "layout", "proto") == "proto"
+    mean = h.sum / count if exact and count and math.isfinite(h.sum) else None
     lo, hi = (float(h.min), float(h.max)) if len(b) else (None, None)
     return {"count": count, "min": lo, "max": hi, "mean": mean, "percentiles": compress(b)}
 

@@ -1,0 +1,194 @@
+"""PyTorch: per-layer activation statistics and update-to-weight ratios, for `watch`.
+
+Activations: a forward hook on each watched module (by default every leaf module). Only on
+every `every`-th training forward pass (model in train mode, grad enabled) does a hook do
+anything: it reduces the output, on its device and without a sync, to one small float32
+vector (mean, std, exact-zero fraction, fraction at the saturation bounds, min, max, and a
+`BINS`-bucket histogram between min and max) and drops the output. When the whole forward
+pass has finished, the vectors of all layers are joined and moved to the CPU with one
+`.tolist()`: the only device sync, on logging passes only. Nothing is kept past the pass.
+
+Tags (layer = the module's name in the model): `act/<layer>/mean`, `act/<layer>/std`,
+`act/<layer>/zero_frac` (dead ReLUs), `act/<layer>/saturated` (tanh, sigmoid, hardtanh and
+its kin only) and the histogram `act/<layer>`.
+
+Update ratios: after every `every`-th backward pass the weights are copied (on the device);
+after the next backward pass (one optimizer step later) `update_ratio/<layer>` =
+||W_now - W_then|| / ||W_now|| and `weight_norm/<layer>` are logged (one sync). Frozen
+parameters count too, so a layer frozen by mistake shows a ratio of 0.
+"""
+
+from __future__ import annotations
+
+import torch
+
+BINS = 32
+SATURATING = {  # module type -> (low bound, high bound) of its output
+    torch.nn.Tanh: (-1.0, 1.0),
+    torch.nn.Sigmoid: (0.0, 1.0),
+    torch.nn.Softsign: (-1.0, 1.0),
+}
+NEAR = 0.02  # a value within 2 % of the output range from a bound counts as saturated
+
+
+def saturation_bounds(module: torch.nn.Module) -> tuple[float, float] | None:
+    if isinstance(module, torch.nn.Hardtanh):  # also ReLU6
+        return float(module.min_val), float(module.max_val)
+    for cls, b in SATURATING.items():
+        if isinstance(module, cls):
+            return b
+    return None
+
+
+def _layer_of(name: str) -> str:
+    return name.rpartition(".")[0] or name
+
+
+@torch.no_grad()
+def activation_stats(out: torch.Tensor, bounds: tuple[float, float] | None) -> torch.Tensor:
+    """[mean, std, zero fraction, saturated fraction (-1: n/a), min, max, BINS counts]."""
+    x = out.detach().reshape(-1).float()
+    n = x.numel()
+    mean = x.mean()
+    std = x.std(correction=0)
+    zero = (x == 0).sum().float() / n
+    if bounds is not None:
+        lo, hi = bounds
+        eps = NEAR * (hi - lo)
+        sat = ((x <= lo + eps) | (x >= hi - eps)).sum().float() / n
+    else:
+        sat = torch.full((), -1.0, device=x.device)
+    mn, mx = x.min(), x.max()
+    width = (mx - mn).clamp_min(1e-30)
+    idx = ((x - mn) / width * BINS).long().clamp_(0, BINS - 1)
+    counts = torch.zeros(BINS, device=x.device).index_add_(0, idx, torch.ones_like(x))
+    return torch.cat([torch.stack([mean, std, zero, sat, mn, mx]), counts])
+
+
+class ActivationHooks:
+    """Forward hooks on the chosen modules; see the module docstring."""
+
+    def __init__(self, model: torch.nn.Module, watch, modules=None, prefix: str = "act"):
+        self.watch = watch  # the GradWatch: monitor, every, step_fn, errors
+        self.prefix = prefix
+        self.forwards = 0
+        self._active = False
+        self._pending: list[tuple[str, torch.Tensor]] = []
+        self._handles = []
+        chosen = _choose(model, modules)
+        self.layers = [name for name, _ in chosen]
+        self._handles.append(model.register_forward_pre_hook(self._on_start))
+        self._handles.append(model.register_forward_hook(self._on_end))
+        for name, m in chosen:
+            self._handles.append(m.register_forward_hook(self._hook(name, saturation_bounds(m))))
+
+    def _on_start(self, model, _inputs) -> None:
+        if model.training and torch.is_grad_enabled():
+            self.forwards += 1
+            self._active = self.forwards % self.watch.every == 0
+        else:
+            self._active = False
+        self._pending.clear()
+
+    def _hook(self, name: str, bounds):
+        def hook(_module, _inputs, out) -> None:
+            if not self._active or not isinstance(out, torch.Tensor) or not out.numel():
+                return
+            if not (out.is_floating_point()):
+                return
+            try:
+                self._pending.append((name, activation_stats(out, bounds)))
+            except Exception:
+                self.watch.errors += 1
+        return hook
+
+    def _on_end(self, _model, _inputs, _out) -> None:
+        if not self._active or not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        self._active = False
+        try:
+            dev = pending[0][1].device
+            flat = torch.cat([v.to(dev) for _, v in pending]).tolist()  # the one sync
+            step = self.watch.step_fn() if self.watch.step_fn is not None else self.forwards
+            metrics, hists = {}, {}
+            k = 6 + BINS
+            for j, (name, _) in enumerate(pending):
+                mean, std, zero, sat, mn, mx, *counts = flat[j * k:(j + 1) * k]
+                tag = f"{self.prefix}/{name}"
+                metrics[f"{tag}/mean"] = mean
+                metrics[f"{tag}/std"] = std
+                metrics[f"{tag}/zero_frac"] = zero
+                if sat >= 0:
+                    metrics[f"{tag}/saturated"] = sat
+                if mx <= mn:
+                    mx = mn + (abs(mn) * 1e-6 or 1e-6)
+                edges = [mn + (mx - mn) * i / BINS for i in range(BINS + 1)]
+                hists[tag] = (edges, counts)
+            self.watch.monitor.log(step, metrics)
+            log_h = getattr(self.watch.monitor, "log_histograms", None)
+            if log_h is not None:
+                log_h(step, hists)
+        except Exception:
+            self.watch.errors += 1
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+
+def _choose(model: torch.nn.Module, modules) -> list[tuple[str, torch.nn.Module]]:
+    """Leaf modules by default; else those whose type is in `modules` (types) or whose
+    name is in it (strings)."""
+    named = [(n, m) for n, m in model.named_modules() if n]
+    if modules is None:
+        return [(n, m) for n, m in named if not any(True for _ in m.children())]
+    types = tuple(t for t in modules if isinstance(t, type))
+    names = {t for t in modules if isinstance(t, str)}
+    return [(n, m) for n, m in named if (types and isinstance(m, types)) or n in names]
+
+
+class UpdateRatios:
+    """||W_now - W_then|| / ||W_now|| per layer, one optimizer step apart."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.params = [(n, p) for n, p in model.named_parameters()
+                       if p.is_floating_point() and p.numel()]
+        self.layer_names: list[str] = []
+        index: dict[str, int] = {}
+        self.layer_of = [index.setdefault(_layer_of(n), len(index)) for n, _ in self.params]
+        self.layer_names = list(index)
+        self._then: list[torch.Tensor] | None = None
+
+    @torch.no_grad()
+    def snapshot(self) -> None:
+        self._then = [p.detach().clone() for _, p in self.params]
+
+    @property
+    def armed(self) -> bool:
+        return self._then is not None
+
+    @torch.no_grad()
+    def compute(self) -> dict[str, float]:
+        then, self._then = self._then, None
+        if then is None or not self.params:
+            return {}
+        now = [p.detach() for _, p in self.params]
+        diffs = torch._foreach_sub(now, then)
+        dn = torch._foreach_norm(diffs)
+        wn = torch._foreach_norm(now)
+        dev = dn[0].device
+        d2 = torch.stack([v.to(dev, torch.float32) for v in dn]).square()
+        w2 = torch.stack([v.to(dev, torch.float32) for v in wn]).square()
+        idx = torch.tensor(self.layer_of, device=dev)
+        n = len(self.layer_names)
+        dl = torch.zeros(n, device=dev).index_add_(0, idx, d2).sqrt()
+        wl = torch.zeros(n, device=dev).index_add_(0, idx, w2).sqrt()
+        vals = torch.cat([dl, wl]).tolist()  # the one sync
+        out = {}
+        for i, layer in enumerate(self.layer_names):
+            d, w = vals[i], vals[n + i]
+            out[f"weight_norm/{layer}"] = w
+            out[f"update_ratio/{layer}"] = d / w if w > 0 else 0.0
+        return out
