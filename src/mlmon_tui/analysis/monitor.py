@@ -20,6 +20,7 @@ from mlmon_tui.analysis.config import DEFAULT, HealthConfig
 from mlmon_tui.analysis.detector import Context, View
 from mlmon_tui.analysis.findings import Finding
 from mlmon_tui.analysis.gradients import LayerRatio, VanishingDetector
+from mlmon_tui.analysis.inside import InsideDetectors
 from mlmon_tui.analysis.nonfinite import NonFiniteDetector
 from mlmon_tui.analysis.overfit import check_pair
 from mlmon_tui.analysis.pairs import Pair, find_pairs
@@ -110,6 +111,7 @@ class HealthMonitor:
         self._rhythm: dict[str, Rhythm] = {}
         self._clock: dict[str, Finding] = {}
         self._resource: list[Finding] = []
+        self._inside = InsideDetectors()
         self._reported: set[tuple] = set()
         self._store = None
 
@@ -129,6 +131,7 @@ class HealthMonitor:
             hist_runs = self._feed_histograms(store)
             self._check_pairs(store)
             self._check_layers(store, {run for run, _ in keys} | hist_runs)
+            self._inside.update(store, keys)
             self._check_clock(store, now)
         return self._collect()
 
@@ -349,6 +352,7 @@ class HealthMonitor:
             current.extend(rh.findings)
         current.extend(self._clock.values())
         current.extend(self._resource)
+        current.extend(self._inside.findings())
         self.findings = current
         new = [f for f in current if f.key not in self._reported]
         self._reported.update(f.key for f in new)

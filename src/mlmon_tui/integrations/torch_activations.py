@@ -121,10 +121,10 @@ class ActivationHooks:
                 metrics[f"{tag}/zero_frac"] = zero
                 if sat >= 0:
                     metrics[f"{tag}/saturated"] = sat
-                if mx <= mn:
-                    mx = mn + (abs(mn) * 1e-6 or 1e-6)
-                edges = [mn + (mx - mn) * i / BINS for i in range(BINS + 1)]
-                hists[tag] = (edges, counts)
+                if mx <= mn:  # one value only: one bucket of zero width
+                    hists[tag] = ([mn, mn], [sum(counts)])
+                else:
+                    hists[tag] = ([mn + (mx - mn) * i / BINS for i in range(BINS + 1)], counts)
             self.watch.monitor.log(step, metrics)
             log_h = getattr(self.watch.monitor, "log_histograms", None)
             if log_h is not None:
