@@ -134,3 +134,35 @@ def test_only_chosen_modules_and_no_work_between_logging_passes():
     handle.remove()
     model(x).sum().backward()
     assert len(sink.hists) == 2
+
+
+def test_detectors_read_tensorboard_histograms_written_by_other_code(tmp_path):
+    """Histograms named for what they hold (`activations/...`, `.../weight`), written with
+    torch's SummaryWriter during a real training: a layer whose ReLUs die and a frozen layer."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    model = relu_mlp()
+    model[4].weight.requires_grad_(False)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05)
+    x, y = torch.randn(64, 8), torch.randn(64, 1)
+    outs = {}
+    model[3].register_forward_hook(lambda m, i, o: outs.__setitem__("relu2", o.detach()))
+    w = SummaryWriter(str(tmp_path / "tb"))
+    for step in range(40):
+        if step == 20:
+            with torch.no_grad():
+                model[2].bias.fill_(-50.0)
+        opt.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+        w.add_histogram("activations/relu2", outs["relu2"], step)
+        for name in ("0", "2", "4"):
+            w.add_histogram(f"{name}/weight", getattr(model, name).weight, step)
+    w.close()
+    store = load([str(tmp_path)])
+    found = [f for f in HealthMonitor().update(store) if f.kind in INSIDE]
+    kinds = sorted((f.kind, f.tag) for f in found)
+    assert kinds == [("dead_units", "activations/relu2/zero_frac"),
+                     ("layer_not_learning", "4/weight")], found
+    dead = next(f for f in found if f.kind == "dead_units")
+    assert dead.step == 20
