@@ -7,6 +7,9 @@ vector (mean, std, exact-zero fraction, fraction at the saturation bounds, min, 
 `BINS`-bucket histogram between min and max) and drops the output. When the whole forward
 pass has finished, the vectors of all layers are joined and moved to the CPU with one
 `.tolist()`: the only device sync, on logging passes only. Nothing is kept past the pass.
+An output of more than 65,536 values is read through an evenly strided sample of that size
+(fractions, mean and std are then estimates), and its histogram is made from at most 8,192
+of them (counts scaled to the full size; min and max are those of the larger sample).
 
 Tags (layer = the module's name in the model): `act/<layer>/mean`, `act/<layer>/std`,
 `act/<layer>/zero_frac` (dead ReLUs), `act/<layer>/saturated` (tanh, sigmoid, hardtanh and
@@ -23,6 +26,8 @@ from __future__ import annotations
 import torch
 
 BINS = 32
+SAMPLE = 1 << 16  # at most this many values per layer output are looked at
+HIST_SAMPLE = 1 << 13  # ... and this many of them binned (32 buckets need no more)
 SATURATING = {  # module type -> (low bound, high bound) of its output
     torch.nn.Tanh: (-1.0, 1.0),
     torch.nn.Sigmoid: (0.0, 1.0),
@@ -46,22 +51,39 @@ def _layer_of(name: str) -> str:
 
 @torch.no_grad()
 def activation_stats(out: torch.Tensor, bounds: tuple[float, float] | None) -> torch.Tensor:
-    """[mean, std, zero fraction, saturated fraction (-1: n/a), min, max, BINS counts]."""
-    x = out.detach().reshape(-1).float()
+    """[mean, std, zero fraction, saturated fraction (-1: n/a), min, max, BINS counts],
+    from an evenly strided sample of at most SAMPLE values (an odd stride, so that it does
+    not fall in step with power-of-two channel or spatial sizes; no random numbers, so the
+    training's random stream is untouched). Histogram counts are scaled to the full size."""
+    x = out.detach().reshape(-1)
+    full = x.numel()
+    if full > SAMPLE:
+        stride = full // SAMPLE + 1
+        x = x[::stride + (stride % 2 == 0)]
+    x = x.float()
     n = x.numel()
     mean = x.mean()
-    std = x.std(correction=0)
-    zero = (x == 0).sum().float() / n
+    std = (x - mean).square_().mean().sqrt_()  # two passes: faster than std_mean on CPU
+    zero = (x == 0).sum() / n
     if bounds is not None:
         lo, hi = bounds
         eps = NEAR * (hi - lo)
-        sat = ((x <= lo + eps) | (x >= hi - eps)).sum().float() / n
+        sat = ((x <= lo + eps) | (x >= hi - eps)).sum() / n
     else:
         sat = torch.full((), -1.0, device=x.device)
-    mn, mx = x.min(), x.max()
+    mn, mx = torch.aminmax(x)
+    h = x
+    if n > HIST_SAMPLE:
+        stride = n // HIST_SAMPLE + 1
+        h = x[::stride + (stride % 2 == 0)]
     width = (mx - mn).clamp_min(1e-30)
-    idx = ((x - mn) / width * BINS).long().clamp_(0, BINS - 1)
-    counts = torch.zeros(BINS, device=x.device).index_add_(0, idx, torch.ones_like(x))
+    idx = (h - mn).mul_(BINS / width).long().clamp_(0, BINS - 1)
+    if x.device.type == "cpu":  # bincount reads its input's max: a sync anywhere else
+        counts = torch.bincount(idx, minlength=BINS).float()
+    else:
+        counts = torch.zeros(BINS, device=x.device).index_add_(0, idx, torch.ones_like(h))
+    if h.numel() != full:
+        counts = counts * (full / h.numel())
     return torch.cat([torch.stack([mean, std, zero, sat, mn, mx]), counts])
 
 
@@ -160,10 +182,19 @@ class UpdateRatios:
         self.layer_of = [index.setdefault(_layer_of(n), len(index)) for n, _ in self.params]
         self.layer_names = list(index)
         self._then: list[torch.Tensor] | None = None
+        self._buffers: list[torch.Tensor] | None = None  # reused between snapshots
+        self._index = None
 
     @torch.no_grad()
     def snapshot(self) -> None:
-        self._then = [p.detach().clone() for _, p in self.params]
+        now = [p.detach() for _, p in self.params]
+        if self._buffers is None or any(b.shape != p.shape or b.device != p.device
+                                        or b.dtype != p.dtype
+                                        for b, p in zip(self._buffers, now)):
+            self._buffers = [p.clone() for p in now]
+        else:
+            torch._foreach_copy_(self._buffers, now)
+        self._then = self._buffers
 
     @property
     def armed(self) -> bool:
@@ -175,13 +206,15 @@ class UpdateRatios:
         if then is None or not self.params:
             return {}
         now = [p.detach() for _, p in self.params]
-        diffs = torch._foreach_sub(now, then)
-        dn = torch._foreach_norm(diffs)
         wn = torch._foreach_norm(now)
+        torch._foreach_sub_(then, now)  # in the snapshot's buffers: no allocation
+        dn = torch._foreach_norm(then)
         dev = dn[0].device
         d2 = torch.stack([v.to(dev, torch.float32) for v in dn]).square()
         w2 = torch.stack([v.to(dev, torch.float32) for v in wn]).square()
-        idx = torch.tensor(self.layer_of, device=dev)
+        if self._index is None or self._index.device != dev:
+            self._index = torch.tensor(self.layer_of, device=dev)
+        idx = self._index
         n = len(self.layer_names)
         dl = torch.zeros(n, device=dev).index_add_(0, idx, d2).sqrt()
         wl = torch.zeros(n, device=dev).index_add_(0, idx, w2).sqrt()
