@@ -131,3 +131,20 @@ def test_rebin_keeps_the_count():
     assert c.sum() == pytest.approx(45.0)
     assert c[0] == pytest.approx(5.0) and c[-1] == pytest.approx(15.0 / 2 + 5.0)
     assert DistributionChart("r", "t").steps.shape == (0,)
+
+
+def test_the_demo_writes_histograms_and_activation_statistics_for_one_run(tmp_path):
+    from mlmon_tui.analysis import HealthMonitor
+    from mlmon_tui.app import demo_write
+    from mlmon_tui.app.export import load
+
+    demo_write.write(tmp_path / "logs", rate=4.0, until=300, t0=T0)
+    store = load([str(tmp_path / "logs")])
+    runs = {r for r, _ in store.histograms}
+    assert runs == {"tb/resnet-baseline"}
+    assert {t for _, t in store.histograms} == {"weights/conv1", "weights/conv2", "weights/fc",
+                                              "activations/relu1", "activations/relu2"}
+    assert len(store.histograms[("tb/resnet-baseline", "weights/fc")]) == 13
+    assert not [t for t in store.tags("tb/resnet-baseline") if "act" in t]  # charts unchanged
+    inside = {"dead_units", "saturation", "activation_explosion", "layer_not_learning"}
+    assert not [f for f in HealthMonitor().update(store) if f.kind in inside]
