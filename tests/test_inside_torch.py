@@ -166,3 +166,25 @@ def test_detectors_read_tensorboard_histograms_written_by_other_code(tmp_path):
                      ("layer_not_learning", "4/weight")], found
     dead = next(f for f in found if f.kind == "dead_units")
     assert dead.step == 20
+
+
+@pytest.mark.parametrize("shape", [(64, 32), (8, 16, 32, 32), (5,)])
+def test_cpu_and_device_paths_agree_with_direct_numbers(shape):
+    from mlmon_tui.integrations.torch_activations import BINS, activation_stats
+
+    torch.manual_seed(3)
+    out = torch.tanh(torch.randn(*shape) * 3).relu()
+    bounds = (-1.0, 1.0)
+    a = activation_stats(out, bounds).tolist()
+    b = activation_stats(out, bounds, device_path=True).tolist()
+    assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+    x = out.reshape(-1)
+    if x.numel() <= 1 << 14:  # no sampling: the exact figures
+        assert a[0] == pytest.approx(x.mean().item(), rel=1e-5)
+        assert a[1] == pytest.approx(x.std(correction=0).item(), rel=1e-4)
+        assert a[2] == pytest.approx((x == 0).float().mean().item())
+        assert a[3] == pytest.approx(((x <= -0.96) | (x >= 0.96)).float().mean().item())
+    else:  # a strided sample: estimates within a few per cent
+        assert a[2] == pytest.approx((x == 0).float().mean().item(), abs=0.02)
+    assert a[4] >= x.min().item() and a[5] <= x.max().item()
+    assert sum(a[6:]) == pytest.approx(x.numel()) and len(a) == 6 + BINS
