@@ -30,6 +30,17 @@ def _oracle_value(value) -> list[float] | None:
     return [v for _, v in compress_histogram(arr, BASIS_POINTS)]
 
 
+@pytest.fixture(autouse=True)
+def _fast_tensorboard_crc(monkeypatch):
+    """TensorBoard without TensorFlow checks record CRCs in pure Python (a minute for the
+    real logs); the same CRC32C from the library our reader uses. What is compared, the
+    decoded histograms and the compressor, is TensorBoard's own."""
+    import google_crc32c
+    from tensorboard.compat.tensorflow_stub import pywrap_tensorflow
+
+    monkeypatch.setattr(pywrap_tensorflow, "crc32c", google_crc32c.value)
+
+
 def oracle(path: Path) -> dict[tuple[str, int], list[list[float]]]:
     out: dict = {}
     for ev in EventFileLoader(str(path)).Load():
