@@ -175,7 +175,7 @@ def test_cpu_and_device_paths_agree_with_direct_numbers(shape):
     torch.manual_seed(3)
     out = torch.tanh(torch.randn(*shape) * 3).relu()
     bounds = (-1.0, 1.0)
-    a = activation_stats(out, bounds).tolist()
+    a = list(activation_stats(out, bounds))
     b = activation_stats(out, bounds, device_path=True).tolist()
     assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
     x = out.reshape(-1)

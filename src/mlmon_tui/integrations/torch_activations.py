@@ -51,12 +51,13 @@ def _layer_of(name: str) -> str:
 
 @torch.no_grad()
 def activation_stats(out: torch.Tensor, bounds: tuple[float, float] | None,
-                     device_path: bool = False) -> torch.Tensor:
+                     device_path: bool = False) -> torch.Tensor | list[float]:
     """[mean, std, zero fraction, saturated fraction (-1: n/a), min, max, BINS counts],
     from an evenly strided sample of at most SAMPLE values (an odd stride, so that it does
     not fall in step with power-of-two channel or spatial sizes; no random numbers, so the
     training's random stream is untouched). Histogram counts are scaled to the full size.
-    On the CPU numpy does it (`device_path` forces the torch ops used on other devices)."""
+    On the CPU numpy does it and returns a list (`device_path` forces the torch ops used on
+    other devices, which return a tensor)."""
     x = out.detach().reshape(-1)
     full = x.numel()
     if full > SAMPLE:
@@ -64,7 +65,7 @@ def activation_stats(out: torch.Tensor, bounds: tuple[float, float] | None,
         x = x[::stride + (stride % 2 == 0)]
     x = x.float()
     if x.device.type == "cpu" and not device_path:
-        return torch.tensor(_stats_numpy(x.numpy(), bounds, full))
+        return _stats_numpy(x.numpy(), bounds, full)
     n = x.numel()
     mean = x.mean()
     std = (x - mean).square_().mean().sqrt_()  # two passes: faster than std_mean on CPU
@@ -94,7 +95,7 @@ def _stats_numpy(x, bounds, full: int) -> list[float]:
     import numpy as np
 
     n = x.size
-    mean = float(x.mean())
+    mean = float(np.add.reduce(x)) / n
     d = x - mean
     std = float(np.sqrt(np.dot(d, d) / n))
     zero = (n - np.count_nonzero(x)) / n
@@ -107,7 +108,7 @@ def _stats_numpy(x, bounds, full: int) -> list[float]:
     h = x[::(n // HIST_SAMPLE + 1) | 1] if n > HIST_SAMPLE else x
     if mx > mn:
         idx = ((h - mn) * (BINS / (mx - mn))).astype(np.int64)
-        np.clip(idx, 0, BINS - 1, out=idx)
+        np.minimum(idx, BINS - 1, out=idx)  # only the max itself lands on BINS
         counts = np.bincount(idx, minlength=BINS) * (full / h.size)
     else:
         counts = np.zeros(BINS)
@@ -158,8 +159,14 @@ class ActivationHooks:
         pending, self._pending = self._pending, []
         self._active = False
         try:
-            dev = pending[0][1].device
-            flat = torch.cat([v.to(dev) for _, v in pending]).tolist()  # the one sync
+            tensors = [v for _, v in pending if isinstance(v, torch.Tensor)]
+            if tensors:  # the one sync (CPU outputs came as lists already)
+                dev = tensors[0].device
+                done = iter(torch.cat([v.to(dev) for v in tensors]).tolist())
+                k = 6 + BINS
+                pending = [(n, v if not isinstance(v, torch.Tensor)
+                            else [next(done) for _ in range(k)]) for n, v in pending]
+            flat = [x for _, v in pending for x in v]
             step = self.watch.step_fn() if self.watch.step_fn is not None else self.forwards
             metrics, hists = {}, {}
             k = 6 + BINS
