@@ -32,7 +32,8 @@ _ZERO = re.compile(r"(?:^|/)(zero_frac|zero_fraction|dead_frac|frac_zero)$")
 _SAT = re.compile(r"(?:^|/)(saturated|saturation|sat_frac)$")
 _STD = re.compile(r"^(?:act|acts|activations?)/.+/std$")
 _RATIO = re.compile(r"(?:^|/)update_ratio(?:/|$)")
-_ACT_WORDS = re.compile(r"(?:^|[/._])(act|acts|activations?|relu\d*|tanh|sigmoid|outputs?)(?:$|[/._\d])")
+_ACT_WORDS = re.compile(
+    r"(?:^|[/._])(act|acts|activations?|relu\d*|tanh|sigmoid|outputs?)(?:$|[/._\d])")
 _WEIGHT_WORDS = re.compile(r"(weight|kernel)", re.I)
 
 
@@ -132,7 +133,7 @@ class InsideDetectors:
                         layer=layer, fraction=float(value))
 
     def _explosion(self, tr: _Track, run, tag, step, wall, value, i: int, v: float) -> None:
-        if tr.finding is None and tr.least < math.inf and tr.least > 0 and v >= EXPLOSION * tr.least:
+        if tr.finding is None and 0 < tr.least < math.inf and v >= EXPLOSION * tr.least:
             layer = _layer(tag)
             tr.finding = _finding(
                 "activation_explosion", "error", run, tag, step[i], wall[i], v,
