@@ -129,6 +129,9 @@ def _connect(address: str, timeout: float) -> socket.socket:
     return s
 
 
+_HIST_KEY = "\x00histograms"  # a metrics key no caller can mean (run names refuse NUL)
+
+
 class Monitor:
     """A connection to the monitor for one run. See the module docstring for the guarantees."""
 
@@ -181,6 +184,11 @@ class Monitor:
             self._wake.set()
             return
         q.append((step, time.time(), metrics, kw))
+
+    def log_histograms(self, step: int, histograms: dict) -> None:
+        """Queue histograms for `step`: {tag: (edges, counts)} with len(edges) ==
+        len(counts) + 1, as numpy.histogram returns them (lists or arrays)."""
+        self.log(step, None, **{_HIST_KEY: histograms})
 
     @property
     def dropped(self) -> int:
@@ -400,7 +408,7 @@ class Monitor:
                 continue
             m = self._metrics_dict(it)
             if m is not None:
-                recs.append(json.dumps({"step": m[0], "wall_time": m[1], "metrics": m[2]}) + "\n")
+                recs.append(json.dumps(self._record(m)) + "\n")
         n = len(recs)
         try:
             if self._spool_file is None:
@@ -417,6 +425,11 @@ class Monitor:
     def _metrics_dict(self, item):
         step, wall, metrics, kw = item
         out = {}
+        if kw and _HIST_KEY in kw:
+            kw = dict(kw)
+            hists = self._histograms(kw.pop(_HIST_KEY))
+            if hists:
+                out[_HIST_KEY] = hists
         for src in (metrics, kw):
             if not src:
                 continue
@@ -461,12 +474,30 @@ class Monitor:
                      "classification": cls}]
         return it.lines
 
+    def _histograms(self, hists) -> dict:
+        out = {}
+        try:
+            for tag, (edges, counts) in hists.items():
+                out[str(tag)] = {"edges": [float(v) for v in edges],
+                                 "counts": [float(v) for v in counts]}
+        except (TypeError, ValueError, AttributeError, RuntimeError, OverflowError):
+            self.bad_values += 1
+        return out
+
+    @staticmethod
+    def _record(m) -> dict:
+        metrics = dict(m[2])
+        rec = {"step": m[0], "wall_time": m[1], "metrics": metrics}
+        hists = metrics.pop(_HIST_KEY, None)
+        if hists:
+            rec["histograms"] = hists
+        return rec
+
     def _metrics_line(self, item) -> str | None:
         m = self._metrics_dict(item)
         if m is None:
             return None
-        return json.dumps({"run": self.run, "step": m[0], "wall_time": m[1],
-                           "metrics": m[2]}, separators=(",", ":")) + "\n"
+        return json.dumps({"run": self.run, **self._record(m)}, separators=(",", ":")) + "\n"
 
     def _hello_line(self) -> str:
         msg = {"type": "hello", "run": self.run, "pid": os.getpid(),

@@ -9,6 +9,7 @@ KINDS = (
     "nan", "inf", "spike", "divergence", "exploding_gradients", "vanishing_gradients",
     "overfitting", "plateau", "stall", "gpu_idle", "memory_pressure",
     "class_collapse",
+    "dead_units", "saturation", "activation_explosion", "layer_not_learning",
 )
 SEVERITIES = ("info", "warning", "error")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}

@@ -23,6 +23,7 @@ from mlmon_tui.analysis.detector import Context, View
 from mlmon_tui.analysis import runfacts
 from mlmon_tui.analysis.findings import Finding, group_events
 from mlmon_tui.analysis.gradients import LayerRatio, VanishingDetector
+from mlmon_tui.analysis.inside import InsideDetectors
 from mlmon_tui.analysis.nonfinite import NonFiniteDetector
 from mlmon_tui.analysis.overfit import check_pair
 from mlmon_tui.analysis.pairs import Pair, find_pairs, is_val
@@ -117,6 +118,7 @@ class HealthMonitor:
         self._clock: dict[str, Finding] = {}
         self._resource: list[Finding] = []
         self._collapse = ClassCollapse()
+        self._inside = InsideDetectors()
         self._reported: set[tuple] = set()
         self._store = None
 
@@ -137,6 +139,7 @@ class HealthMonitor:
             self._check_pairs(store)
             self._collapse.update(store)
             self._check_layers(store, {run for run, _ in keys} | hist_runs)
+            self._inside.update(store, keys)
             self._check_clock(store, now)
         return self._collect()
 
@@ -395,6 +398,7 @@ class HealthMonitor:
         current.extend(self._on_loss(f) for f in self._clock.values())
         current.extend(self._resource)
         current.extend(self._collapse.findings)
+        current.extend(self._inside.findings())
         kept = []
         for f in current:  # a plateau matters while it costs time: live, LR not lowered
             if f.kind == "plateau" and not f.extra.get("underfitting") and f.step is not None:

@@ -83,6 +83,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         Binding("enter", "full_screen", "Full"),
         Binding("g", "toggle_gauges", "Gauges"),
         Binding("h", "toggle_health", "Health"),
+        Binding("i", "distributions", "Distrib", show=False),
         Binding("d", "diagnostics", "Diag", show=False),
         Binding("c", "classification", "Classes", show=False),
         Binding("question_mark", "help", "Help"),
@@ -99,6 +100,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         ("escape", "back"),
         ("g", "show or hide the CPU / memory / GPU gauges"),
         ("h", "show or hide the health findings (f in the list: severity filter)"),
+        ("i", "distributions of histograms (enter: the histogram, left/right: steps)"),
         ("d", "diagnostics: file watching, the metrics socket's counters, input problems"),
         ("c", "classification: ROC / PR curves and confusion matrix of the run"),
         ("tab", "move between the runs list and the charts"),
@@ -486,6 +488,13 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
             self._main.query_one(GaugesPanel).display = True
             self._gauges_version = -1
             self._update_gauges()
+
+    def action_distributions(self) -> None:
+        from mlmon_tui.app.inside import DistributionsScreen
+
+        if not isinstance(self.screen, DistributionsScreen):
+            self.push_screen(DistributionsScreen(
+                self.store, self.tags_re, [r for r, _ in self.visible_runs()]))
 
     def action_toggle_gauges(self) -> None:
         panel = self._main.query_one(GaugesPanel)

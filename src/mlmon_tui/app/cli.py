@@ -3,7 +3,7 @@
   mlmon-tui [PATH ...]              monitor log directories (default: .)
   mlmon-tui demo                    a simulated training, monitored (no logs or GPU needed)
   mlmon-tui check PATH [--json]     health analysis once, headless; exit 1 on findings
-  mlmon-tui export PATH [-o FILE]   every scalar as CSV or JSONL
+  mlmon-tui export PATH [-o FILE]   every scalar (or --histograms) as CSV or JSONL
   mlmon-tui screenshot PATH -o FILE.svg [--size 160x48]
   mlmon-tui summary PATH [--metric TAG] [--sort COLUMN] [--group-by KEY] [--json]
                                     the runs table of a sweep, headless
@@ -195,11 +195,14 @@ def run_export(argv: list[str]) -> int:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
+    p.add_argument("--histograms", action="store_true",
+                   help="every histogram instead: count, min, max, mean and TensorBoard's "
+                        "nine distribution percentiles")
     a = p.parse_args(argv)
     _check_paths(p, a.paths)
     from mlmon_tui.app.export import export
 
-    return export(a.paths, a.format, a.output)
+    return export(a.paths, a.format, a.output, histograms=a.histograms)
 
 
 def run_screenshot(argv: list[str]) -> int:

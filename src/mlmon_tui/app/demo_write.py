@@ -37,10 +37,13 @@ class TbRun:
         self.p = p
         self.w = EventWriter(d / f"events.out.tfevents.{int(time.time())}.demo.{os.getpid()}.0")
         self.dead = False
+        self.inside = p.name == "tb/resnet-baseline"  # one run shows the model's inside
 
     def step(self, s: int, wall: float) -> None:
         if self.dead:
             return
+        if self.inside and s % INSIDE_EVERY == 0:
+            _write_inside(self.w, s, wall)
         p = self.p
         loss = sim.train_loss_at(p, s)
         self.w.add_scalar("train/loss", loss, s, wall)
@@ -55,6 +58,25 @@ class TbRun:
 
     def flush(self) -> None:
         self.w.flush()
+
+
+INSIDE_EVERY = 25
+
+
+def _write_inside(w, s: int, wall: float) -> None:
+    """Weight and activation histograms (the scalar statistics `watch` also logs are left
+    out: their charts would push the losses off the demo's first screen; the analysis
+    derives the same from the activation histograms)."""
+    import numpy as np
+
+    rng = np.random.default_rng(s)  # the same history every time (screenshots)
+    t = s / TOTAL_STEPS
+    for layer, scale in (("conv1", 0.30), ("conv2", 0.12), ("fc", 0.05)):
+        w.add_histogram(f"weights/{layer}", rng.normal(0, scale * (1 + 0.8 * t), 4000), s,
+                        wall=wall)
+    for layer, shift in (("relu1", 0.2), ("relu2", -0.3 - 0.5 * t)):
+        a = np.maximum(rng.normal(shift, 1 + t, 4000), 0)
+        w.add_histogram(f"activations/{layer}", a, s, wall=wall)
 
 
 class LightningRun:

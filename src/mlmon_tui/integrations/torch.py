@@ -17,6 +17,12 @@ That callback counts passes; on a logging pass it takes all norms with one
 `torch._foreach_norm`, groups them per layer with one `index_add_`, and moves them to the CPU
 with a single `.tolist()` (the one device sync, on logging passes only). The step logged is
 the number of backward passes seen, unless `step_fn` gives another (e.g. the optimizer step).
+
+With `activations=True` it also logs, every `every` training forward passes, each leaf
+module's activation mean, std, exact-zero fraction, saturated fraction (tanh, sigmoid,
+hardtanh) and a histogram, and after every `every`-th backward pass the per-layer
+`update_ratio/<layer>` (about 1e-3 for a healthy layer) and `weight_norm/<layer>`; see
+`torch_activations`. `modules` picks other modules than the leaves: types or names.
 """
 
 from __future__ import annotations
@@ -79,7 +85,10 @@ class GradWatch:
 
     def __init__(self, model: torch.nn.Module, monitor, every: int = 1,
                  prefix: str = "grad_norm", per_layer: bool = True,
-                 step_fn: Callable[[], int] | None = None):
+                 step_fn: Callable[[], int] | None = None, activations: bool = False,
+                 modules=None, update_ratio: bool | None = None):
+        from mlmon_tui.integrations.torch_activations import ActivationHooks, UpdateRatios
+
         self.monitor = monitor
         self.every = max(1, int(every))
         self.step_fn = step_fn
@@ -89,6 +98,9 @@ class GradWatch:
         self._queued = False
         self._handles = [p.register_post_accumulate_grad_hook(self._on_grad)
                          for _, p in self.norms.params]
+        self.activations = ActivationHooks(model, self, modules) if activations else None
+        self.ratios = UpdateRatios(model) if (activations if update_ratio is None
+                                              else update_ratio) else None
 
     def _on_grad(self, _param) -> None:
         if not self._queued:
@@ -98,13 +110,20 @@ class GradWatch:
     def _on_backward_end(self) -> None:
         self._queued = False
         self.passes += 1
-        if self.passes % self.every:
-            return
         try:  # a monitoring problem must never stop the training
+            if self.ratios is not None and self.ratios.armed:  # one optimizer step later
+                values = self.ratios.compute()
+                if values:
+                    step = self.step_fn() if self.step_fn is not None else self.passes - 1
+                    self.monitor.log(step, values)
+            if self.passes % self.every:
+                return
             step = self.step_fn() if self.step_fn is not None else self.passes
             values = self.norms.compute()
             if values:
                 self.monitor.log(step, values)
+            if self.ratios is not None:
+                self.ratios.snapshot()
         except Exception:
             self.errors += 1
 
@@ -112,9 +131,17 @@ class GradWatch:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        if self.activations is not None:
+            self.activations.remove()
 
 
 def watch(model: torch.nn.Module, monitor, every: int = 1, prefix: str = "grad_norm",
-          per_layer: bool = True, step_fn: Callable[[], int] | None = None) -> GradWatch:
-    """Log `model`'s gradient norms to `monitor` after every `every`-th backward pass."""
-    return GradWatch(model, monitor, every, prefix, per_layer, step_fn)
+          per_layer: bool = True, step_fn: Callable[[], int] | None = None,
+          activations: bool = False, modules=None,
+          update_ratio: bool | None = None) -> GradWatch:
+    """Log `model`'s gradient norms to `monitor` after every `every`-th backward pass; with
+    `activations`, also activation statistics and histograms of the leaf modules (or
+    `modules`: types or names) and update-to-weight ratios (`update_ratio`, default: on
+    with `activations`)."""
+    return GradWatch(model, monitor, every, prefix, per_layer, step_fn, activations, modules,
+                     update_ratio)

@@ -35,7 +35,10 @@ class ScalarBatch:
 
 @dataclass(slots=True)
 class HistogramPoint:
-    """One histogram summary (TensorBoard `HistogramProto`), kept for gradient health."""
+    """One histogram summary (TensorBoard `HistogramProto`), for the gradient checks and the
+    Distributions view. `layout` "proto": buckets as a `HistogramProto` holds them (outer
+    limits may be +-DBL_MAX); "rows": contiguous (left, right, count) rows as a TF2 tensor or
+    the socket gives them, `min` the first left edge and `max` the last right edge."""
 
     run: str
     tag: str
@@ -49,6 +52,7 @@ class HistogramPoint:
     bucket_limit: np.ndarray
     bucket: np.ndarray
     source: str = ""
+    layout: str = "proto"
 
 
 @dataclass(slots=True)

@@ -20,12 +20,13 @@ import numpy as np
 
 from mlmon_tui.records import classification as rc
 from mlmon_tui.sources.logs import keys
-from mlmon_tui.sources.base import ScalarBatch, Update
+from mlmon_tui.sources.base import HistogramPoint, ScalarBatch, Update
 from mlmon_tui.sources.logs.textfile import TextSource
+from mlmon_tui.sources.socket.protocol import parse_histogram
 
 LINES_SUFFIXES = {".jsonl", ".ndjson"}
 MAYBE_SUFFIXES = {".json", ".log"}
-NOT_METRICS = {"run", "config", "classification"}
+NOT_METRICS = {"run", "config", "classification", "histograms"}
 LIVE_STEP_KEYS = set(keys.STEP_KEYS) - {"epoch"}  # one line with one of these: a log begun
 MAX_CHUNKS_PER_POLL = 8
 # JSON files that are one document, never a metric stream.
@@ -175,6 +176,8 @@ class JsonlSource(TextSource):
             if conf is not None:
                 self._hparams_done = True
                 update.meta.setdefault(self.run, {})["hparams"] = _hparams(conf)
+        hists = [(i, r["histograms"]) for i, r in enumerate(recs)
+                 if type(r.get("histograms")) is dict]
         cols: dict[str, list] = {}
         if recs:
             _collect(recs, rows, "", cols)
@@ -201,6 +204,11 @@ class JsonlSource(TextSource):
         self._last_step = last
         if any(type(r.get("classification")) is dict for r in recs):
             self._classifications(recs, rows, steps, walls, update)
+        for i, hs in hists:
+            for tag, h in hs.items():
+                point = _histogram(self.run, tag, int(steps[i]), float(walls[i]), h, self.path)
+                if point is not None:
+                    update.histograms.append(point)
         for tag, parts in cols.items():
             if len(parts) == 1:
                 idx, vals = parts[0]
@@ -225,6 +233,19 @@ class JsonlSource(TextSource):
 
 
 _NUMERIC = {int, float}
+
+
+def _histogram(run: str, tag: str, step: int, wall: float, h, path: str):
+    """A socket histogram ({"edges", "counts"}) as a HistogramPoint of (left, right, count)
+    rows; None when it does not hold together."""
+    ok = parse_histogram(h)
+    if ok is None:
+        return None
+    e, c = np.asarray(ok["edges"]), np.asarray(ok["counts"])
+    mid = (e[:-1] + e[1:]) / 2
+    return HistogramPoint(run, tag, step, wall, float(e[0]), float(e[-1]), float(c.sum()),
+                          float((c * mid).sum()), float((c * mid * mid).sum()), e[1:].copy(), c,
+                          source=path, layout="rows")
 
 
 def _collect(recs: list, rows: list, prefix: str, out: dict[str, list]) -> None:

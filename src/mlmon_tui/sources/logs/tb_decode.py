@@ -203,5 +203,5 @@ def histogram_tensor(arr: np.ndarray) -> dict | None:
     return {
         "min": float(left[0]), "max": float(right[-1]), "num": float(count.sum()),
         "sum": float((count * mid).sum()), "sum_squares": float((count * mid * mid).sum()),
-        "bucket_limit": right.copy(), "bucket": count.copy(),
+        "bucket_limit": right.copy(), "bucket": count.copy(), "layout": "rows",
     }  # fmt: skip

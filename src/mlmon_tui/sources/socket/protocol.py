@@ -29,6 +29,10 @@ Messages
         `records.classification`'s JSON form. Written to the run's JSONL as
         `{"step":10,"wall_time":..,"classification":{...}}`; invalid ones are counted under
         `bad_messages`.
+    {"run":"name","step":10,"metrics":{},"histograms":{"act/fc1":{"edges":[...],"counts":[...]}}}
+        Optional `histograms` (since 0.2; older servers ignore it): per tag, `counts[i]`
+        values fell in [edges[i], edges[i+1]] (numpy.histogram's layout; at most 1024 buckets,
+        finite, edges ascending). A bad histogram is dropped and counted as a bad value.
     {"type":"stats","run":"name","pid":123,"client":"3f9a0c","dropped":4,"spooled":0}
         Sent by the client every 5 s and at close: its cumulative count of messages it had
         to drop. `client` (a random id per client object) lets the server add up counters
@@ -193,9 +197,49 @@ def encode_classification(step: int, wall: float, c: dict) -> str:
                       separators=(",", ":")) + "\n"
 
 
-def encode_record(step: int, wall: float, metrics: dict) -> str:
-    return json.dumps({"step": step, "wall_time": wall, "metrics": metrics},
-                      separators=(",", ":")) + "\n"
+MAX_BUCKETS = 1024
+
+
+def parse_histogram(h: object) -> dict | None:
+    """{"edges": [k+1 ascending finite numbers], "counts": [k >= 0 numbers]} or None."""
+    if not isinstance(h, dict):
+        return None
+    edges, counts = h.get("edges"), h.get("counts")
+    if not isinstance(edges, list) or not isinstance(counts, list):
+        return None
+    if not 1 <= len(counts) <= MAX_BUCKETS or len(edges) != len(counts) + 1:
+        return None
+    e = [to_value(v) for v in edges]
+    c = [to_value(v) for v in counts]
+    if any(v is None or not math.isfinite(v) for v in e + c) or any(v < 0 for v in c):
+        return None
+    if any(b < a for a, b in zip(e, e[1:])):
+        return None
+    return {"edges": e, "counts": c}
+
+
+def parse_histograms(obj: dict) -> tuple[dict, int]:
+    """The message's valid histograms by tag, and how many were bad."""
+    hs = obj.get("histograms")
+    if hs is None:
+        return {}, 0
+    if not isinstance(hs, dict):
+        return {}, 1
+    out, bad = {}, 0
+    for tag, h in hs.items():
+        ok = parse_histogram(h)
+        if ok is None or not tag or len(tag) > MAX_TAG:
+            bad += 1
+        else:
+            out[tag] = ok
+    return out, bad
+
+
+def encode_record(step: int, wall: float, metrics: dict, histograms: dict | None = None) -> str:
+    rec = {"step": step, "wall_time": wall, "metrics": metrics}
+    if histograms:
+        rec["histograms"] = histograms
+    return json.dumps(rec, separators=(",", ":")) + "\n"
 
 
 # --- addresses -------------------------------------------------------------------------------

@@ -290,13 +290,14 @@ class SocketServer:
         except proto.ProtocolError as e:
             self._count(e.counter)
             return
-        if bad:
-            self._count("bad_values", bad)
+        hists, bad_h = proto.parse_histograms(obj)
+        if bad or bad_h:
+            self._count("bad_values", bad + bad_h)
         f = self._files.writer(run)
         if f is None:
             return
         try:
-            f.write(proto.encode_record(step, wall, metrics))
+            f.write(proto.encode_record(step, wall, metrics, hists))
         except (OSError, ValueError):
             self._count("write_errors")
             return

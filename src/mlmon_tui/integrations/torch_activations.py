@@ -1,0 +1,262 @@
+"""PyTorch: per-layer activation statistics and update-to-weight ratios, for `watch`.
+
+Activations: a forward hook on each watched module (by default every leaf module). Only on
+every `every`-th training forward pass (model in train mode, grad enabled) does a hook do
+anything: it reduces the output, on its device and without a sync, to one small float32
+vector (mean, std, exact-zero fraction, fraction at the saturation bounds, min, max, and a
+`BINS`-bucket histogram between min and max) and drops the output. When the whole forward
+pass has finished, the vectors of all layers are joined and moved to the CPU with one
+`.tolist()`: the only device sync, on logging passes only. Nothing is kept past the pass.
+An output of more than 16,384 values is read through an evenly strided sample of that size
+(fractions, mean and std are then estimates), and its histogram is made from at most 4,096
+of them (counts scaled to the full size; min and max are those of the larger sample).
+
+Tags (layer = the module's name in the model): `act/<layer>/mean`, `act/<layer>/std`,
+`act/<layer>/zero_frac` (dead ReLUs), `act/<layer>/saturated` (tanh, sigmoid, hardtanh and
+its kin only) and the histogram `act/<layer>`.
+
+Update ratios: after every `every`-th backward pass the weights are copied (on the device);
+after the next backward pass (one optimizer step later) `update_ratio/<layer>` =
+||W_now - W_then|| / ||W_now|| and `weight_norm/<layer>` are logged (one sync). Frozen
+parameters count too, so a layer frozen by mistake shows a ratio of 0.
+"""
+
+from __future__ import annotations
+
+import torch
+
+BINS = 32
+SAMPLE = 1 << 14  # at most this many values per layer output are looked at
+HIST_SAMPLE = 1 << 12  # ... and this many of them binned (32 buckets need no more)
+SATURATING = {  # module type -> (low bound, high bound) of its output
+    torch.nn.Tanh: (-1.0, 1.0),
+    torch.nn.Sigmoid: (0.0, 1.0),
+    torch.nn.Softsign: (-1.0, 1.0),
+}
+NEAR = 0.02  # a value within 2 % of the output range from a bound counts as saturated
+
+
+def saturation_bounds(module: torch.nn.Module) -> tuple[float, float] | None:
+    if isinstance(module, torch.nn.Hardtanh):  # also ReLU6
+        return float(module.min_val), float(module.max_val)
+    for cls, b in SATURATING.items():
+        if isinstance(module, cls):
+            return b
+    return None
+
+
+def _layer_of(name: str) -> str:
+    return name.rpartition(".")[0] or name
+
+
+@torch.no_grad()
+def activation_stats(out: torch.Tensor, bounds: tuple[float, float] | None,
+                     device_path: bool = False) -> torch.Tensor | list[float]:
+    """[mean, std, zero fraction, saturated fraction (-1: n/a), min, max, BINS counts],
+    from an evenly strided sample of at most SAMPLE values (an odd stride, so that it does
+    not fall in step with power-of-two channel or spatial sizes; no random numbers, so the
+    training's random stream is untouched). Histogram counts are scaled to the full size.
+    On the CPU numpy does it and returns a list (`device_path` forces the torch ops used on
+    other devices, which return a tensor)."""
+    x = out.detach().reshape(-1)
+    full = x.numel()
+    if full > SAMPLE:
+        stride = full // SAMPLE + 1
+        x = x[::stride + (stride % 2 == 0)]
+    x = x.float()
+    if x.device.type == "cpu" and not device_path:
+        return _stats_numpy(x.numpy(), bounds, full)
+    n = x.numel()
+    mean = x.mean()
+    std = (x - mean).square_().mean().sqrt_()  # two passes: faster than std_mean on CPU
+    zero = (x == 0).sum() / n
+    if bounds is not None:
+        lo, hi = bounds
+        eps = NEAR * (hi - lo)
+        sat = ((x <= lo + eps) | (x >= hi - eps)).sum() / n
+    else:
+        sat = torch.full((), -1.0, device=x.device)
+    mn, mx = torch.aminmax(x)
+    h = x
+    if n > HIST_SAMPLE:
+        stride = n // HIST_SAMPLE + 1
+        h = x[::stride + (stride % 2 == 0)]
+    width = (mx - mn).clamp_min(1e-30)
+    idx = (h - mn).mul_(BINS / width).long().clamp_(0, BINS - 1)
+    counts = torch.zeros(BINS, device=x.device).index_add_(0, idx, torch.ones_like(h))
+    if h.numel() != full:
+        counts = counts * (full / h.numel())
+    return torch.cat([torch.stack([mean, std, zero, sat, mn, mx]), counts])
+
+
+def _stats_numpy(x, bounds, full: int) -> list[float]:
+    """The same on the CPU, in numpy: a few microseconds per call instead of torch's
+    per-operation dispatch, which was most of the cost on small layers."""
+    import numpy as np
+
+    n = x.size
+    mean = float(np.add.reduce(x)) / n
+    d = x - mean
+    std = float(np.sqrt(np.dot(d, d) / n))
+    zero = (n - np.count_nonzero(x)) / n
+    sat = -1.0
+    if bounds is not None:
+        lo, hi = bounds
+        eps = NEAR * (hi - lo)
+        sat = float(np.count_nonzero((x <= lo + eps) | (x >= hi - eps))) / n
+    mn, mx = float(x.min()), float(x.max())
+    h = x[::(n // HIST_SAMPLE + 1) | 1] if n > HIST_SAMPLE else x
+    if mx > mn:
+        idx = ((h - mn) * (BINS / (mx - mn))).astype(np.int64)
+        np.minimum(idx, BINS - 1, out=idx)  # only the max itself lands on BINS
+        counts = np.bincount(idx, minlength=BINS) * (full / h.size)
+    else:
+        counts = np.zeros(BINS)
+        counts[0] = full
+    return [mean, std, zero, sat, mn, mx, *counts.tolist()]
+
+
+class ActivationHooks:
+    """Forward hooks on the chosen modules; see the module docstring."""
+
+    def __init__(self, model: torch.nn.Module, watch, modules=None, prefix: str = "act"):
+        self.watch = watch  # the GradWatch: monitor, every, step_fn, errors
+        self.prefix = prefix
+        self.forwards = 0
+        self._active = False
+        self._pending: list[tuple[str, torch.Tensor]] = []
+        self._handles = []
+        chosen = _choose(model, modules)
+        self.layers = [name for name, _ in chosen]
+        self._handles.append(model.register_forward_pre_hook(self._on_start))
+        self._handles.append(model.register_forward_hook(self._on_end))
+        for name, m in chosen:
+            self._handles.append(m.register_forward_hook(self._hook(name, saturation_bounds(m))))
+
+    def _on_start(self, model, _inputs) -> None:
+        if model.training and torch.is_grad_enabled():
+            self.forwards += 1
+            self._active = self.forwards % self.watch.every == 0
+        else:
+            self._active = False
+        self._pending.clear()
+
+    def _hook(self, name: str, bounds):
+        def hook(_module, _inputs, out) -> None:
+            if not self._active or not isinstance(out, torch.Tensor) or not out.numel():
+                return
+            if not (out.is_floating_point()):
+                return
+            try:
+                self._pending.append((name, activation_stats(out, bounds)))
+            except Exception:
+                self.watch.errors += 1
+        return hook
+
+    def _on_end(self, _model, _inputs, _out) -> None:
+        if not self._active or not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        self._active = False
+        try:
+            tensors = [v for _, v in pending if isinstance(v, torch.Tensor)]
+            if tensors:  # the one sync (CPU outputs came as lists already)
+                dev = tensors[0].device
+                done = iter(torch.cat([v.to(dev) for v in tensors]).tolist())
+                k = 6 + BINS
+                pending = [(n, v if not isinstance(v, torch.Tensor)
+                            else [next(done) for _ in range(k)]) for n, v in pending]
+            flat = [x for _, v in pending for x in v]
+            step = self.watch.step_fn() if self.watch.step_fn is not None else self.forwards
+            metrics, hists = {}, {}
+            k = 6 + BINS
+            for j, (name, _) in enumerate(pending):
+                mean, std, zero, sat, mn, mx, *counts = flat[j * k:(j + 1) * k]
+                tag = f"{self.prefix}/{name}"
+                metrics[f"{tag}/mean"] = mean
+                metrics[f"{tag}/std"] = std
+                metrics[f"{tag}/zero_frac"] = zero
+                if sat >= 0:
+                    metrics[f"{tag}/saturated"] = sat
+                if mx <= mn:  # one value only: one bucket of zero width
+                    hists[tag] = ([mn, mn], [sum(counts)])
+                else:
+                    hists[tag] = ([mn + (mx - mn) * i / BINS for i in range(BINS + 1)], counts)
+            self.watch.monitor.log(step, metrics)
+            log_h = getattr(self.watch.monitor, "log_histograms", None)
+            if log_h is not None:
+                log_h(step, hists)
+        except Exception:
+            self.watch.errors += 1
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+
+def _choose(model: torch.nn.Module, modules) -> list[tuple[str, torch.nn.Module]]:
+    """Leaf modules by default; else those whose type is in `modules` (types) or whose
+    name is in it (strings)."""
+    named = [(n, m) for n, m in model.named_modules() if n]
+    if modules is None:
+        return [(n, m) for n, m in named if not any(True for _ in m.children())]
+    types = tuple(t for t in modules if isinstance(t, type))
+    names = {t for t in modules if isinstance(t, str)}
+    return [(n, m) for n, m in named if (types and isinstance(m, types)) or n in names]
+
+
+class UpdateRatios:
+    """||W_now - W_then|| / ||W_now|| per layer, one optimizer step apart."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.params = [(n, p) for n, p in model.named_parameters()
+                       if p.is_floating_point() and p.numel()]
+        self.layer_names: list[str] = []
+        index: dict[str, int] = {}
+        self.layer_of = [index.setdefault(_layer_of(n), len(index)) for n, _ in self.params]
+        self.layer_names = list(index)
+        self._then: list[torch.Tensor] | None = None
+        self._buffers: list[torch.Tensor] | None = None  # reused between snapshots
+        self._index = None
+
+    @torch.no_grad()
+    def snapshot(self) -> None:
+        now = [p.detach() for _, p in self.params]
+        if self._buffers is None or any(b.shape != p.shape or b.device != p.device
+                                        or b.dtype != p.dtype
+                                        for b, p in zip(self._buffers, now)):
+            self._buffers = [p.clone() for p in now]
+        else:
+            torch._foreach_copy_(self._buffers, now)
+        self._then = self._buffers
+
+    @property
+    def armed(self) -> bool:
+        return self._then is not None
+
+    @torch.no_grad()
+    def compute(self) -> dict[str, float]:
+        then, self._then = self._then, None
+        if then is None or not self.params:
+            return {}
+        now = [p.detach() for _, p in self.params]
+        wn = torch._foreach_norm(now)
+        torch._foreach_sub_(then, now)  # in the snapshot's buffers: no allocation
+        dn = torch._foreach_norm(then)
+        dev = dn[0].device
+        d2 = torch.stack([v.to(dev, torch.float32) for v in dn]).square()
+        w2 = torch.stack([v.to(dev, torch.float32) for v in wn]).square()
+        if self._index is None or self._index.device != dev:
+            self._index = torch.tensor(self.layer_of, device=dev)
+        idx = self._index
+        n = len(self.layer_names)
+        dl = torch.zeros(n, device=dev).index_add_(0, idx, d2).sqrt()
+        wl = torch.zeros(n, device=dev).index_add_(0, idx, w2).sqrt()
+        vals = torch.cat([dl, wl]).tolist()  # the one sync
+        out = {}
+        for i, layer in enumerate(self.layer_names):
+            d, w = vals[i], vals[n + i]
+            out[f"weight_norm/{layer}"] = w
+            out[f"update_ratio/{layer}"] = d / w if w > 0 else 0.0
+        return out

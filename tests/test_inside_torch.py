@@ -1,0 +1,190 @@
+"""Real CPU PyTorch training, watched with `watch(activations=True)` through a real socket
+server; the written log is read back by the watcher and judged by the health analysis."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed (test extra)")
+
+from mlmon_tui.analysis import HealthMonitor  # noqa: E402
+from mlmon_tui.app.export import load  # noqa: E402
+from mlmon_tui.client import Monitor  # noqa: E402
+from mlmon_tui.integrations.torch import watch  # noqa: E402
+from mlmon_tui.sources.socket.server import SocketServer  # noqa: E402
+from mlmon_tui.store.percentiles import percentiles  # noqa: E402
+from test_socket_server import wait_for  # noqa: E402
+
+INSIDE = {"dead_units", "saturation", "activation_explosion", "layer_not_learning"}
+nn = torch.nn
+
+
+def train(tmp_path, model, steps, *, scale=1.0, lr=0.05, during=None, every=2, run="net"):
+    torch.manual_seed(1)
+    x = torch.randn(64, model[0].in_features) * scale
+    y = torch.randn(64, 1)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+    with SocketServer(tmp_path) as srv:
+        with Monitor(run=run, address=srv.address) as mon:
+            handle = watch(model, mon, every=every, activations=True)
+            for step in range(1, steps + 1):
+                if during is not None:
+                    during(step, model)
+                opt.zero_grad()
+                nn.functional.mse_loss(model(x), y).backward()
+                opt.step()
+            handle.remove()
+            assert mon.flush() and handle.errors == 0
+        assert wait_for(lambda: srv.stats["messages"] >= 3 * steps // every)
+    store = load([str(tmp_path)])
+    found = [f for f in HealthMonitor().update(store) if f.kind in INSIDE]
+    return store, found
+
+
+def relu_mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                         nn.Linear(32, 1))
+
+
+def test_dead_relus_after_a_large_negative_bias_are_found_at_that_layer(tmp_path):
+    def kill(step, model):
+        if step == 31:
+            with torch.no_grad():
+                model[0].bias.fill_(-50.0)
+
+    store, found = train(tmp_path, relu_mlp(), 60, during=kill)
+    dead = [f for f in found if f.kind == "dead_units"]
+    assert [f.extra["layer"] for f in dead] == ["1"], found
+    assert dead[0].tag == "act/1/zero_frac" and 31 <= dead[0].step <= 32
+    assert "Layer 1 went dead at step" in dead[0].message
+    # the histograms came over the socket and carry the same story
+    h = store.histograms[("net", "act/1")]
+    assert percentiles(h[-1]) == [0.0] * 9 and percentiles(h[0])[-1] > 0
+
+
+def test_tanh_network_fed_huge_inputs_saturates(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(),
+                          nn.Linear(16, 1))
+    _, found = train(tmp_path, model, 20, scale=1000.0)
+    sat = [f for f in found if f.kind == "saturation"]
+    assert "1" in [f.extra["layer"] for f in sat], found
+    assert all(f.tag.endswith("/saturated") and f.value > 0.5 for f in sat)
+    assert next(f for f in sat if f.extra["layer"] == "1").step == 2  # the first record
+
+
+def test_a_frozen_layer_is_not_learning(tmp_path):
+    model = relu_mlp()
+    model[2].weight.requires_grad_(False)
+    model[2].bias.requires_grad_(False)
+    _, found = train(tmp_path, model, 20)
+    stuck = [f for f in found if f.kind == "layer_not_learning"]
+    assert [f.extra["layer"] for f in stuck] == ["2"], found
+    assert "frozen by accident" in stuck[0].message and stuck[0].tag == "update_ratio/2"
+
+
+def test_a_healthy_run_gets_none_of_them(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.Tanh(),
+                          nn.Linear(32, 16), nn.Sigmoid(), nn.Linear(16, 1))
+    store, found = train(tmp_path, model, 60)
+    assert found == []
+    ratio = store.series("net", "update_ratio/0").value
+    assert 1e-5 < ratio.min() and ratio.max() < 1.0
+
+
+def test_activation_explosion(tmp_path):
+    def blow(step, model):
+        if step == 21:
+            with torch.no_grad():
+                model[2].weight.mul_(1000.0)
+
+    _, found = train(tmp_path, relu_mlp(), 30, lr=0.0, during=blow)
+    boom = [f for f in found if f.kind == "activation_explosion"]
+    assert {f.extra["layer"] for f in boom} >= {"2"} and all(f.step >= 21 for f in boom)
+
+
+def test_only_chosen_modules_and_no_work_between_logging_passes():
+    model = relu_mlp()
+
+    class Sink:
+        def __init__(self):
+            self.rows, self.hists = [], []
+
+        def log(self, step, metrics):
+            self.rows.append((step, metrics))
+
+        def log_histograms(self, step, hists):
+            self.hists.append((step, hists))
+
+    sink = Sink()
+    handle = watch(model, sink, every=3, activations=True, modules=[nn.ReLU], update_ratio=False)
+    x = torch.randn(4, 8)
+    for _ in range(7):
+        model(x).sum().backward()
+    with torch.no_grad():  # evaluation passes are not counted
+        model(x)
+    assert [s for s, _ in sink.hists] == [3, 6]
+    assert set(sink.hists[0][1]) == {"act/1", "act/3"}
+    edges, counts = sink.hists[0][1]["act/1"]
+    assert len(edges) == len(counts) + 1 and sum(counts) == 4 * 32
+    acts = [m for _, m in sink.rows if "act/1/mean" in m]
+    assert len(acts) == 2 and not any(k.startswith("update_ratio") for _, m in sink.rows for k in m)
+    handle.remove()
+    model(x).sum().backward()
+    assert len(sink.hists) == 2
+
+
+def test_detectors_read_tensorboard_histograms_written_by_other_code(tmp_path):
+    """Histograms named for what they hold (`activations/...`, `.../weight`), written with
+    torch's SummaryWriter during a real training: a layer whose ReLUs die and a frozen layer."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    model = relu_mlp()
+    model[4].weight.requires_grad_(False)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05)
+    x, y = torch.randn(64, 8), torch.randn(64, 1)
+    outs = {}
+    model[3].register_forward_hook(lambda m, i, o: outs.__setitem__("relu2", o.detach()))
+    w = SummaryWriter(str(tmp_path / "tb"))
+    for step in range(40):
+        if step == 20:
+            with torch.no_grad():
+                model[2].bias.fill_(-50.0)
+        opt.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+        w.add_histogram("activations/relu2", outs["relu2"], step)
+        for name in ("0", "2", "4"):
+            w.add_histogram(f"{name}/weight", getattr(model, name).weight, step)
+    w.close()
+    store = load([str(tmp_path)])
+    found = [f for f in HealthMonitor().update(store) if f.kind in INSIDE]
+    kinds = sorted((f.kind, f.tag) for f in found)
+    assert kinds == [("dead_units", "activations/relu2/zero_frac"),
+                     ("layer_not_learning", "4/weight")], found
+    dead = next(f for f in found if f.kind == "dead_units")
+    assert dead.step == 20
+
+
+@pytest.mark.parametrize("shape", [(64, 32), (8, 16, 32, 32), (5,)])
+def test_cpu_and_device_paths_agree_with_direct_numbers(shape):
+    from mlmon_tui.integrations.torch_activations import BINS, activation_stats
+
+    torch.manual_seed(3)
+    out = torch.tanh(torch.randn(*shape) * 3).relu()
+    bounds = (-1.0, 1.0)
+    a = list(activation_stats(out, bounds))
+    b = activation_stats(out, bounds, device_path=True).tolist()
+    assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+    x = out.reshape(-1)
+    if x.numel() <= 1 << 14:  # no sampling: the exact figures
+        assert a[0] == pytest.approx(x.mean().item(), rel=1e-5)
+        assert a[1] == pytest.approx(x.std(correction=0).item(), rel=1e-4)
+        assert a[2] == pytest.approx((x == 0).float().mean().item())
+        assert a[3] == pytest.approx(((x <= -0.96) | (x >= 0.96)).float().mean().item())
+    else:  # a strided sample: estimates within a few per cent
+        assert a[2] == pytest.approx((x == 0).float().mean().item(), abs=0.02)
+    assert a[4] >= x.min().item() and a[5] <= x.max().item()
+    assert sum(a[6:]) == pytest.approx(x.numel()) and len(a) == 6 + BINS
