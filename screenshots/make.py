@@ -47,6 +47,13 @@ def write_predictions(root: Path) -> None:
         m.flush(30.0)
 
 
+# inside the model (key i): the demo's weight and activation histograms as TensorBoard's
+# percentile bands, and (enter) one histogram over steps
+INSIDE_SHOTS = [
+    ("distributions-120x36.svg", (120, 36), {"keys": ("i",)}),
+    ("histogram-120x36.svg", (120, 36), {"keys": ("i", "enter")}),
+]
+
 # a 20-run sweep (5 learning rates x 4 seeds), grouped by learning rate: mean and min-max band
 SWEEP_SHOTS = [
     ("sweep-grouped-200x50.svg", (200, 50), {"group_by": "lr", "smoothing": 0.6}),
@@ -61,12 +68,15 @@ def main() -> int:
         sweep = demo_sweep.write_sweep(root / "sweep-shots")
         shots = [(n, s, o, [str(root / "demo")]) for n, s, o in SHOTS]
         shots += [(n, s, o, [str(sweep)]) for n, s, o in SWEEP_SHOTS]
+        shots += [(n, s, o, [str(root / "demo")]) for n, s, o in INSIDE_SHOTS]
         shots += [(n, s, o, [str(root / "demo")]) for n, s, o in CLASSIFICATION_SHOTS]
         if len(sys.argv) > 1:  # only the shots named on the command line
             shots = [s for s in shots if s[0] in sys.argv[1:]]
+        predicted = False
         for name, size, opts, paths in shots:
-            if name == CLASSIFICATION_SHOTS[0][0]:  # the predictions come after the plain shots
-                write_predictions(root / "demo")
+            if not predicted and name in dict((n, s) for n, s, _ in CLASSIFICATION_SHOTS):
+                write_predictions(root / "demo")  # after the plain shots, which show none
+                predicted = True
             svg = asyncio.run(render_svg(paths, size, clock=clock, **opts))
             (HERE / name).write_text(svg, encoding="utf-8")
             print(f"wrote screenshots/{name}")
