@@ -33,21 +33,24 @@ def _plateau(det: PlateauDetector, view: View) -> None:
     cfg = det.ctx.cfg
     med = det.stats.med
     checks: list[tuple[int, int]] = []  # (block, age) at which `block` would call _check
-    for b in range(det.b, len(med)):  # what _Blocks.feed and PlateauDetector.block do
-        m = med[b]
-        if not np.isfinite(m):
-            continue
+    # what _Blocks.feed and PlateauDetector.block do, block by block: only the finite
+    # medians count, and a check comes every 1/16 of the age (a few dozen in all)
+    fin = np.flatnonzero(np.isfinite(med[det.b :])) + det.b
+    if len(fin):
         if det.first is None:
-            det.first = float(m)
-        if det.ctx.val:
-            continue
-        if det.first_b is None:
-            det.first_b = b
-        age = b + 1 - det.first_b
-        if age < 2 * cfg.plateau_min_blocks or b < det.next_check:
-            continue
-        det.next_check = b + max(1, age // 16)
-        checks.append((b, age))
+            det.first = float(med[fin[0]])
+        if not det.ctx.val:
+            if det.first_b is None:
+                det.first_b = int(fin[0])
+            target = max(det.next_check, det.first_b + 2 * cfg.plateau_min_blocks - 1)
+            while True:
+                k = int(np.searchsorted(fin, target))
+                if k >= len(fin):
+                    break
+                b = int(fin[k])
+                age = b + 1 - det.first_b
+                det.next_check = target = b + max(1, age // 16)
+                checks.append((b, age))
     det.b = len(med)
     if not checks:
         return
