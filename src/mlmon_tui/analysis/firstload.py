@@ -18,15 +18,55 @@ from __future__ import annotations
 import numpy as np
 
 from mlmon_tui.analysis.detector import Detector, View
-from mlmon_tui.analysis.progress import PlateauDetector
+from mlmon_tui.analysis.progress import DivergenceDetector, PlateauDetector
 
 
 def feed_first(det: Detector, view: View, n: int) -> None:
     """Feed points [0, n) to a detector that has seen none."""
     if type(det) is PlateauDetector:
         _plateau(det, view)
+    elif type(det) is DivergenceDetector and det.b == 0 and _divergence(det):
+        return
     else:
         det.feed(view, 0, n)
+
+
+def _divergence(det: DivergenceDetector) -> bool:
+    """The divergence detector's walk over the block medians, in numpy, when no stretch above
+    its bar lasts long enough to be judged (nearly always): the state it would end in (first
+    level, best and where, the stretch above going on). False, having changed nothing, when a
+    stretch needs judging: then the detector walks the blocks itself."""
+    cfg = det.ctx.cfg
+    med = det.stats.med
+    fin = np.flatnonzero(np.isfinite(med))
+    if not len(fin):
+        det.b = len(med)
+        return True
+    m = med[fin]
+    first = float(m[0])
+    if det.ctx.val:  # its blocks are not judged: only the first level is kept
+        det.first, det.b = first, len(med)
+        return True
+    best = np.minimum.accumulate(m)  # the best after each block
+    with np.errstate(invalid="ignore", over="ignore"):
+        thr = np.where(best > 0, cfg.divergence_rel * best,
+                       np.maximum(cfg.divergence_frac * (first - best), 1e-12))
+        over = ~(m <= best + thr)
+    if over.any():
+        # stretches above: for each block above, the first block of its stretch
+        k = np.arange(len(m))
+        start = np.maximum.accumulate(np.where(~over, k + 1, 0))
+        since = fin[np.minimum(start, len(m) - 1)]
+        need = np.maximum(cfg.divergence_blocks,
+                          np.ceil(cfg.divergence_wait * (since - fin[0])).astype(np.int64))
+        if np.any(over & (fin - since + 1 >= need)):
+            return False
+        det.over_since = int(since[-1]) if over[-1] else None
+    # the best is replaced only by a lower median: its first block
+    det.first, det.first_b, det.b = first, int(fin[0]), len(med)
+    det.best = float(best[-1])
+    det.best_b = int(fin[int(np.argmax(m == best[-1]))])
+    return True
 
 
 def _plateau(det: PlateauDetector, view: View) -> None:
