@@ -94,8 +94,11 @@ class SpikeDetector(Detector):
         seg = meds[lo:b1]
         with np.errstate(invalid="ignore"):
             seg = np.where(np.isfinite(seg) & (seg > 0), seg, np.inf)
-        seg = np.concatenate([np.full(GROWTH_BLOCKS - (b0 - lo), np.inf), seg])
-        low = sliding_window_view(seg, GROWTH_BLOCKS + 1).min(axis=1)  # blocks b0 .. b1-1
+        if b1 - b0 == 1:  # a live update: one block
+            low = seg.min(keepdims=True) if len(seg) else np.full(1, np.inf)
+        else:
+            seg = np.concatenate([np.full(GROWTH_BLOCKS - (b0 - lo), np.inf), seg])
+            low = sliding_window_view(seg, GROWTH_BLOCKS + 1).min(axis=1)  # blocks b0 .. b1-1
         low[np.isinf(low)] = np.nan
         ref = low[b - b0]
         with np.errstate(invalid="ignore"):
@@ -124,8 +127,8 @@ class SpikeDetector(Detector):
         """The stretch from j0 that the loop of `_growth` would walk without reporting a
         blow-up, in one go (a first load of a long series is mostly that): counts the points
         in a row above the reference there and returns where the loop must go on."""
-        if self.growth_ref is not None or j0 >= len(over):
-            return j0
+        if self.growth_ref is not None or len(over) - j0 < 16:
+            return j0  # a few points: the loop is cheaper
         o, u = over[j0:], under[j0:]
         cs = np.cumsum(o)
         # points above in a row at each point: since the last one at or below the reference
