@@ -9,7 +9,6 @@ import pytest
 from curves.catalog import ALL, stratified_seeds
 from curves.harness import feed
 
-from mlmon_tui.analysis import firstload
 from mlmon_tui.analysis.progress import PlateauDetector
 
 ONE_BY_ONE_MAX = 1500  # points: longer cases would take seconds point by point
@@ -19,8 +18,13 @@ def _found(monitor):
     return sorted((f.kind, f.run, f.tag, f.step, f.severity) for f in monitor.findings)
 
 
+BULK_PATHS = ("plateau", "divergence", "exploding", "spike")  # those with a bulk path of their own
+
+
 def _cases():
-    return [(name, seed) for name in sorted(ALL) for seed in stratified_seeds(name, 3)[:2]]
+    """The first stratified seed of every generator; two for those of the bulk paths."""
+    return [(name, seed) for name in sorted(ALL)
+            for seed in stratified_seeds(name, 3)[: 1 + any(k in name for k in BULK_PATHS)]]
 
 
 @pytest.mark.parametrize("name,seed", _cases())
@@ -55,7 +59,6 @@ def test_plateau_first_load_replays_only_the_last_stretch(monkeypatch):
     monkeypatch.setattr(PlateauDetector, "_judge", counting("bulk"))
     bulk, _ = feed(case, chunk=None)
     monkeypatch.setattr(PlateauDetector, "_judge", counting("walk"))
-    monkeypatch.setattr(firstload, "feed_first", lambda d, view, n: d.feed(view, 0, n))
     monkeypatch.setattr("mlmon_tui.analysis.monitor.feed_first",
                         lambda d, view, n: d.feed(view, 0, n))
     walk, _ = feed(case, chunk=None)
