@@ -6,7 +6,13 @@ run: TensorBoard's Rust data server loading the whole tree (where `tensorboard-d
 is installed: wall and CPU seconds, peak memory), and tbparse and EventAccumulator each reading
 one of the runs, extrapolated to all of them (reading all would take minutes each).
 
-    PYTHONPATH=src python benchmarks/load_scale.py [--quick]
+Then the first health analysis of everything loaded (`HealthMonitor.update` over the whole
+store, as the app's first update and `mlmon-tui check` run it), in CPU seconds: on the tree as
+written (metric/00..09: only the non-finite check and the run's rhythm apply) and on the same
+arrays under a training log's tag names, shaped like training curves (losses, gradient norm,
+learning rate, validation: every detector runs), the figure that counts.
+
+    PYTHONPATH=src python benchmarks/load_scale.py [--quick] [--analysis-only]
 """
 
 from __future__ import annotations
@@ -24,13 +30,49 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dataserver  # noqa: E402
 from read_tfevents import accumulator, corpus, tbparse  # noqa: E402
 
+import numpy as np  # noqa: E402
+
+from mlmon_tui.analysis.monitor import HealthMonitor  # noqa: E402
+from mlmon_tui.sources.base import ScalarBatch, Update  # noqa: E402
 from mlmon_tui.sources.watch.watcher import Watcher  # noqa: E402
 from mlmon_tui.store import Store  # noqa: E402
+
+TRAINING_TAGS = ["train/loss", "train/grad_norm", "lr", "train/acc", "val/loss", "val/acc",
+                 "train/aux_loss", "gpu_mem", "throughput", "epoch"]
+
+
+def as_training_log(store: Store) -> Store:
+    """The same runs, steps and noise under a training log's tag names: decaying losses with
+    multiplicative noise, a noisy gradient norm, a constant learning rate, an accuracy."""
+    out = Store()
+    for run in store.runs():
+        batches = []
+        for tag, new in zip(sorted(store.tags(run)), TRAINING_TAGS):
+            s = store.series(run, tag)
+            t = s.step.astype(float)
+            noise = np.exp(0.1 * (s.value - 0.5))
+            v = {"lr": np.full(len(t), 3e-4), "epoch": t // 500,
+                 "train/acc": 1 - 0.9 * (1 + t / 500) ** -0.7 * noise,
+                 "val/acc": 1 - 0.9 * (1 + t / 500) ** -0.7 * noise}.get(
+                new, (0.3 + 2.0 * (1 + t / 500) ** -0.7) * noise)
+            batches.append(ScalarBatch(run, new, s.step, s.wall, v, source="e"))
+        out.apply(Update(scalars=batches))
+    return out
+
+
+def analyse(store: Store) -> tuple[float, int]:
+    """CPU seconds of the first analysis of everything in `store`, and findings."""
+    last = max(store.run_info(r).last_wall or 0.0 for r in store.runs())
+    mon = HealthMonitor()
+    c0 = time.process_time()
+    mon.update(store, None, now=last + 1.0)
+    return time.process_time() - c0, len(mon.findings)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="50 runs instead of 200")
+    ap.add_argument("--analysis-only", action="store_true", help="no peers (faster)")
     a = ap.parse_args()
     runs, tags, steps = (50 if a.quick else 200), 10, 5000
     root = Path(tempfile.mkdtemp(prefix="mlmon-scale-"))
@@ -60,6 +102,16 @@ def main() -> int:
         print(f"  everything loaded:         {t_all:.2f} s ({points / t_all / 1e3:.0f}k points/s), "
               f"{c_all:.2f} CPU s")
         print(f"  store: {store.nbytes() / points:.1f} bytes per point ({points:,} points)")
+        c_an, n_an = analyse(store)
+        print(f"  first health analysis, tags as written: {c_an:.2f} CPU s ({n_an} findings)")
+        training = as_training_log(store)
+        c_tr, n_tr = analyse(training)
+        print(f"  first health analysis, training-log tags: {c_tr:.2f} CPU s ({n_tr} findings, "
+              f"{points / c_tr / 1e6:.2f}M points/s); loaded and analysed: "
+              f"{c_all + c_tr:.2f} CPU s")
+        del training
+        if a.analysis_only:
+            return 0
         per_run = n // runs
         for label, fn, arg in (("tbparse", tbparse, files[0].parent),
                                ("EventAccumulator", accumulator, files[:1])):  # fmt: skip

@@ -56,9 +56,10 @@ def _hist(run, tag, step, wall, norm, source) -> HistogramPoint:
 
 
 def feed(case: Case, chunk: int | None = 100, seed: int = 0, monitor: HealthMonitor | None = None,
-         store: Store | None = None) -> tuple[HealthMonitor, Store]:
+         store: Store | None = None, head: float = 0.0) -> tuple[HealthMonitor, Store]:
     """Apply the case's points in wall-time order, `chunk` points at a time (None: all at once;
-    0: random chunk sizes), updating the monitor after each chunk."""
+    0: random chunk sizes), updating the monitor after each chunk. `head`: this fraction of
+    the points arrives first, in one update (a first load), the rest in chunks."""
     rng = np.random.default_rng(seed)
     store = store or Store()
     alive = case.alive
@@ -75,6 +76,9 @@ def feed(case: Case, chunk: int | None = 100, seed: int = 0, monitor: HealthMoni
         bounds = [0] + [int(c) for c in cuts[cuts < total]] + [total]
     else:
         bounds = list(range(0, total, chunk)) + [total]
+    cut = int(head * total)
+    if 0 < cut < total:
+        bounds = [0, cut] + [b for b in bounds if b > cut]
     first = True
     for a, b in zip(bounds[:-1], bounds[1:]):
         sel = order[a:b]

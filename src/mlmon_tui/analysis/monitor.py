@@ -22,6 +22,7 @@ from mlmon_tui.analysis.config import DEFAULT, HealthConfig
 from mlmon_tui.analysis.detector import Context, View
 from mlmon_tui.analysis import runfacts
 from mlmon_tui.analysis.findings import Finding, group_events
+from mlmon_tui.analysis.firstload import feed_first
 from mlmon_tui.analysis.gradients import LayerRatio, VanishingDetector
 from mlmon_tui.analysis.inside import InsideDetectors
 from mlmon_tui.analysis.nonfinite import NonFiniteDetector
@@ -67,8 +68,12 @@ class _SeriesState:
             return
         if self.stats is not None:
             self.stats.extend(view.value)
-        for d in self.detectors:
-            d.feed(view, self.n, n)
+        if self.n == 0:  # a first load: the whole array at once (analysis/firstload.py)
+            for d in self.detectors:
+                feed_first(d, view, n)
+        else:
+            for d in self.detectors:
+                d.feed(view, self.n, n)
         self.n = n
         # points whose change means the series was rewritten: the ends, the middle and
         # every finding's onset (so a finding never outlives the data it was about)

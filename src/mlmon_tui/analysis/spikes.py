@@ -18,6 +18,7 @@ it.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from mlmon_tui.analysis.detector import Context, Detector, View
 from mlmon_tui.analysis.findings import fmt
@@ -87,16 +88,23 @@ class SpikeDetector(Detector):
             return
         v = view.value[n0:n1]
         b = np.minimum(np.arange(n0, n1) // block, len(meds) - 1)
-        ref = np.full(len(v), np.nan)
-        for bb in np.unique(b):
-            seg = meds[max(0, bb - GROWTH_BLOCKS) : bb + 1]
-            seg = seg[np.isfinite(seg) & (seg > 0)]
-            if len(seg):
-                ref[b == bb] = seg.min()
+        # per block: the lowest positive finite median of it and the GROWTH_BLOCKS before it
+        b0, b1 = int(b[0]), int(b[-1]) + 1
+        lo = max(0, b0 - GROWTH_BLOCKS)
+        seg = meds[lo:b1]
+        with np.errstate(invalid="ignore"):
+            seg = np.where(np.isfinite(seg) & (seg > 0), seg, np.inf)
+        if b1 - b0 == 1:  # a live update: one block
+            low = seg.min(keepdims=True) if len(seg) else np.full(1, np.inf)
+        else:
+            seg = np.concatenate([np.full(GROWTH_BLOCKS - (b0 - lo), np.inf), seg])
+            low = sliding_window_view(seg, GROWTH_BLOCKS + 1).min(axis=1)  # blocks b0 .. b1-1
+        low[np.isinf(low)] = np.nan
+        ref = low[b - b0]
         with np.errstate(invalid="ignore"):
             over = np.isfinite(v) & (v > cfg.explode_factor * ref)
             under = np.isfinite(v) & (v <= cfg.explode_factor * ref)
-        for j in range(len(v)):
+        for j in range(self._quiet_growth(over, under, max(0, self.growth_at + 1 - n0)), len(v)):
             if n0 + j <= self.growth_at:
                 continue  # points before the report (the spike path may settle later ones)
             if self.growth_ref is not None:  # a reported blow-up: over once back near its level
@@ -114,6 +122,22 @@ class SpikeDetector(Detector):
                 if self.over_run >= GROWTH_CONFIRM:
                     self.growth_ref, self.growth_at = float(ref[j]), n0 + j
                     self._report_growth(view, n0 + j, float(ref[j]))
+
+    def _quiet_growth(self, over: np.ndarray, under: np.ndarray, j0: int) -> int:
+        """The stretch from j0 that the loop of `_growth` would walk without reporting a
+        blow-up, in one go (a first load of a long series is mostly that): counts the points
+        in a row above the reference there and returns where the loop must go on."""
+        if self.growth_ref is not None or len(over) - j0 < 16:
+            return j0  # a few points: the loop is cheaper
+        o, u = over[j0:], under[j0:]
+        cs = np.cumsum(o)
+        # points above in a row at each point: since the last one at or below the reference
+        run = cs - np.maximum.accumulate(np.where(u, cs, -self.over_run))
+        hit = np.flatnonzero(o & (run >= GROWTH_CONFIRM))
+        end = int(hit[0]) if len(hit) else len(o)
+        if end:
+            self.over_run = int(run[end - 1])
+        return j0 + end
 
     def _report_growth(self, view: View, i: int, ref: float) -> None:
         lo = max(0, i - GROWTH_BLOCKS * self.stats.block)
