@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -23,6 +24,7 @@ from textual.widgets import Static
 from mlmon_tui.panels import chart_frame as cf
 from mlmon_tui.panels.bands import collect_bands
 from mlmon_tui.panels.braille import row_segments
+from mlmon_tui.panels.linediff import diff
 
 STRIP_WIDTH = 12
 
@@ -80,7 +82,8 @@ class PlotStrip(Widget):
 
 class TextCell(Widget):
     """One line of text of a fixed width. Changing the text repaints only this widget
-    (`Static.update` would lay out the parent again and repaint the siblings too)."""
+    (`Static.update` would lay out the parent again and repaint the siblings too), and of it
+    only the cells that differ from what is on screen (a new last value: a digit or two)."""
 
     DEFAULT_CSS = "TextCell { height: 1; }"
 
@@ -88,15 +91,45 @@ class TextCell(Widget):
         super().__init__()
         self.text = text
         self.styles.width = text.cell_len
+        self._strip: Strip | None = None
+        self._style = None  # the widget style `_strip` was drawn with
+        self.cells_refreshed = 0  # cells marked for repaint by set_text (tests, benchmarks)
 
     def set_text(self, text: Text) -> None:
         if text.cell_len != self.text.cell_len:
             self.styles.width = text.cell_len
+            self.text, self._strip = text, None
+            self.refresh()
+            return
         self.text = text
-        self.refresh()
+        old = self._strip
+        if (old is None or not self.is_mounted or old.cell_length != self.size.width
+                or self._style != self.rich_style):
+            self._strip = None
+            self.refresh()
+            return
+        self._strip, span = diff(old, self._render_strip(self.size.width))
+        if span is not None:
+            self.cells_refreshed += span[1] - span[0]
+            self.refresh(Region(span[0], 0, span[1] - span[0], 1))
 
-    def render(self) -> Text:
-        return self.text
+    def _render_strip(self, width: int) -> Strip:
+        console = self.app.console
+        base = self.text.style
+        base = console.get_style(base, default="") if isinstance(base, str) else base
+        # Text.render leaves out the text's own base style (its __rich_console__ adds it)
+        segs = [s for s in Segment.apply_style(self.text.render(console, end=""), base or None)
+                if not s.control]
+        self._style = style = self.rich_style
+        return Strip(segs).adjust_cell_length(width).apply_style(style)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y:
+            return Strip.blank(width, self.rich_style)
+        if self._strip is None or self._strip.cell_length != width or self._style != self.rich_style:
+            self._strip = self._render_strip(width)
+        return self._strip
 
 
 class Chart(Widget):
