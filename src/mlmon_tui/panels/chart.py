@@ -108,10 +108,10 @@ class TextCell(Widget):
             self._strip = None
             self.refresh()
             return
-        self._strip, span = diff(old, self._render_strip(self.size.width))
-        if span is not None:
-            self.cells_refreshed += span[1] - span[0]
-            self.refresh(Region(span[0], 0, span[1] - span[0], 1))
+        self._strip, spans = diff(old, self._render_strip(self.size.width))
+        for x1, x2 in spans:
+            self.cells_refreshed += x2 - x1
+            self.refresh(Region(x1, 0, x2 - x1, 1))
 
     def _render_strip(self, width: int) -> Strip:
         console = self.app.console

@@ -75,9 +75,9 @@ class _Cell(Widget):
             self.refresh()
             return True
         # only the cells that differ from the screen are repainted and resent
-        self._strip, span = diff(old, self._render(width))
-        if span is not None:
-            self.refresh(Region(span[0], 0, span[1] - span[0], 1))
+        self._strip, spans = diff(old, self._render(width))
+        for x1, x2 in spans:
+            self.refresh(Region(x1, 0, x2 - x1, 1))
         return True
 
     def _render(self, width: int) -> Strip:

@@ -187,10 +187,9 @@ class RunsPanel(ScrollView, can_focus=True):
                 self._lines[i] = None
             self._refresh_row(i)
             return
-        line, span = diff(old, self._render_row(i, width))
+        line, spans = diff(old, self._render_row(i, width))
         self._lines[i] = line
-        if span is not None:
-            x1, x2 = span
+        for x1, x2 in spans:
             self.cells_refreshed += x2 - x1
             self.refresh(Region(x1, y, x2 - x1, 1))
 
