@@ -4,7 +4,8 @@ Cheap on the terminal by design: axes are stable (x range with headroom, y range
 grows until the options change), each new frame is diffed against the previous one cell by
 cell, and only the changed row spans of the changed plot strips are refreshed. The plot is
 split into strips about 12 columns wide because Textual resends a dirty span from the
-widget's left edge. Title, axes and legend lines are separate small widgets that are only
+widget's left edge (the monitor installs `app.spans`, which starts at the span itself; the
+strips keep other hosts of the widget cheap). Title, axes and legend lines are separate small widgets that are only
 updated when their text changes.
 """
 
