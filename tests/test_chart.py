@@ -351,3 +351,30 @@ async def test_a_new_last_value_repaints_only_its_changed_cells_in_the_legend():
         # per line, the right-aligned value "  0.5" -> " 0.75" (3 cells) and the max
         # "max 0.5 " -> "max 0.75" (2 cells); nothing else
         assert sum(c.cells_refreshed for c in cells) - before == 3 * (3 + 2)
+
+
+async def test_one_line_legend_shows_new_values_at_most_every_few_seconds():
+    """A small chart's one-line legend: a change right after another waits for
+    LEGEND_SECONDS, then shows the latest values (nothing is left out)."""
+    import asyncio
+
+    st = Store()
+    x = np.arange(100)
+    st.apply(Update(scalars=[batch(r, x, np.full(100, 0.5 + k)) for k, r in enumerate("ab")]))
+    app = ChartApp(st, ["a", "b"], ChartOptions(smoothing=0))
+    async with app.run_test(size=(38, 8)) as pilot:
+        chart = app.query_one(Chart)
+        chart.LEGEND_SECONDS = 0.6
+        await settle(pilot, chart)
+        assert "0.5" in screen_lines(app)[-1]
+        await asyncio.sleep(0.7)  # a while after the last change: the next is shown at once
+        st.apply(Update(scalars=[batch(r, [100], [0.25 + k]) for k, r in enumerate("ab")]))
+        await settle(pilot, chart)
+        st.apply(Update(scalars=[batch(r, [101], [0.125 + k]) for k, r in enumerate("ab")]))
+        await settle(pilot, chart)
+        legend = screen_lines(app)[-1]
+        assert "0.25" in legend and "1.25" in legend and "0.125" not in legend  # held back
+        await asyncio.sleep(0.8)
+        await pilot.pause()
+        legend = screen_lines(app)[-1]
+        assert "0.125" in legend and "1.125" in legend  # the latest values, once due

@@ -11,6 +11,7 @@ updated when their text changes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 from rich.segment import Segment
@@ -140,6 +141,8 @@ class Chart(Widget):
     `app.batch_update()`, so their changes reach the terminal in one write); a poll that
     finds nothing new costs a few microseconds and sends nothing."""
 
+    LEGEND_SECONDS = 2.0  # the one-line legend's values change at most this often
+
     DEFAULT_CSS = """
     Chart { layout: vertical; height: 1fr; min-height: 3; }
     Chart > .chart--title { height: 1; text-style: bold; }
@@ -166,6 +169,9 @@ class Chart(Widget):
         self._strips: list[PlotStrip] = []
         self._legend_texts: list[list[tuple]] = []
         self._legend_rows: list[Horizontal] = []
+        self._legend_drawn = 0.0  # time.monotonic() of the last legend change shown
+        self._legend_pending: tuple | None = None  # (lines, keys) waiting for LEGEND_SECONDS
+        self._legend_timer = None
         self._axis_text = ("", "")
         self._title = ""
 
@@ -301,7 +307,30 @@ class Chart(Widget):
         lines = cf.legend_lines(data, self.options, lay, self.labels)
         keys = [[(p.plain, tuple(map(str, p.spans)), str(p.style)) for p in parts] for parts in lines]
         if keys == self._legend_texts:
+            self._legend_pending = None
             return
+        # The one-line legend of a small chart holds every run's last value, and with live
+        # runs it changes each second: its new values are shown at most every
+        # LEGEND_SECONDS (the first change at once, the last one always).
+        old = self._legend_texts
+        if lay.compact_legend and old and [len(k) for k in keys] == [len(k) for k in old]:
+            wait = self._legend_drawn + self.LEGEND_SECONDS - time.monotonic()
+            if wait > 0:
+                self._legend_pending = (lines, keys)
+                if self._legend_timer is None:
+                    self._legend_timer = self.set_timer(wait, self._flush_legend)
+                return
+        self._show_legend(lines, keys)
+
+    def _flush_legend(self) -> None:
+        self._legend_timer = None
+        pending, self._legend_pending = self._legend_pending, None
+        if pending is not None and self.is_mounted:
+            self._show_legend(*pending)
+
+    def _show_legend(self, lines: list[list[Text]], keys: list[list[tuple]]) -> None:
+        self._legend_pending = None
+        self._legend_drawn = time.monotonic()
         box = self.query_one("#chart-legend", Vertical)
         box.display = bool(lines)
         shape = [len(parts) for parts in lines]
