@@ -7,7 +7,8 @@ three tracked processes, a full minute of history). The app runs as a child on a
 terminal and counts every byte the app writes; CPU time comes from psutil. Compared in the
 same run:
   ours   - `GaugesPanel` (default): each row redrawn only when it changed, and only up to
-           its last changed cell (Textual resends a row from its widget's left edge);
+           the cells that changed (with `mlmon_tui.app.spans` installed, as the monitor
+           does: partial updates start at the dirty span, not the widget's left edge);
   cells  - `GaugesPanel(cell_width=16)`: rows cut into 16-column child widgets, so a change
            resends only its cell (fewer bytes; more CPU, as every frame re-renders all
            the cells in the changed area);
@@ -44,6 +45,7 @@ def child_main(mode: str) -> None:
     from textual.widgets import Static
 
     from mlmon_tui.panels.gauge_lines import build_lines
+    from mlmon_tui.app import spans
     from mlmon_tui.panels.gauges import GaugesPanel
     from mlmon_tui.sources.system.procs import ProcessTracker
     from mlmon_tui.sources.system.sampler import Sampler
@@ -94,6 +96,7 @@ def child_main(mode: str) -> None:
             yield Naive() if mode == "naive" else GaugesPanel(cell_width=16 if mode == "cells" else 0)
 
         def on_mount(self) -> None:
+            spans.install()
             sampler.start()
             if mode == "hidden":
                 self.query_one(GaugesPanel).display = False

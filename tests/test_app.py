@@ -220,6 +220,45 @@ async def test_a_new_step_repaints_only_that_run():
         assert panel.lines_painted - before == 1
 
 
+async def test_a_tick_repaints_only_the_changed_cells_of_each_run():
+    """Ten live runs each get one new step: only the digits that changed are marked for
+    repaint and reach the terminal, not the rest of each line."""
+    from textual.app import App
+
+    from mlmon_tui.panels.runs import RunRow, RunsPanel
+
+    rows = [RunRow(f"run-{k:02d}", "red", True, "tfevents", 2000, 1.0, "live") for k in range(10)]
+
+    class One(App):
+        def compose(self):
+            yield RunsPanel()
+
+    app = One()
+    async with app.run_test(size=(60, 14)) as pilot:
+        panel = app.query_one(RunsPanel)
+        panel.set_rows(rows)
+        await pilot.pause()
+        before = panel.cells_refreshed
+        rows = [RunRow(**{**r.__dict__, "last_step": 2001}) for r in rows]
+        panel.set_rows(rows)
+        await pilot.pause()
+        assert panel.cells_refreshed - before == 10  # one digit per run: 2000 -> 2001
+        for k in range(10):
+            assert "2001" in panel.render_line(k + 1).text
+        # Textual resends whole segments that touch a dirty span: the changed digit is a
+        # segment of its own, so only it goes out
+        strips = [panel.render_line(k + 1) for k in range(10)]
+        x = panel.render_line(1).text.index("2001") + 3
+        for strip in strips:
+            cells = [s.text for s in strip.divide([x, x + 1, strip.cell_length])[1]]
+            assert cells == ["1"]
+        rows = [RunRow(**{**r.__dict__, "last_step": 2100}) for r in rows]
+        before = panel.cells_refreshed
+        panel.set_rows(rows)
+        await pilot.pause()
+        assert panel.cells_refreshed - before == 30  # 2001 -> 2100: three cells per run
+
+
 async def test_diagnostics_lists_socket_counters_and_input_problems(tmp_path):
     """A real socket client sends a malformed line; a corrupt event file sits beside a run."""
     import socket

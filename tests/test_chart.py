@@ -328,3 +328,53 @@ def test_any_values_any_size_draw_without_error(values, w, h, log_y, x_mode, smo
     assert len(cf.y_labels(info, lay, opts)) in (0, lay.plot_h)
     assert len(cf.x_labels(info, lay, opts)) == lay.plot_w
     cf.legend_lines(data, opts, lay)
+
+
+async def test_a_new_last_value_repaints_only_its_changed_cells_in_the_legend():
+    """One new point per run changes a digit or two of each run's last value: the legend
+    marks only those cells for repaint (not its lines), and shows the new values."""
+    from mlmon_tui.panels.chart import TextCell
+
+    st = Store()
+    x = np.arange(100)
+    st.apply(Update(scalars=[batch(r, x, np.full(100, 0.5 + k)) for k, r in enumerate("abc")]))
+    app = ChartApp(st, ["a", "b", "c"], ChartOptions(smoothing=0))
+    async with app.run_test(size=(100, 20)) as pilot:
+        chart = app.query_one(Chart)
+        await settle(pilot, chart)
+        cells = list(chart.query(TextCell))
+        before = sum(c.cells_refreshed for c in cells)
+        st.apply(Update(scalars=[batch(r, [100], [0.75 + k]) for k, r in enumerate("abc")]))
+        await settle(pilot, chart)
+        legend = [line for line in screen_lines(app) if line.startswith("━━")]
+        assert [line.split()[2] for line in legend] == ["0.75", "1.75", "2.75"]
+        # per line, the right-aligned value "  0.5" -> " 0.75" (3 cells) and the max
+        # "max 0.5 " -> "max 0.75" (2 cells); nothing else
+        assert sum(c.cells_refreshed for c in cells) - before == 3 * (3 + 2)
+
+
+async def test_one_line_legend_shows_new_values_at_most_every_few_seconds():
+    """A small chart's one-line legend: a change right after another waits for
+    LEGEND_SECONDS, then shows the latest values (nothing is left out)."""
+    import asyncio
+
+    st = Store()
+    x = np.arange(100)
+    st.apply(Update(scalars=[batch(r, x, np.full(100, 0.5 + k)) for k, r in enumerate("ab")]))
+    app = ChartApp(st, ["a", "b"], ChartOptions(smoothing=0))
+    async with app.run_test(size=(38, 8)) as pilot:
+        chart = app.query_one(Chart)
+        chart.LEGEND_SECONDS = 0.6
+        await settle(pilot, chart)
+        assert "0.5" in screen_lines(app)[-1]
+        await asyncio.sleep(0.7)  # a while after the last change: the next is shown at once
+        st.apply(Update(scalars=[batch(r, [100], [0.25 + k]) for k, r in enumerate("ab")]))
+        await settle(pilot, chart)
+        st.apply(Update(scalars=[batch(r, [101], [0.125 + k]) for k, r in enumerate("ab")]))
+        await settle(pilot, chart)
+        legend = screen_lines(app)[-1]
+        assert "0.25" in legend and "1.25" in legend and "0.125" not in legend  # held back
+        await asyncio.sleep(0.8)
+        await pilot.pause()
+        legend = screen_lines(app)[-1]
+        assert "0.125" in legend and "1.125" in legend  # the latest values, once due

@@ -244,3 +244,20 @@ async def test_a_line_that_comes_and_goes_does_not_relayout_the_screen(monkeypat
             panel.update_snapshot(replace(fewer, seq=snap.seq + 10 + k))
         await pilot.pause()
         assert len(panel._rows) == len(panel.plain_lines()) < len(rows)
+
+
+async def test_rows_drawn_in_part_show_the_new_figures(monkeypatch):
+    """Lines repainted only where they changed still show exactly the new lines."""
+    from dataclasses import replace
+
+    snap = snapshot(monkeypatch, "eight_gpu")
+    async with GaugesApp().run_test(size=(120, 40)) as pilot:
+        panel = pilot.app.query_one(GaugesPanel)
+        panel.update_snapshot(snap)
+        await pilot.pause()
+        cpu = replace(snap.host, cpu_percent=(snap.host.cpu_percent + 37.0) % 100)
+        panel.update_snapshot(replace(snap, host=cpu, seq=snap.seq + 1))
+        await pilot.pause()
+        rows = screen_rows(panel)
+        assert rows == [r.rstrip() for r in panel.plain_lines()]
+        assert f"{cpu.cpu_percent:.0f}" in rows[0]

@@ -23,6 +23,7 @@ from mlmon_tui.panels.braille import unicode_ok
 from mlmon_tui.panels.chart import Chart, ChartOptions
 from mlmon_tui.panels.palette import colour_for
 from mlmon_tui.panels.runs import RunRow, RunsPanel
+from mlmon_tui.app import spans
 from mlmon_tui.panels.runs_table import RunsTable
 from mlmon_tui.app.sweep_view import SWEEP_BINDINGS, SWEEP_HELP, SweepView
 from mlmon_tui.app.chart_grid import ChartGrid
@@ -194,6 +195,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         return self.screen_stack[0] if self.screen_stack else self.screen
 
     def on_mount(self) -> None:
+        spans.install()  # partial updates send the dirty span, not the line from its widget's edge
         if self.is_headless and self._color_choice == "auto" and self.color_mode != "none":
             self.color_mode = "truecolor"  # screenshots and tests: no terminal to ask
         self.services.start(live=self.watch_live)

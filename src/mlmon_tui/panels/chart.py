@@ -4,14 +4,17 @@ Cheap on the terminal by design: axes are stable (x range with headroom, y range
 grows until the options change), each new frame is diffed against the previous one cell by
 cell, and only the changed row spans of the changed plot strips are refreshed. The plot is
 split into strips about 12 columns wide because Textual resends a dirty span from the
-widget's left edge. Title, axes and legend lines are separate small widgets that are only
+widget's left edge (the monitor installs `app.spans`, which starts at the span itself; the
+strips keep other hosts of the widget cheap). Title, axes and legend lines are separate small widgets that are only
 updated when their text changes.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -23,6 +26,7 @@ from textual.widgets import Static
 from mlmon_tui.panels import chart_frame as cf
 from mlmon_tui.panels.bands import collect_bands
 from mlmon_tui.panels.braille import row_segments
+from mlmon_tui.panels.linediff import diff
 
 STRIP_WIDTH = 12
 
@@ -80,7 +84,8 @@ class PlotStrip(Widget):
 
 class TextCell(Widget):
     """One line of text of a fixed width. Changing the text repaints only this widget
-    (`Static.update` would lay out the parent again and repaint the siblings too)."""
+    (`Static.update` would lay out the parent again and repaint the siblings too), and of it
+    only the cells that differ from what is on screen (a new last value: a digit or two)."""
 
     DEFAULT_CSS = "TextCell { height: 1; }"
 
@@ -88,15 +93,45 @@ class TextCell(Widget):
         super().__init__()
         self.text = text
         self.styles.width = text.cell_len
+        self._strip: Strip | None = None
+        self._style = None  # the widget style `_strip` was drawn with
+        self.cells_refreshed = 0  # cells marked for repaint by set_text (tests, benchmarks)
 
     def set_text(self, text: Text) -> None:
         if text.cell_len != self.text.cell_len:
             self.styles.width = text.cell_len
+            self.text, self._strip = text, None
+            self.refresh()
+            return
         self.text = text
-        self.refresh()
+        old = self._strip
+        if (old is None or not self.is_mounted or old.cell_length != self.size.width
+                or self._style != self.rich_style):
+            self._strip = None
+            self.refresh()
+            return
+        self._strip, spans = diff(old, self._render_strip(self.size.width))
+        for x1, x2 in spans:
+            self.cells_refreshed += x2 - x1
+            self.refresh(Region(x1, 0, x2 - x1, 1))
 
-    def render(self) -> Text:
-        return self.text
+    def _render_strip(self, width: int) -> Strip:
+        console = self.app.console
+        base = self.text.style
+        base = console.get_style(base, default="") if isinstance(base, str) else base
+        # Text.render leaves out the text's own base style (its __rich_console__ adds it)
+        segs = [s for s in Segment.apply_style(self.text.render(console, end=""), base or None)
+                if not s.control]
+        self._style = style = self.rich_style
+        return Strip(segs).adjust_cell_length(width).apply_style(style)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y:
+            return Strip.blank(width, self.rich_style)
+        if self._strip is None or self._strip.cell_length != width or self._style != self.rich_style:
+            self._strip = self._render_strip(width)
+        return self._strip
 
 
 class Chart(Widget):
@@ -105,6 +140,8 @@ class Chart(Widget):
     The app calls `poll()` a few times a second (all charts inside one
     `app.batch_update()`, so their changes reach the terminal in one write); a poll that
     finds nothing new costs a few microseconds and sends nothing."""
+
+    LEGEND_SECONDS = 2.0  # the one-line legend's values change at most this often
 
     DEFAULT_CSS = """
     Chart { layout: vertical; height: 1fr; min-height: 3; }
@@ -132,6 +169,9 @@ class Chart(Widget):
         self._strips: list[PlotStrip] = []
         self._legend_texts: list[list[tuple]] = []
         self._legend_rows: list[Horizontal] = []
+        self._legend_drawn = 0.0  # time.monotonic() of the last legend change shown
+        self._legend_pending: tuple | None = None  # (lines, keys) waiting for LEGEND_SECONDS
+        self._legend_timer = None
         self._axis_text = ("", "")
         self._title = ""
 
@@ -267,7 +307,30 @@ class Chart(Widget):
         lines = cf.legend_lines(data, self.options, lay, self.labels)
         keys = [[(p.plain, tuple(map(str, p.spans)), str(p.style)) for p in parts] for parts in lines]
         if keys == self._legend_texts:
+            self._legend_pending = None
             return
+        # The one-line legend of a small chart holds every run's last value, and with live
+        # runs it changes each second: its new values are shown at most every
+        # LEGEND_SECONDS (the first change at once, the last one always).
+        old = self._legend_texts
+        if lay.compact_legend and old and [len(k) for k in keys] == [len(k) for k in old]:
+            wait = self._legend_drawn + self.LEGEND_SECONDS - time.monotonic()
+            if wait > 0:
+                self._legend_pending = (lines, keys)
+                if self._legend_timer is None:
+                    self._legend_timer = self.set_timer(wait, self._flush_legend)
+                return
+        self._show_legend(lines, keys)
+
+    def _flush_legend(self) -> None:
+        self._legend_timer = None
+        pending, self._legend_pending = self._legend_pending, None
+        if pending is not None and self.is_mounted:
+            self._show_legend(*pending)
+
+    def _show_legend(self, lines: list[list[Text]], keys: list[list[tuple]]) -> None:
+        self._legend_pending = None
+        self._legend_drawn = time.monotonic()
         box = self.query_one("#chart-legend", Vertical)
         box.display = bool(lines)
         shape = [len(parts) for parts in lines]

@@ -2,9 +2,9 @@
 
 The widget only draws: `update_snapshot(snapshot)` turns the snapshot into lines of text
 (`gauge_lines.build_lines`) and hands each line, cut into narrow cells, to small child
-widgets; a cell whose text did not change is not refreshed. Textual resends a refreshed row
-from the left edge of its widget, so narrow cells keep what goes to the terminal close to
-what changed (see benchmarks/gauges_bytes.py). The same snapshot twice draws nothing. In
+widgets; a cell whose text did not change is not refreshed, and of one that did only the
+cells that differ from the screen are repainted (`linediff`: the line is cut into segments
+at the changed span, as Textual resends whole segments; see benchmarks/gauges_bytes.py). The same snapshot twice draws nothing. In
 `compact` mode, or when the screen is shorter than `compact_below` rows, everything fits on
 one line.
 """
@@ -21,6 +21,7 @@ from textual.widget import Widget
 
 from ..records.system import Snapshot
 from .gauge_lines import build_lines
+from .linediff import diff
 
 CELL_WIDTH = 0  # 0: one cell per row; 16: fewer bytes, more CPU (see gauges_bytes.py)
 SHRINK_AFTER = 10  # rebuilds with fewer lines before the panel gives rows back
@@ -62,23 +63,32 @@ class _Cell(Widget):
         self.styles.width = width
         self.text = Text()
         self._strip: Strip | None = None
+        self._style = None  # the widget style `_strip` was drawn with
 
     def set(self, text: Text) -> bool:
         if text == self.text:
             return False
-        end = last_change(self.text, text, self.size.width) if self._strip is not None else None
-        self.text, self._strip = text, None
-        if end:
-            self.refresh(Region(0, 0, end, 1))  # Textual resends from the left edge anyway
-        else:
+        self.text = text
+        old, width = self._strip, self.size.width
+        if old is None or old.cell_length != width or self._style != self.rich_style:
+            self._strip = None
             self.refresh()
+            return True
+        # only the cells that differ from the screen are repainted and resent
+        self._strip, spans = diff(old, self._render(width))
+        for x1, x2 in spans:
+            self.refresh(Region(x1, 0, x2 - x1, 1))
         return True
+
+    def _render(self, width: int) -> Strip:
+        segs = list(self.text.render(self.app.console, end=""))
+        self._style = style = self.rich_style
+        return Strip(segs).adjust_cell_length(width).apply_style(style)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        if self._strip is None or self._strip.cell_length != width:
-            segs = list(self.text.render(self.app.console, end=""))
-            self._strip = Strip(segs).adjust_cell_length(width).apply_style(self.rich_style).simplify()
+        if self._strip is None or self._strip.cell_length != width or self._style != self.rich_style:
+            self._strip = self._render(width)
         return self._strip if y == 0 else Strip.blank(width, self.rich_style)
 
 

@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from mlmon_tui.analysis.names import fit_labels
+from mlmon_tui.panels.linediff import diff
 
 STATE_STYLE = {"live": "green", "idle": "yellow", "stalled": "yellow", "finished": "dim",
                "crashed": "red"}
@@ -132,6 +133,7 @@ class RunsPanel(ScrollView, can_focus=True):
         self._fitted: dict[str, str] = {}  # run -> label fitted to the name column
         self._fitted_key: tuple = ()
         self.lines_painted = 0  # rows rendered since start (for tests and benchmarks)
+        self.cells_refreshed = 0  # cells marked for repaint by row updates (tests, benchmarks)
 
     # -- data ------------------------------------------------------------------------
     @property
@@ -172,8 +174,24 @@ class RunsPanel(ScrollView, can_focus=True):
             return
         for i, (a, b) in enumerate(zip(old, rows)):
             if a != b:
+                self._update_row(i)
+
+    def _update_row(self, i: int) -> None:
+        """Draw row `i` again now and repaint only the cells that differ from the screen
+        (a new step is a digit or two: the rest of the line is not resent)."""
+        old = self._lines[i] if i < len(self._lines) else None
+        y = i + 1 - int(self.scroll_offset.y)
+        width = self._width
+        if old is None or width <= 0 or width != self._line_width or not 0 < y < self.size.height:
+            if i < len(self._lines):
                 self._lines[i] = None
-                self._refresh_row(i)
+            self._refresh_row(i)
+            return
+        line, spans = diff(old, self._render_row(i, width))
+        self._lines[i] = line
+        for x1, x2 in spans:
+            self.cells_refreshed += x2 - x1
+            self.refresh(Region(x1, y, x2 - x1, 1))
 
     def move_cursor(self, row: int) -> None:
         self.cursor_row = max(0, min(row, len(self._rows) - 1))
@@ -194,6 +212,7 @@ class RunsPanel(ScrollView, can_focus=True):
     def _refresh_row(self, i: int) -> None:
         y = i + 1 - int(self.scroll_offset.y)
         if 0 <= y < self.size.height:
+            self.cells_refreshed += self.size.width
             self.refresh(Region(0, y, self.size.width, 1))
 
     def render_line(self, y: int) -> Strip:
@@ -208,15 +227,18 @@ class RunsPanel(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         line = self._lines[i] if i < len(self._lines) else None
         if line is None:
-            self._fit(width)
-            row = self._rows[i]
-            text = row_text(row, width, self._fitted.get(row.name))
-            if i == self.cursor_row:
-                text.stylize(self.get_component_rich_style("runs--cursor"))
-            line = self._strip(text, width)
+            line = self._render_row(i, width)
             self._lines[i] = line
-            self.lines_painted += 1
         return line
+
+    def _render_row(self, i: int, width: int) -> Strip:
+        self._fit(width)
+        row = self._rows[i]
+        text = row_text(row, width, self._fitted.get(row.name))
+        if i == self.cursor_row:
+            text.stylize(self.get_component_rich_style("runs--cursor"))
+        self.lines_painted += 1
+        return self._strip(text, width)
 
     def _strip(self, text: Text, width: int) -> Strip:
         segments = list(text.render(self.app.console))

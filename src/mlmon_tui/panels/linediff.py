@@ -1,0 +1,83 @@
+"""Send only the cells of a line that changed.
+
+Textual repaints a refreshed region segment by segment: a partial update resends every
+segment of the widget's line that touches the dirty span. A line rendered as one long
+segment (plain text in one style) is therefore resent whole for a one-digit change. `diff`
+compares the new line with the one on screen cell by cell and returns it cut into segments at
+the edges of the changed spans, with those spans, so the caller refreshes just those cells
+and only they go to the terminal.
+"""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from textual.strip import Strip
+
+
+def _cells(strip: Strip) -> list[tuple[str, object]] | None:
+    """(character, style) per cell, or None where a character is not one cell wide."""
+    out: list[tuple[str, object]] = []
+    for seg in strip:
+        if seg.control:
+            continue
+        text = seg.text
+        if cell_len(text) != len(text):
+            return None
+        style = seg.style
+        out.extend((c, style) for c in text)
+    return out
+
+
+GAP = 16  # unchanged cells between two changes below which both go out as one write
+
+
+def changed_spans(old: Strip | None, new: Strip, gap: int = GAP) -> list[tuple[int, int]]:
+    """The runs of cells [x1, x2) where two lines differ, runs closer than `gap` cells
+    joined (a write costs a cursor move and a style: resending a few same cells is cheaper).
+    A line of another length, or with wide characters, differs over its whole width."""
+    width = new.cell_length
+    if old is None or old.cell_length != width:
+        return [(0, width)] if width else []
+    a, b = _cells(old), _cells(new)
+    if a is None or b is None or len(a) != len(b):
+        return [(0, width)]
+    spans: list[tuple[int, int]] = []
+    x, n = 0, len(b)
+    while x < n:
+        if a[x] == b[x]:
+            x += 1
+            continue
+        x1 = x
+        while x < n and a[x] != b[x]:
+            x += 1
+        if spans and x1 - spans[-1][1] < gap:
+            spans[-1] = (spans[-1][0], x)
+        else:
+            spans.append((x1, x))
+    return spans
+
+
+def changed_span(old: Strip | None, new: Strip) -> tuple[int, int] | None:
+    """Cells [x1, x2) from the first to the last difference; None when the lines are the same."""
+    spans = changed_spans(old, new)
+    return (spans[0][0], spans[-1][1]) if spans else None
+
+
+def cut(strip: Strip, spans: list[tuple[int, int]]) -> Strip:
+    """The same line with segment boundaries at the edges of `spans` (nothing merged)."""
+    length = strip.cell_length
+    cuts = sorted({x for span in spans for x in span if 0 < x < length})
+    if not cuts:
+        return strip
+    parts = strip.divide(cuts + [length])
+    segs: list[Segment] = [s for p in parts for s in p]
+    return Strip(segs, length)
+
+
+def diff(old: Strip | None, new: Strip) -> tuple[Strip, list[tuple[int, int]]]:
+    """`new` cut at the edges of what changed since `old`, and those spans (empty: nothing)."""
+    spans = changed_spans(old, new)
+    if not spans:
+        return new, spans
+    return cut(new, spans), spans

@@ -1,0 +1,52 @@
+"""linediff: the span of a line that changed, and the line cut into segments at its edges."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+
+from mlmon_tui.panels.linediff import changed_span, changed_spans, diff
+
+RED = Style(color="red")
+
+
+def strip(*parts) -> Strip:
+    return Strip([Segment(t, s) for t, s in parts])
+
+
+def test_changed_span_is_the_cells_that_differ():
+    a = strip(("run-01      2000  1.00", None))
+    assert changed_span(a, strip(("run-01      2001  1.00", None))) == (15, 16)
+    assert changed_span(a, strip(("run-01      2100  1.00", None))) == (13, 14)
+    assert changed_span(a, strip(("run-01      2099  1.00", None))) == (14, 16)
+    assert changed_span(a, strip(("run-01      2000  1.00", None))) is None
+    # a style change alone is a change; segment boundaries alone are not
+    assert changed_span(a, strip(("run-01      2000  1.0", None), ("0", RED))) == (21, 22)
+    assert changed_span(a, strip(("run-01  ", None), ("    2000  1.00", None))) is None
+    # no line on screen, another width, or wide characters: the whole line
+    assert changed_span(None, a) == (0, 22)
+    assert changed_span(a, strip(("run-01      2000  1.000", None))) == (0, 23)
+    assert changed_span(strip(("名前  2000", None)), strip(("名前  2001", None))) == (0, 10)
+
+
+def test_diff_cuts_the_line_at_the_changed_span_and_keeps_its_text_and_styles():
+    a = strip(("● ", RED), ("run-01      2000  1.00", None))
+    b = strip(("● ", RED), ("run-01      2001  1.00", None))
+    line, spans = diff(a, b)
+    assert spans == [(17, 18)]
+    assert line.text == b.text and line.cell_length == b.cell_length
+    assert [s.text for s in line] == ["● ", "run-01      200", "1", "  1.00"]
+    assert [s.style for s in line] == [RED, None, None, None]
+    same, none = diff(b, b)
+    assert none == [] and same is b
+
+
+def test_changes_far_apart_are_separate_spans_and_near_ones_one():
+    a = strip(("a 0.25  b 0.35" + " " * 30 + "c 0.45", None))
+    b = strip(("a 0.26  b 0.36" + " " * 30 + "c 0.46", None))
+    assert changed_spans(a, b) == [(5, 14), (49, 50)]
+    assert changed_spans(a, b, gap=100) == [(5, 50)]
+    line, spans = diff(a, b)
+    assert line.text == b.text
+    assert [s.text for s in line][1] == "6  b 0.36"
