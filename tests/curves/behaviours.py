@@ -235,6 +235,26 @@ def spike_after_chaos(seed: int) -> Case:
                 allow=("overfitting",), params={"n": n, "chaos": chaos, "after": i - chaos})
 
 
+def spike_after_chaos_steps(seed: int) -> Case:
+    """A step-level training loss (thousands of points) that swings wildly for its first
+    50-300 steps, settles, then jumps 12x for one step 10-80 steps after the chaos ends:
+    the rolling threshold, raised by the chaos, must come back down in time."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1000, 6000))
+    chaos = int(rng.integers(50, 300))
+    rel = float(rng.uniform(0.01, 0.05))
+    wild = float(rng.uniform(0.3, 0.6))
+    clean = decay(rng, n)
+    t = np.arange(n)
+    v = clean * np.exp(np.where(t < chaos, wild, rel) * rng.standard_normal(n))
+    after = int(rng.integers(10, 80))
+    i = chaos + after
+    v[i] = 12.0 * clean[i]
+    segs = [Seg("run", "train/loss", _step(n), walls(rng, n), v)]
+    return Case(f"spike_after_chaos_steps[{seed}]", segs, [Expect("spike", "train/loss", i, 0)],
+                params={"n": n, "chaos": chaos, "after": after, "rel": rel, "wild": wild})
+
+
 def layers_explode_together(seed: int) -> Case:
     """Every layer's gradient norm and the global one blow up at the same step and the loss
     follows: one exploding-gradients event, one finding naming all the tags."""
@@ -282,6 +302,7 @@ POSITIVES = {
     "stall_in_finished_log": stall_in_finished_log,
     "short_run_spike": short_run_spike,
     "spike_after_chaos": spike_after_chaos,
+    "spike_after_chaos_steps": spike_after_chaos_steps,
     "layers_explode_together": layers_explode_together,
     "mirrored_loss_nan": mirrored_loss_nan,
 }
