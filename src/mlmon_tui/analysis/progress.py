@@ -234,15 +234,63 @@ class PlateauDetector(_Blocks):
         drift = float(np.median(med[s : s + k])) - float(np.median(med[-k:]))
         if abs(drift) + 2.0 * np.sqrt(2.0) * se_q >= 0.25 * drop:
             return None
-        # onset: the wide band is entered early on a slow approach. From the end back, each
-        # block above the level by more than its standard error counts for an approach
-        # still going on, each other one against: the onset is where that sum is lowest
-        lo, hi = max(0, s - 2 * q), min(len(med), s + 2 * q)
-        run = np.cumsum((med[lo:hi] - level - se_blk)[::-1])[::-1]
-        onset = lo + int(np.argmin(run))
+        # onset: the wide band is entered early on a slow approach; the corner of the
+        # best "descent, then flat" fit is where the improvement stopped
+        onset = _corner(med, max(0, s - 2 * q), min(len(med) - 4, s + q))
+        if onset is None:
+            return None
+        # converged or stopped: where was the descent before the corner heading? A run that
+        # converges reaches its floor as its improvement dies out (the rate before the
+        # corner, carried on over the flat stretch, adds little); a stop leaves the earlier
+        # rate heading well below the level it stays at
+        w = max(6, min(onset, len(med) - onset) // 2)
+        if onset < w:
+            return None
+        heading = _heading(med[onset - w : onset + 1], len(med) - 1 - onset)
+        if heading < max(band, 0.5 * drop):
+            return None
         return self.first_b + onset, level, drop
 
     def _message(self, onset: int, now: int, level: float, drop: float) -> str:
         return (f"{self.ctx.tag} has not improved for {now - onset} steps (since step {onset}, "
                 f"level {fmt(level)}) after falling by {fmt(drop)} just before: a plateau")
 
+
+
+def _corner(med: np.ndarray, lo: int, hi: int) -> int | None:
+    """Index in [lo, hi] of the corner of the least-squares fit of med[lo:] by a curve that
+    descends (a parabola in the distance to the corner) and is constant after it."""
+    if hi - lo < 2:
+        return None
+    y = med[lo:]
+    t = np.arange(len(y), dtype=float)
+    best, at = np.inf, None
+    for o in range(2, hi - lo + 1):
+        x = np.maximum(o - t, 0.0)
+        a = np.stack([np.ones_like(x), x, x * x], axis=1)
+        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+        r = y - a @ coef
+        sse = float(r @ r)
+        if sse < best:
+            best, at = sse, lo + o
+    return at
+
+
+def _heading(desc: np.ndarray, ahead: int) -> float:
+    """How much further the descent `desc` (block medians up to the corner) would have
+    fallen over `ahead` more blocks at its own rate: the best least-squares fit among a
+    straight line and exponential approaches to a floor (rates from a twentieth to five
+    per window), carried forward."""
+    n = len(desc)
+    u = np.arange(n, dtype=float) - (n - 1)  # 0 at the corner
+    best, fall = np.inf, 0.0
+    for k in np.concatenate(([0.0], np.geomspace(0.05, 5.0, 16) / n)):
+        basis = u if k == 0 else np.exp(-k * u)
+        a = np.stack([np.ones(n), basis], axis=1)
+        coef, *_ = np.linalg.lstsq(a, desc, rcond=None)
+        r = desc - a @ coef
+        sse = float(r @ r)
+        if sse < best:
+            best = sse
+            fall = -coef[1] * ahead if k == 0 else coef[1] * (1.0 - np.exp(-k * ahead))
+    return float(fall)
