@@ -243,6 +243,8 @@ class PlateauDetector(_Blocks):
         # converges reaches its floor as its improvement dies out (the rate before the
         # corner, carried on over the flat stretch, adds little); a stop leaves the earlier
         # rate heading well below the level it stays at
+        if _accelerated(med, onset, se_blk):
+            return None  # the fall right before was a sudden one: a schedule step
         w = max(6, min(onset, len(med) - onset) // 2)
         if onset < w:
             return None
@@ -294,3 +296,18 @@ def _heading(desc: np.ndarray, ahead: int) -> float:
             best = sse
             fall = -coef[1] * ahead if k == 0 else coef[1] * (1.0 - np.exp(-k * ahead))
     return float(fall)
+
+
+def _accelerated(med: np.ndarray, onset: int, se: float) -> bool:
+    """Whether the descent sped up right before `onset`, at any scale from 2 blocks to a
+    quarter of the way back: over the last w blocks it fell more than 1.5x as much as over
+    the w blocks before (beyond the noise of a block median). A learning curve that slows
+    down and stops falls less and less; a learning-rate cut makes it fall faster at once."""
+    w = 2
+    while onset - 2 * w >= 0 and w <= max(2, onset // 4):
+        y = [float(np.median(med[max(0, k - 1) : k + 2])) for k in (onset - 2 * w, onset - w, onset)]
+        last, prev = y[1] - y[2], y[0] - y[1]
+        if last > 1.5 * max(prev, 0.0) + 12.0 * se:  # 2.5 y1 - y2 - 1.5 y0: 4 sigmas
+            return True
+        w = max(w + 1, w * 3 // 2)
+    return False
