@@ -243,7 +243,7 @@ class PlateauDetector(_Blocks):
         # converges reaches its floor as its improvement dies out (the rate before the
         # corner, carried on over the flat stretch, adds little); a stop leaves the earlier
         # rate heading well below the level it stays at
-        if _accelerated(med, onset, se_blk):
+        if any(_accelerated(med, e, se_blk) for e in {onset, s, (onset + s) // 2}):
             return None  # the fall right before was a sudden one: a schedule step
         w = max(6, min(onset, len(med) - onset) // 2)
         if onset < w:
