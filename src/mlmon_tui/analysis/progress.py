@@ -130,17 +130,23 @@ class PlateauDetector(_Blocks):
       - it is long: at least `plateau_frac` of the run and `plateau_min_blocks` blocks;
       - it is flat: its first and last quarters differ by less than a quarter of...
       - ...the descent just before it (over a quarter of the stretch's length), which must
-        be large (`plateau_rel` of the level and one band width) and still going on: it
-        fell at least 0.35x and at most 3x as much as the quarter-window before it.
-    Its onset is where the approach to the level ends: from the end back, blocks above the
-    level by more than a standard error count for "still descending", the others against.
+        be large (`plateau_rel` of the level and one band width) and still going on;
+      - the improvement stopped well above where it was heading: the descent before the
+        corner (least-squares fit, below), fitted by a line or an exponential approach to a
+        floor and carried on over the flat stretch, would have fallen at least one band
+        width and half the recent descent further.
+    Its onset is the corner of the least-squares fit of "descent (a parabola), then
+    constant": the wide band is entered long before the stop on a slow approach.
 
     How the look-alikes are told apart:
-      - converged near its floor: the descent slowed down gradually, so the window right
-        before the flat stretch fell much less than the one before it (< 0.35x), or too little;
-      - learning-rate step decay: a sudden fall after a flat stretch (> 3x the window before,
-        or nothing before); when the learning rate is logged, a cut right before the onset
-        makes the monitor drop the finding (the level is the schedule's);
+      - converged near its floor: its improvement dies out as it reaches the floor, so the
+        rate before the corner, carried on, adds little (and the window right before the
+        flat stretch fell much less than the one before it);
+      - learning-rate step decay: the descent right before the flat stretch sped up (at some
+        scale from 2 blocks to a quarter of the way back, the last w blocks fell over 1.5x
+        as much as the w before, beyond noise) where a learning curve only slows down; when
+        the learning rate is logged, a cut right before the onset makes the monitor drop
+        the finding (the level is the schedule's);
       - cosine restarts: the jump up at a restart breaks the band, and the end of a cycle is
         shorter than `plateau_frac` of the run;
       - warm-up: its bump is a rise then a descent, never a long flat stretch.
@@ -259,23 +265,37 @@ class PlateauDetector(_Blocks):
 
 
 
+FIT_ROWS = 256  # block medians a fit uses at most (evenly spaced): bounded cost on long runs
+
+
+def _sse(a: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    r = y - a @ coef
+    return float(r @ r), coef
+
+
 def _corner(med: np.ndarray, lo: int, hi: int) -> int | None:
     """Index in [lo, hi] of the corner of the least-squares fit of med[lo:] by a curve that
-    descends (a parabola in the distance to the corner) and is constant after it."""
+    descends (a parabola in the distance to the corner) and is constant after it. Fitted on
+    at most FIT_ROWS evenly spaced medians; candidates every `stride` blocks, then every
+    block around the best one."""
     if hi - lo < 2:
         return None
-    y = med[lo:]
-    t = np.arange(len(y), dtype=float)
-    best, at = np.inf, None
-    for o in range(2, hi - lo + 1):
+    stride = max(1, (len(med) - lo) // FIT_ROWS)
+    t = np.arange(lo, len(med), stride, dtype=float)
+    y = med[lo::stride]
+
+    def fit(o: int) -> float:
         x = np.maximum(o - t, 0.0)
-        a = np.stack([np.ones_like(x), x, x * x], axis=1)
-        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
-        r = y - a @ coef
-        sse = float(r @ r)
-        if sse < best:
-            best, at = sse, lo + o
-    return at
+        return _sse(np.stack([np.ones_like(x), x, x * x], axis=1), y)[0]
+
+    coarse = range(lo + 2, hi + 1, stride)
+    if not len(coarse):
+        return None
+    at = min(coarse, key=fit)
+    fine = range(max(lo + 2, at - stride + 1), min(hi, at + stride - 1) + 1,
+                 max(1, stride // 16))
+    return min(fine, key=fit) if len(fine) else at
 
 
 def _heading(desc: np.ndarray, ahead: int) -> float:
@@ -284,14 +304,13 @@ def _heading(desc: np.ndarray, ahead: int) -> float:
     straight line and exponential approaches to a floor (rates from a twentieth to five
     per window), carried forward."""
     n = len(desc)
-    u = np.arange(n, dtype=float) - (n - 1)  # 0 at the corner
+    stride = max(1, n // FIT_ROWS)
+    u = (np.arange(n, dtype=float) - (n - 1))[::-1][::stride][::-1]  # 0 at the corner
+    y = desc[::-1][::stride][::-1]
     best, fall = np.inf, 0.0
     for k in np.concatenate(([0.0], np.geomspace(0.05, 5.0, 16) / n)):
         basis = u if k == 0 else np.exp(-k * u)
-        a = np.stack([np.ones(n), basis], axis=1)
-        coef, *_ = np.linalg.lstsq(a, desc, rcond=None)
-        r = desc - a @ coef
-        sse = float(r @ r)
+        sse, coef = _sse(np.stack([np.ones(len(u)), basis], axis=1), y)
         if sse < best:
             best = sse
             fall = -coef[1] * ahead if k == 0 else coef[1] * (1.0 - np.exp(-k * ahead))
