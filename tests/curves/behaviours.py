@@ -105,6 +105,26 @@ def plateau_after_descent(seed: int, live: bool = False) -> Case:
     return case
 
 
+def plateau_after_exp_descent(seed: int) -> Case:
+    """An exponential descent toward a floor that stops (gradients dead, data exhausted)
+    while still well above that floor; no learning rate logged. Where the earlier rate was
+    heading is far below where it stays."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2000, 10000))
+    t = np.arange(n, dtype=float)
+    tau = n * rng.uniform(0.1, 0.4)
+    t0 = int(rng.integers(n // 5, n // 2))
+    rel = float(rng.uniform(0.005, 0.05))
+    clean = 0.1 + 2.0 * np.exp(-t / tau)
+    clean[t0:] = clean[t0]
+    close = np.flatnonzero(clean[:t0] > clean[t0] * (1 + rel / 4))
+    blur = t0 - (int(close[-1]) + 1 if len(close) else 0)
+    return Case(f"plateau_after_exp_descent[{seed}]",
+                [Seg("run", "train/loss", _step(n), walls(rng, n), noisy(rng, clean, rel))],
+                [Expect("plateau", "train/loss", t0, max(60, n // 50, blur))],
+                params={"n": n, "rel": rel, "tau": tau / n, "onset": t0 / n})
+
+
 def _val_curve(rng, n_eval: int, k_best: int, shape: str) -> np.ndarray:
     e = np.arange(n_eval, dtype=float)
     down = 0.4 + 1.6 * np.exp(-e / max(k_best / 3.0, 0.7))
@@ -294,6 +314,7 @@ POSITIVES = {
     "divergence_every_n": divergence_every_n,
     "plateau_after_descent": plateau_after_descent,
     "plateau_live_warning": lambda s: plateau_after_descent(s, live=True),
+    "plateau_after_exp_descent": plateau_after_exp_descent,
     "overfitting_sparse_hf": overfitting_sparse,
     "overfitting_sparse_lightning": lambda s: overfitting_sparse(s, "lightning"),
     "overfitting_sparse_keras": lambda s: overfitting_sparse(s, "keras"),
