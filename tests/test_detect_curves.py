@@ -61,7 +61,9 @@ def test_healthy_generators_span_lengths_and_noise():
                                   POSITIVES["exploding"], POSITIVES["overfitting_slash"],
                                   POSITIVES["stall_gap"], POSITIVES["layer_collapse"],
                                   POSITIVES["plateau_after_descent"],
-                                  POSITIVES["divergence_epochs"]])
+                                  POSITIVES["divergence_epochs"],
+                                  POSITIVES["spike_after_chaos_steps"],
+                                  POSITIVES["plateau_after_exp_descent"]])
 def test_result_does_not_depend_on_chunking(make):
     """Rolling references are block-aligned: one point at a time, 100 at a time, random
     chunks or everything at once give the same findings."""

@@ -105,6 +105,26 @@ def plateau_after_descent(seed: int, live: bool = False) -> Case:
     return case
 
 
+def plateau_after_exp_descent(seed: int) -> Case:
+    """An exponential descent toward a floor that stops (gradients dead, data exhausted)
+    while still well above that floor; no learning rate logged. Where the earlier rate was
+    heading is far below where it stays."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2000, 10000))
+    t = np.arange(n, dtype=float)
+    tau = n * rng.uniform(0.1, 0.4)
+    t0 = int(rng.integers(n // 5, n // 2))
+    rel = float(rng.uniform(0.005, 0.05))
+    clean = 0.1 + 2.0 * np.exp(-t / tau)
+    clean[t0:] = clean[t0]
+    close = np.flatnonzero(clean[:t0] > clean[t0] * (1 + rel / 4))
+    blur = t0 - (int(close[-1]) + 1 if len(close) else 0)
+    return Case(f"plateau_after_exp_descent[{seed}]",
+                [Seg("run", "train/loss", _step(n), walls(rng, n), noisy(rng, clean, rel))],
+                [Expect("plateau", "train/loss", t0, max(60, n // 50, blur))],
+                params={"n": n, "rel": rel, "tau": tau / n, "onset": t0 / n})
+
+
 def _val_curve(rng, n_eval: int, k_best: int, shape: str) -> np.ndarray:
     e = np.arange(n_eval, dtype=float)
     down = 0.4 + 1.6 * np.exp(-e / max(k_best / 3.0, 0.7))
@@ -235,6 +255,26 @@ def spike_after_chaos(seed: int) -> Case:
                 allow=("overfitting",), params={"n": n, "chaos": chaos, "after": i - chaos})
 
 
+def spike_after_chaos_steps(seed: int) -> Case:
+    """A step-level training loss (thousands of points) that swings wildly for its first
+    50-300 steps, settles, then jumps 12x for one step 10-80 steps after the chaos ends:
+    the rolling threshold, raised by the chaos, must come back down in time."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1000, 6000))
+    chaos = int(rng.integers(50, 300))
+    rel = float(rng.uniform(0.01, 0.05))
+    wild = float(rng.uniform(0.3, 0.6))
+    clean = decay(rng, n)
+    t = np.arange(n)
+    v = clean * np.exp(np.where(t < chaos, wild, rel) * rng.standard_normal(n))
+    after = int(rng.integers(10, 80))
+    i = chaos + after
+    v[i] = 12.0 * clean[i]
+    segs = [Seg("run", "train/loss", _step(n), walls(rng, n), v)]
+    return Case(f"spike_after_chaos_steps[{seed}]", segs, [Expect("spike", "train/loss", i, 0)],
+                params={"n": n, "chaos": chaos, "after": after, "rel": rel, "wild": wild})
+
+
 def layers_explode_together(seed: int) -> Case:
     """Every layer's gradient norm and the global one blow up at the same step and the loss
     follows: one exploding-gradients event, one finding naming all the tags."""
@@ -274,6 +314,7 @@ POSITIVES = {
     "divergence_every_n": divergence_every_n,
     "plateau_after_descent": plateau_after_descent,
     "plateau_live_warning": lambda s: plateau_after_descent(s, live=True),
+    "plateau_after_exp_descent": plateau_after_exp_descent,
     "overfitting_sparse_hf": overfitting_sparse,
     "overfitting_sparse_lightning": lambda s: overfitting_sparse(s, "lightning"),
     "overfitting_sparse_keras": lambda s: overfitting_sparse(s, "keras"),
@@ -282,6 +323,7 @@ POSITIVES = {
     "stall_in_finished_log": stall_in_finished_log,
     "short_run_spike": short_run_spike,
     "spike_after_chaos": spike_after_chaos,
+    "spike_after_chaos_steps": spike_after_chaos_steps,
     "layers_explode_together": layers_explode_together,
     "mirrored_loss_nan": mirrored_loss_nan,
 }

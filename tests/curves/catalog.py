@@ -55,6 +55,8 @@ NEGATIVES = {
     "clipped_grad_spike": N.clipped_grad_spike,
     "converged_floor": N.converged_floor,
     "step_decay_plateaus": N.step_decay_plateaus,
+    "step_decay_plateaus_without_lr": lambda s: N.step_decay_plateaus(s, log_lr=False),
+    "step_decay_close_cuts_without_lr": N.step_decay_close_cuts,
     "healthy_epochs": N.healthy_epochs,
     "noisy_flat_val_sparse": N.noisy_flat_val_sparse,
     "recurring_checkpoints": N.recurring_checkpoints,

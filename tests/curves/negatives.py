@@ -242,7 +242,7 @@ def converged_floor(seed: int) -> Case:
                 now=float(w[-1]) + 1.0, alive=True, params={"n": n, "rel": rel, "tau": tau / n})
 
 
-def step_decay_plateaus(seed: int) -> Case:
+def step_decay_plateaus(seed: int, log_lr: bool = True) -> Case:
     """Learning rate divided by 10 every few thousand steps: the loss levels off before each
     drop and falls after it (the classic ResNet schedule)."""
     rng = np.random.default_rng(seed)
@@ -256,9 +256,29 @@ def step_decay_plateaus(seed: int) -> Case:
     for e in edges:  # each drop: a quick fall to a floor 20-35 % lower
         clean *= 1 - np.where(t >= e, rng.uniform(0.2, 0.35) * (1 - np.exp(-(t - e) / (tau / 3))), 0.0)
     w = walls(rng, n)
-    return Case(f"step_decay_plateaus[{seed}]", [
-        Seg("run", "train/loss", _step(n), w, noisy(rng, clean, rng.uniform(0.01, 0.05))),
-        Seg("run", "lr", _step(n), w, 0.1 * 0.1 ** drops)], params={"n": n, "drops": k})
+    segs = [Seg("run", "train/loss", _step(n), w, noisy(rng, clean, rng.uniform(0.01, 0.05)))]
+    if log_lr:
+        segs.append(Seg("run", "lr", _step(n), w, 0.1 * 0.1 ** drops))
+    return Case(f"step_decay_plateaus[{seed},lr={log_lr}]", segs, params={"n": n, "drops": k})
+
+
+def step_decay_close_cuts(seed: int) -> Case:
+    """Two learning-rate cuts close together (5-15 % of the run apart), the learning rate not
+    logged: between them a short flat stretch, after the second the loss levels off at its
+    new floor. A schedule, not a plateau."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3000, 12000))
+    t = np.arange(n, dtype=float)
+    first = int(n * rng.uniform(0.3, 0.6))
+    gap = int(n * rng.uniform(0.05, 0.15))
+    tau = n * rng.uniform(0.02, 0.06)
+    clean = 0.3 + 2.0 * np.exp(-t / tau)
+    for e in (first, first + gap):
+        clean *= 1 - np.where(t >= e, rng.uniform(0.2, 0.35) * (1 - np.exp(-(t - e) / (tau / 3))), 0.0)
+    rel = float(rng.uniform(0.01, 0.05))
+    return Case(f"step_decay_close_cuts[{seed}]", [
+        Seg("run", "train/loss", _step(n), walls(rng, n), noisy(rng, clean, rel))],
+        params={"n": n, "first": first / n, "gap": gap / n, "rel": rel})
 
 
 def healthy_epochs(seed: int) -> Case:
@@ -308,5 +328,6 @@ def recurring_checkpoints(seed: int) -> Case:
         now=float(w[-1]) + 200 * 86400.0, params={"n": n, "every": every})
 
 
-NEGATIVES += [clipped_grad_spike, converged_floor, step_decay_plateaus, healthy_epochs,
+NEGATIVES += [clipped_grad_spike, converged_floor, step_decay_plateaus, step_decay_close_cuts,
+              healthy_epochs,
               noisy_flat_val_sparse, recurring_checkpoints]

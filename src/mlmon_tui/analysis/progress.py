@@ -130,17 +130,23 @@ class PlateauDetector(_Blocks):
       - it is long: at least `plateau_frac` of the run and `plateau_min_blocks` blocks;
       - it is flat: its first and last quarters differ by less than a quarter of...
       - ...the descent just before it (over a quarter of the stretch's length), which must
-        be large (`plateau_rel` of the level and one band width) and still going on: it
-        fell at least 0.35x and at most 3x as much as the quarter-window before it.
-    Its onset is where the approach to the level ends: from the end back, blocks above the
-    level by more than a standard error count for "still descending", the others against.
+        be large (`plateau_rel` of the level and one band width) and still going on;
+      - the improvement stopped well above where it was heading: the descent before the
+        corner (least-squares fit, below), fitted by a line or an exponential approach to a
+        floor and carried on over the flat stretch, would have fallen at least one band
+        width and half the recent descent further.
+    Its onset is the corner of the least-squares fit of "descent (a parabola), then
+    constant": the wide band is entered long before the stop on a slow approach.
 
     How the look-alikes are told apart:
-      - converged near its floor: the descent slowed down gradually, so the window right
-        before the flat stretch fell much less than the one before it (< 0.35x), or too little;
-      - learning-rate step decay: a sudden fall after a flat stretch (> 3x the window before,
-        or nothing before); when the learning rate is logged, a cut right before the onset
-        makes the monitor drop the finding (the level is the schedule's);
+      - converged near its floor: its improvement dies out as it reaches the floor, so the
+        rate before the corner, carried on, adds little (and the window right before the
+        flat stretch fell much less than the one before it);
+      - learning-rate step decay: the descent right before the flat stretch sped up (at some
+        scale from 2 blocks to a quarter of the way back, the last w blocks fell over 1.5x
+        as much as the w before, beyond noise) where a learning curve only slows down; when
+        the learning rate is logged, a cut right before the onset makes the monitor drop
+        the finding (the level is the schedule's);
       - cosine restarts: the jump up at a restart breaks the band, and the end of a cycle is
         shorter than `plateau_frac` of the run;
       - warm-up: its bump is a rise then a descent, never a long flat stretch.
@@ -234,15 +240,93 @@ class PlateauDetector(_Blocks):
         drift = float(np.median(med[s : s + k])) - float(np.median(med[-k:]))
         if abs(drift) + 2.0 * np.sqrt(2.0) * se_q >= 0.25 * drop:
             return None
-        # onset: the wide band is entered early on a slow approach. From the end back, each
-        # block above the level by more than its standard error counts for an approach
-        # still going on, each other one against: the onset is where that sum is lowest
-        lo, hi = max(0, s - 2 * q), min(len(med), s + 2 * q)
-        run = np.cumsum((med[lo:hi] - level - se_blk)[::-1])[::-1]
-        onset = lo + int(np.argmin(run))
+        # onset: the wide band is entered early on a slow approach; the corner of the
+        # best "descent, then flat" fit is where the improvement stopped
+        onset = _corner(med, max(0, s - 2 * q), min(len(med) - 4, s + q))
+        if onset is None:
+            return None
+        # converged or stopped: where was the descent before the corner heading? A run that
+        # converges reaches its floor as its improvement dies out (the rate before the
+        # corner, carried on over the flat stretch, adds little); a stop leaves the earlier
+        # rate heading well below the level it stays at
+        if any(_accelerated(med, e, se_blk) for e in {onset, s, (onset + s) // 2}):
+            return None  # the fall right before was a sudden one: a schedule step
+        w = max(6, min(onset, len(med) - onset) // 2)
+        if onset < w:
+            return None
+        heading = _heading(med[onset - w : onset + 1], len(med) - 1 - onset)
+        if heading < max(band, 0.5 * drop):
+            return None
         return self.first_b + onset, level, drop
 
     def _message(self, onset: int, now: int, level: float, drop: float) -> str:
         return (f"{self.ctx.tag} has not improved for {now - onset} steps (since step {onset}, "
                 f"level {fmt(level)}) after falling by {fmt(drop)} just before: a plateau")
 
+
+
+FIT_ROWS = 256  # block medians a fit uses at most (evenly spaced): bounded cost on long runs
+
+
+def _sse(a: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    r = y - a @ coef
+    return float(r @ r), coef
+
+
+def _corner(med: np.ndarray, lo: int, hi: int) -> int | None:
+    """Index in [lo, hi] of the corner of the least-squares fit of med[lo:] by a curve that
+    descends (a parabola in the distance to the corner) and is constant after it. Fitted on
+    at most FIT_ROWS evenly spaced medians; candidates every `stride` blocks, then every
+    block around the best one."""
+    if hi - lo < 2:
+        return None
+    stride = max(1, (len(med) - lo) // FIT_ROWS)
+    t = np.arange(lo, len(med), stride, dtype=float)
+    y = med[lo::stride]
+
+    def fit(o: int) -> float:
+        x = np.maximum(o - t, 0.0)
+        return _sse(np.stack([np.ones_like(x), x, x * x], axis=1), y)[0]
+
+    coarse = range(lo + 2, hi + 1, stride)
+    if not len(coarse):
+        return None
+    at = min(coarse, key=fit)
+    fine = range(max(lo + 2, at - stride + 1), min(hi, at + stride - 1) + 1,
+                 max(1, stride // 16))
+    return min(fine, key=fit) if len(fine) else at
+
+
+def _heading(desc: np.ndarray, ahead: int) -> float:
+    """How much further the descent `desc` (block medians up to the corner) would have
+    fallen over `ahead` more blocks at its own rate: the best least-squares fit among a
+    straight line and exponential approaches to a floor (rates from a twentieth to five
+    per window), carried forward."""
+    n = len(desc)
+    stride = max(1, n // FIT_ROWS)
+    u = (np.arange(n, dtype=float) - (n - 1))[::-1][::stride][::-1]  # 0 at the corner
+    y = desc[::-1][::stride][::-1]
+    best, fall = np.inf, 0.0
+    for k in np.concatenate(([0.0], np.geomspace(0.05, 5.0, 16) / n)):
+        basis = u if k == 0 else np.exp(-k * u)
+        sse, coef = _sse(np.stack([np.ones(len(u)), basis], axis=1), y)
+        if sse < best:
+            best = sse
+            fall = -coef[1] * ahead if k == 0 else coef[1] * (1.0 - np.exp(-k * ahead))
+    return float(fall)
+
+
+def _accelerated(med: np.ndarray, onset: int, se: float) -> bool:
+    """Whether the descent sped up right before `onset`, at any scale from 2 blocks to a
+    quarter of the way back: over the last w blocks it fell more than 1.5x as much as over
+    the w blocks before (beyond the noise of a block median). A learning curve that slows
+    down and stops falls less and less; a learning-rate cut makes it fall faster at once."""
+    w = 2
+    while onset - 2 * w >= 0 and w <= max(2, onset // 4):
+        y = [float(np.median(med[max(0, k - 1) : k + 2])) for k in (onset - 2 * w, onset - w, onset)]
+        last, prev = y[1] - y[2], y[0] - y[1]
+        if last > 1.5 * max(prev, 0.0) + 12.0 * se:  # 2.5 y1 - y2 - 1.5 y0: 4 sigmas
+            return True
+        w = max(w + 1, w * 3 // 2)
+    return False

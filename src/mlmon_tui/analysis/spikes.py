@@ -30,6 +30,8 @@ GROWTH_BLOCKS = 32  # the growth rule's reference: lowest rolling median of this
 GROWTH_CONFIRM = 3  # points in a row above explode_factor x that reference
 GROWTH_ONSET = 1.5  # the climb starts after the last point within this factor of it
 GROWTH_BACK = 2.0  # a blow-up is over when the norm is back within this factor of its level
+CALM_POINTS = 16  # after a chaotic stretch: the points right before a tall one that set its bar
+CALM_FACTOR = 5.0  # ...which must stand this many times above the rolling median
 
 
 class SpikeDetector(Detector):
@@ -61,6 +63,15 @@ class SpikeDetector(Detector):
             thr = np.where(np.isfinite(lmad) & (med > 0), med * (ratio - 1), lin)
             thr = np.maximum(thr, 1e-12)
             cand = np.isfinite(v) & (v - med > thr)  # NaN median (too early) compares False
+            # after a chaotic stretch the window's scale stays high for a window and more:
+            # a point far above a median it is far above, judged on the calm points right
+            # before it instead (few points qualify, so this costs little)
+            tall = ~cand & np.isfinite(v) & (med > 0) & (v > CALM_FACTOR * med)
+        for j in np.flatnonzero(tall):
+            t = self._calm_thr(view, n0 + int(j), float(med[j]), float(lmad[j]))
+            if t is not None and v[j] - med[j] > t:
+                thr[j], cand[j] = t, True
+        with np.errstate(invalid="ignore"):
             explode = np.zeros(len(v), bool)
             if self.grad:
                 explode = np.isfinite(v) & ((cand & (v > cfg.explode_factor * med))
@@ -77,6 +88,25 @@ class SpikeDetector(Detector):
             self.pending.append((i, m, float(thr[j]), bool(explode[j])))
             self.quiet_until = i + cfg.spike_recover_points
         self._resolve(view, n1, final=False)
+
+    def _calm_thr(self, view: View, i: int, med: float, lmad: float) -> float | None:
+        """The height above `med` a point must exceed when the rolling window still holds a
+        chaotic stretch that has ended: the log-MAD of the CALM_POINTS points right before
+        it, when that is under half the window's (a calm that is not a chance dip of
+        ordinary noise), in place of the window's. None when the window's scale stands."""
+        cfg = self.ctx.cfg
+        if not np.isfinite(lmad) or i < CALM_POINTS:
+            return None
+        recent = view.value[i - CALM_POINTS : i]
+        recent = recent[np.isfinite(recent)]
+        if len(recent) < CALM_POINTS * 3 // 4 or not (recent > 0).all():
+            return None
+        logs = np.log(recent)
+        calm = float(np.median(np.abs(logs - np.median(logs))))
+        if calm >= 0.5 * lmad:
+            return None
+        ratio = np.exp(max(cfg.spike_z_log * MAD_TO_SIGMA * calm, np.log1p(cfg.spike_rel)))
+        return med * (ratio - 1)
 
     def _growth(self, view: View, n0: int, n1: int) -> None:
         """Exploding gradients that build up over a few dozen steps (x1.05 to x1.2 a step, the
