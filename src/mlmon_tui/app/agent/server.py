@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import sys
 
@@ -13,15 +12,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from mlmon_tui.app.agent.collector import DEFAULT_MAX_SERIES, MlmonCollector
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from mlmon_tui.sources.socket.protocol import is_loopback
 
 
 class _Server(ThreadingMixIn, WSGIServer):
