@@ -310,6 +310,8 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         box.display = True
 
     def on_runs_panel_highlighted(self, event: RunsPanel.Highlighted) -> None:
+        if not self.screen_stack:  # posted by a refresh just before the app closed
+            return
         self._set_highlight(event.run, event.by_user)
         self._update_details()
 

@@ -221,6 +221,8 @@ class SweepView:
         self._toggle(event.run)
 
     def on_runs_table_highlighted(self, event: RunsTable.Highlighted) -> None:
+        if not self.screen_stack:  # posted by a refresh just before the app closed
+            return
         self._set_highlight(event.run, event.by_user)
         self._update_details()
 
