@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -64,6 +65,12 @@ def _screen(logdir, mode: str, env: dict) -> tuple[str, str]:
     e = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", **env)
     if "NO_COLOR" not in env:
         e.pop("NO_COLOR", None)
+    # a tmux server that is already running gives a new session its own environment, not
+    # the client's: set (and unset) the variables on the command itself
+    assign = {"TERM": "xterm-256color", "COLORTERM": "truecolor", **env}
+    prefix = ["env"] + ([] if "NO_COLOR" in env else ["-u", "NO_COLOR"])
+    prefix += [f"{k}={v}" for k, v in assign.items()]
+    cmd = " ".join(shlex.quote(x) for x in prefix) + " " + cmd
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "36", cmd],
                    check=True, env=e)
     try:
