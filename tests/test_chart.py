@@ -365,6 +365,7 @@ async def test_one_line_legend_shows_new_values_at_most_every_few_seconds():
     async with app.run_test(size=(38, 8)) as pilot:
         chart = app.query_one(Chart)
         chart.LEGEND_SECONDS = 0.6
+        chart.LEGEND_SLACK = 0.3
         await settle(pilot, chart)
         assert "0.5" in screen_lines(app)[-1]
         await asyncio.sleep(0.7)  # a while after the last change: the next is shown at once
@@ -374,7 +375,37 @@ async def test_one_line_legend_shows_new_values_at_most_every_few_seconds():
         await settle(pilot, chart)
         legend = screen_lines(app)[-1]
         assert "0.25" in legend and "1.25" in legend and "0.125" not in legend  # held back
-        await asyncio.sleep(0.8)
+        await asyncio.sleep(0.7)
+        await pilot.pause()
+        assert "0.125" not in screen_lines(app)[-1]  # due, but waits for a frame a while
+        await asyncio.sleep(0.5)
         await pilot.pause()
         legend = screen_lines(app)[-1]
-        assert "0.125" in legend and "1.125" in legend  # the latest values, once due
+        assert "0.125" in legend and "1.125" in legend  # no frame came: shown on its own
+
+
+async def test_one_line_legend_due_is_shown_with_the_next_frame():
+    """A held-back legend that is due goes out with the chart's next frame (one write for
+    both), not on a timer of its own."""
+    import asyncio
+
+    st = Store()
+    x = np.arange(100)
+    st.apply(Update(scalars=[batch(r, x, np.full(100, 0.5 + k)) for k, r in enumerate("ab")]))
+    app = ChartApp(st, ["a", "b"], ChartOptions(smoothing=0))
+    async with app.run_test(size=(38, 8)) as pilot:
+        chart = app.query_one(Chart)
+        chart.LEGEND_SECONDS = 0.4
+        chart.LEGEND_SLACK = 60.0  # the timer would come far too late
+        await settle(pilot, chart)
+        await asyncio.sleep(0.5)
+        st.apply(Update(scalars=[batch(r, [100], [0.25 + k]) for k, r in enumerate("ab")]))
+        await settle(pilot, chart)
+        st.apply(Update(scalars=[batch(r, [101], [0.125 + k]) for k, r in enumerate("ab")]))
+        await settle(pilot, chart)
+        assert "0.125" not in screen_lines(app)[-1]  # held back
+        await asyncio.sleep(0.5)
+        chart.poll()  # the next frame, with nothing new for the plot
+        await pilot.pause()
+        legend = screen_lines(app)[-1]
+        assert "0.125" in legend and "1.125" in legend

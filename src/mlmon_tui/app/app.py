@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 import time
@@ -201,7 +202,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         self.services.start(live=self.watch_live)
         if not self.watch_live:
             self._main.query_one(GaugesPanel).display = False
-        self.set_interval(1.0, self._tick)
+        self._tick_timer = self.set_interval(1.0, self._tick)
         self.call_after_refresh(self._update)
 
     def on_unmount(self) -> None:
@@ -220,21 +221,32 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         if not self._pending:
             self._pending = True
             wait = self._last_draw + self.refresh_seconds - time.monotonic()
-            self.set_timer(max(SETTLE_SECONDS, wait), self._deferred_update)
+            # the loop's own timer: a Textual timer is a task of its own, started for
+            # every frame (a millisecond of CPU each time)
+            asyncio.get_running_loop().call_later(max(SETTLE_SECONDS, wait), self._deferred_update)
 
     def _deferred_update(self) -> None:
         self._pending = False
-        self._update()
+        if not self.is_running or not self.screen_stack:
+            return
+        try:
+            self._update()
+        except Exception as e:  # as a Textual timer would: show it and close
+            self._handle_exception(e)
+            return
+        # the frame just drawn took the gauges' new sample: the tick waits a whole second
+        # from here, so live data and gauges share one frame (one compositor pass, one write)
+        self._tick_timer.reset()
 
     @_quiet_when_closing
     def _tick(self) -> None:
         """Once a second: new gauges; run states move with the clock even without data, but
         only at known times (a run's last point getting old, the health monitor's verdict),
         so an idle monitor looks at nothing else."""
-        self._update_gauges()
         if self.store.version != self._seen_version:
-            self._update()  # runs and status included
+            self._update()  # gauges, runs and status included
             return
+        self._update_gauges()
         health = self.services.health
         key = (self.services.findings_version, tuple(health.run_states.copy().items()),
                len(self.store.problems), self.watcher.mode)
@@ -251,6 +263,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
     def _update_all(self) -> None:
         self._last_draw = time.monotonic()
         self._seen_version = self.store.version
+        self._update_gauges()
         self._update_runs()
         self._update_layout()
         self._update_findings()

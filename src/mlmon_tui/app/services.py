@@ -20,6 +20,10 @@ from mlmon_tui.sources.watch.watcher import Watcher
 from mlmon_tui.store import Store
 
 CLOCK_CHECK_SECONDS = 5.0
+# Live data is analysed at most this often: the detectors' cost is mostly per series and
+# call, not per point, so ten live runs logging every second cost a third as much; a finding
+# shows up at most this much later (the first data is analysed at once).
+HEALTH_SECONDS = 3.0
 
 
 class Services:
@@ -52,6 +56,8 @@ class Services:
         self.alerter = Alerter(alerts)  # each new finding announced once per session
         self._hlock = threading.Lock()
         self._last_clock_check = 0.0
+        self._last_health = 0.0  # time.monotonic() of the last analysis of new data
+        self._health_keys: set = set()  # series changed since then
         self.listen = listen
         self.allow_remote = allow_remote
         self.server = None
@@ -132,16 +138,31 @@ class Services:
     # -- callbacks (watcher thread) --------------------------------------------------------
     def _changed(self, changed: set) -> None:
         with self._hlock:
-            try:
-                self.health.update(self.store, changed, now=self.clock())
-            except Exception as e:
-                self.store.add_problem(Problem("health", f"analysis failed: {e!r}", "error"))
-            self._publish()
+            self._health_keys |= changed
+            # the first load is analysed as it comes in (what `check` and the first frames show)
+            if (not self.watcher.loaded.is_set()
+                    or time.monotonic() - self._last_health >= HEALTH_SECONDS):
+                self._analyse()
         if self.on_data is not None:
             self.on_data()
 
+    def _analyse(self) -> bool:
+        """Feed the series changed since the last analysis; call with `_hlock` held."""
+        keys, self._health_keys = self._health_keys, set()
+        self._last_health = time.monotonic()
+        try:
+            self.health.update(self.store, keys, now=self.clock())
+        except Exception as e:
+            self.store.add_problem(Problem("health", f"analysis failed: {e!r}", "error"))
+        return self._publish()
+
     def _tick(self) -> None:
         now = time.monotonic()
+        if self._health_keys and now - self._last_health >= HEALTH_SECONDS:
+            with self._hlock:
+                changed = self._analyse()
+            if changed and self.on_data is not None:
+                self.on_data()
         if now - self._last_clock_check < CLOCK_CHECK_SECONDS:
             return
         self._last_clock_check = now

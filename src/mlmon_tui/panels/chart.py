@@ -142,6 +142,7 @@ class Chart(Widget):
     finds nothing new costs a few microseconds and sends nothing."""
 
     LEGEND_SECONDS = 2.0  # the one-line legend's values change at most this often
+    LEGEND_SLACK = 1.5  # how long a due legend waits for the next frame before its own
 
     DEFAULT_CSS = """
     Chart { layout: vertical; height: 1fr; min-height: 3; }
@@ -212,6 +213,9 @@ class Chart(Widget):
         w, h = self.size.width, self.size.height
         if w <= 0 or h <= 0:
             return False
+        if (self._legend_pending is not None
+                and time.monotonic() >= self._legend_drawn + self.LEGEND_SECONDS):
+            self._flush_legend()  # in this frame, not in one of its own
         with self.store.lock:
             versions = []
             for run, _ in self.runs:
@@ -318,12 +322,16 @@ class Chart(Widget):
             if wait > 0:
                 self._legend_pending = (lines, keys)
                 if self._legend_timer is None:
-                    self._legend_timer = self.set_timer(wait, self._flush_legend)
+                    # a later poll shows it with the rest of its frame; the timer only
+                    # catches the last change when no more frames come
+                    self._legend_timer = self.set_timer(wait + self.LEGEND_SLACK, self._flush_legend)
                 return
         self._show_legend(lines, keys)
 
     def _flush_legend(self) -> None:
-        self._legend_timer = None
+        if self._legend_timer is not None:
+            self._legend_timer.stop()
+            self._legend_timer = None
         pending, self._legend_pending = self._legend_pending, None
         if pending is not None and self.is_mounted:
             self._show_legend(*pending)

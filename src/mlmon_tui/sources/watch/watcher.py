@@ -192,7 +192,7 @@ class Watcher:
             self.mode = "read once"
         self._scan()
         for _ in range(max_rounds):
-            if not self._sweep(list(self._sources)):
+            if not self._sweep(list(self._sources), first=True):
                 break
         self.loaded.set()
 
@@ -315,11 +315,13 @@ class Watcher:
             prefix = self.roots.prefix.get(root, self.roots.prefix.get(path, ""))
             self._sources[path] = _Tracked(source, prefix)
 
-    def _sweep(self, paths: list[Path]) -> bool:
-        """Poll the given sources; apply what they found. True when anything was new."""
+    def _sweep(self, paths: list[Path], first: bool = False) -> bool:
+        """Poll the given sources; apply what they found. True when anything was new.
+        A long sweep tells what it has every 0.5 s; the first load tells its first file
+        at once (the first frame), a live sweep tells everything once, at its end."""
         changed: set = set()
         got = False
-        told = time.monotonic() - 0.5  # the first file read is shown at once, then every 0.5 s
+        told = time.monotonic() - (0.5 if first else 0.0)
         for path in paths:
             if path in self._ignored and path not in self._sources:
                 self._consider(path, self.roots.root_of(path))
