@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from rich.style import Style
 
-from mlmon_tui.panels.palette import RunColour
+from mlmon_tui.panels.palette import RunColour, style_of
 
 from mlmon_tui.store.decimate import Columns, minmax_columns_many
 
@@ -48,7 +48,7 @@ def layers(data, smoothing: bool, highlight: str | None) -> list[tuple]:
     `RunColour`) it comes out as some other colour (often red, which means an error), so
     there nothing is dimmed."""
     def style(rd, dim: bool, bold: bool = False) -> Style:
-        return Style(color=rd.colour, dim=dim and not isinstance(rd.colour, RunColour), bold=bold)
+        return style_of(rd.colour, dim and not isinstance(rd.colour, RunColour), bold)
 
     if highlight is None or not any(rd.run == highlight for rd in data):
         out = [(rd.raw, style(rd, smoothing), rd) for rd in data]

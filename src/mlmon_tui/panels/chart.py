@@ -276,6 +276,11 @@ class Chart(Widget):
                 self.store, self.tag, self.runs, self.options, self.markers, self.state, 2 * lay.plot_w
             )
             bands = collect_bands(self.store, self.tag, self.runs, self.options, xr, 2 * lay.plot_w)
+        same = cf.unchanged(self.state, data, xr, self.options, lay.plot_w, lay.plot_h,
+                            bands, self.highlight)
+        if same is not None and same[0] is self.frame:  # the plot's cells would not change
+            self._update_text(lay, same[1], data)
+            return
         frame, info = cf.draw(self.state, data, xr, self.options, lay.plot_w, lay.plot_h,
                               bands, self.highlight)
         old, self.frame = self.frame, frame

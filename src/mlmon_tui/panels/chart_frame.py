@@ -8,7 +8,7 @@ per-dot-column min/max, raw and smoothed; `draw` puts them on a reused braille c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rich.style import Style
@@ -18,7 +18,7 @@ from mlmon_tui.analysis.names import fit_labels
 from mlmon_tui.panels import bands as sweep_bands
 from mlmon_tui.panels.axis import format_tick, format_value, log_ticks, nice_ceil, nice_step, ticks
 from mlmon_tui.panels.braille import MARK_FINDING, MARK_NAN, MARK_NEGINF, MARK_POSINF, Canvas
-from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR, RunColour, pattern_of
+from mlmon_tui.panels.palette import ERROR_COLOUR, WARNING_COLOUR, RunColour, pattern_of, style_of
 from mlmon_tui.panels.palette import swatch as pattern_swatch
 from mlmon_tui.store.decimate import Columns, empty_columns, extend_columns, minmax_columns_many
 from mlmon_tui.store.smoothing import IncrementalEma
@@ -85,10 +85,21 @@ class FrameInfo:
     n_bad: int = 0
 
 
+@dataclass
+class Drawn:
+    """What the canvas holds: the frame's context and each run's columns when drawn."""
+
+    ctx: tuple
+    layers: list[tuple[Columns, Columns | None]]
+    info: FrameInfo
+    frame: Frame
+
+
 class ChartState:
     """What survives between frames: stable ranges, the canvas, the smoothing cache."""
 
     def __init__(self) -> None:
+        self.drawn: Drawn | None = None
         self.canvas: Canvas | None = None
         self.xr: tuple[float, float] | None = None
         self.yr: tuple[float, float] | None = None
@@ -97,31 +108,29 @@ class ChartState:
 
     def reset_ranges(self) -> None:
         self.xr = self.yr = None
+        self.drawn = None
 
     def smoothed(self, run: str, series, weight: float) -> np.ndarray:
         """The EMA of a series' values (step order), extended when points were appended."""
         n = len(series)
         hit = self.smooth_cache.get(run)
         if hit is not None:
-            sid, w, m, head, tail, ema, out = hit
-            if (sid, w) == (id(series), weight) and n >= m and m:
-                same = series.step[0] == head and _same_point(series, m - 1, tail)
-                if same and n == m:
+            s, w, m, rewrites, ema, out = hit
+            if s is series and w == weight and rewrites == series.rewrites and n >= m and m:
+                if n == m:
                     return out
-                if same:
-                    out = ema.update(series.value, appended=True)
-                    self.smooth_cache[run] = (sid, w, n, head, _point(series, n - 1), ema, out)
-                    return out
+                out = ema.update(series.value, appended=True)
+                self.smooth_cache[run] = (series, w, n, rewrites, ema, out)
+                return out
         ema = IncrementalEma(weight)
         out = ema.update(series.value, appended=False)
-        self.smooth_cache[run] = (id(series), weight, n, series.step[0], _point(series, n - 1), ema, out)
+        self.smooth_cache[run] = (series, weight, n, series.rewrites, ema, out)
         return out
-
 
     def smooth_generation(self, run: str) -> tuple | None:
         """Changes whenever the run's smoothed values were recomputed rather than extended."""
         hit = self.smooth_cache.get(run)
-        return (id(hit[5]), hit[5].generation) if hit is not None else None
+        return (id(hit[4]), hit[4].generation) if hit is not None else None
 
     def columns(self, run: str, series, x, ys, key: tuple, appendable: bool) -> list[Columns]:
         """Decimated columns of `ys` over `x`; when the series only grew since the last call
@@ -129,26 +138,18 @@ class ChartState:
         n = len(series)
         hit = self.column_cache.get(run)
         if appendable and hit is not None:
-            sid, k, m, head, tail, cols = hit
-            if (sid, k) == (id(series), key) and m <= n and series.step[0] == head and _same_point(series, m - 1, tail):
+            s, k, m, rewrites, cols = hit
+            if s is series and k == key and rewrites == series.rewrites and m <= n:
                 if n > m:
                     cols = extend_columns(cols, x, ys, key[2], key[3], key[4], prev_len=m)
-                    self.column_cache[run] = (sid, k, n, head, _point(series, n - 1), cols)
+                    self.column_cache[run] = (series, k, n, rewrites, cols)
                 return cols
         cols = minmax_columns_many(x, ys, key[2], key[3], key[4])
         if appendable:
-            self.column_cache[run] = (id(series), key, n, series.step[0], _point(series, n - 1), cols)
+            self.column_cache[run] = (series, key, n, series.rewrites, cols)
         else:
             self.column_cache.pop(run, None)
         return cols
-
-
-def _point(series, i: int) -> tuple[int, bytes]:
-    return int(series.step[i]), series.value[i].tobytes()
-
-
-def _same_point(series, i: int, point: tuple[int, bytes]) -> bool:
-    return _point(series, i) == point
 
 
 def _x_of(series, x_mode: str) -> np.ndarray:
@@ -194,8 +195,11 @@ def collect(store, tag: str, runs, options, markers, state: ChartState, ncols: i
         if s is not None:
             if options.smoothing > 0:
                 sm = state.smoothed(rd.run, s, options.smoothing)  # step order, as TensorBoard
-                fin = np.flatnonzero(np.isfinite(sm[-64:]))
-                if len(fin):
+                last_sm = float(sm[-1])
+                fin = () if math.isfinite(last_sm) else np.flatnonzero(np.isfinite(sm[-64:]))
+                if math.isfinite(last_sm):
+                    rd.smoothed_last = last_sm
+                elif len(fin):
                     rd.smoothed_last = float(sm[len(sm) - min(64, len(sm)) + fin[-1]])
                 else:
                     fin = np.flatnonzero(np.isfinite(sm))
@@ -255,6 +259,52 @@ def _stable_y(state: ChartState, data: list[RunData], log_y: bool, rows: int) ->
     return state.yr
 
 
+def _context(data: list[RunData], xr, options, w: int, h: int, highlight) -> tuple:
+    return (xr, options, w, h, highlight,
+            tuple((rd.run, rd.colour, tuple(rd.finding_x)) for rd in data))
+
+
+_MARKED = ("nan_x", "posinf_x", "neginf_x")
+
+
+def unchanged(state: ChartState, data: list[RunData], xr, options, w: int, h: int,
+              bands=(), highlight: str | None = None) -> tuple[Frame, FrameInfo] | None:
+    """The last frame, when `draw` would give exactly its cells again; else None.
+
+    The live case: each run's points went into its last dot column (`extend_columns` then
+    shares the other columns' arrays with the frame drawn), the ranges held, and that
+    column's min and max fall on the same dot rows as when drawn. A dot column's span is
+    floor(min(its max, the path from its neighbours) + 0.5) (and the same for the bottom);
+    the last column has no right neighbour and its left one did not move, so equal rows of
+    its own min and max mean equal cells."""
+    d = state.drawn
+    c = state.canvas
+    if d is None or c is None or bands or len(d.layers) != len(data):
+        return None
+    if _context(data, xr, options, w, h, highlight) != d.ctx:
+        return None
+    vals = []
+    for rd, (raw, smooth) in zip(data, d.layers):
+        for new, old in ((rd.raw, raw), (rd.smooth, smooth)):
+            if new is old:
+                continue
+            if new is None or old is None or new.col is not old.col or new.first is not old.first:
+                return None
+            if any(getattr(new, f) is not getattr(old, f) for f in _MARKED):
+                return None
+            if len(new):
+                vals += (new.ymin[-1], new.ymax[-1], old.ymin[-1], old.ymax[-1])
+    extents = data + [RunData("", "", raw=b) for b, _ in bands]
+    if _stable_y(state, extents, options.log_y, h) != (d.info.y0, d.info.y1):
+        return None
+    if vals:
+        rows = np.floor(c.y_to_dot_row(np.asarray(vals)) + 0.5).reshape(-1, 2, 2)
+        if not np.array_equal(rows[:, 0], rows[:, 1], equal_nan=True):
+            return None
+    n_bad = sum(rd.n_bad for rd in data)
+    return d.frame, replace(d.info, n_bad=n_bad)
+
+
 def draw(state: ChartState, data: list[RunData], xr, options, w: int, h: int,
          bands=(), highlight: str | None = None) -> tuple[Frame, FrameInfo]:
     """`bands`: [(Columns, style)] shaded under the lines; `highlight`: the run drawn on top."""
@@ -273,7 +323,7 @@ def draw(state: ChartState, data: list[RunData], xr, options, w: int, h: int,
     c.draw_layers([(cols, st) for cols, st, _ in lay], [pattern_of(rd.colour) for _, _, rd in lay])
     n_bad = 0
     for rd in data:
-        mark = Style(color=rd.colour, bold=True)
+        mark = style_of(rd.colour, bold=True)
         c.mark_x(rd.raw.nan_x, MARK_NAN, mark)
         c.mark_x(rd.raw.posinf_x, MARK_POSINF, mark)
         c.mark_x(rd.raw.neginf_x, MARK_NEGINF, mark, bottom=True)
@@ -281,9 +331,13 @@ def draw(state: ChartState, data: list[RunData], xr, options, w: int, h: int,
     for rd in data:
         for x, severity in rd.finding_x:
             colour = ERROR_COLOUR if severity == "error" else WARNING_COLOUR
-            c.mark_x(np.array([x]), MARK_FINDING, Style(color=colour, bold=True))
+            c.mark_x(np.array([x]), MARK_FINDING, style_of(colour, bold=True))
     codes, sid = c.cells()
-    return Frame(codes, sid, list(c.styles)), FrameInfo(xr[0], xr[1], y0, y1, options.log_y, n_bad)
+    frame = Frame(codes, sid, list(c.styles))
+    info = FrameInfo(xr[0], xr[1], y0, y1, options.log_y, n_bad)
+    state.drawn = Drawn(_context(data, xr, options, w, h, highlight),
+                        [(rd.raw, rd.smooth) for rd in data], info, frame)
+    return frame, info
 
 
 def row_spans(rows: np.ndarray) -> list[tuple[int, int]]:
@@ -372,7 +426,7 @@ def legend_lines(data: list[RunData], options, lay: Layout, labels: dict | None 
         for rd, name in zip(data, fit_labels(names, 10)):
             shown = rd.smoothed_last if smoothing and rd.smoothed_last is not None else rd.last
             t.append(sample(rd, 3) + " " if patterned else swatch[0],
-                     Style(color=rd.colour) if options.color else None)
+                     style_of(rd.colour) if options.color else None)
             t.append(f"{name} {fmt(shown)}  ")
         t.truncate(lay.w)
         return [[t]]
@@ -399,7 +453,7 @@ def legend_lines(data: list[RunData], options, lay: Layout, labels: dict | None 
     out = []
     for rd, (vals, extra), name in zip(data, cells, fit_labels(names, room)):
         head = Text(no_wrap=True, overflow="crop")
-        head.append(sample(rd, width), Style(color=rd.colour) if options.color else None)
+        head.append(sample(rd, width), style_of(rd.colour) if options.color else None)
         head.append(" " + name.ljust(room) + "  ")
         parts = [head, Text(vals.rjust(wv), Style(bold=True), no_wrap=True, overflow="crop")]
         if show_extra:

@@ -9,6 +9,10 @@ mapped to the nearest of 16 and several runs would come out alike)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from rich.style import Style
+
 RUN_COLOURS: tuple[str, ...] = (
     "#5fafff",  # blue          (xterm 75)
     "#ff8700",  # orange        (208)
@@ -85,3 +89,9 @@ def swatch(pattern: int, unicode: bool = True, cells: int = 3) -> str:
         else:
             out.append("-" if left and right else "," if left else "." if right else " ")
     return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def style_of(colour: str, dim: bool = False, bold: bool = False) -> Style:
+    """A run's line style, made once (a Rich `Style` costs more to build than to draw)."""
+    return Style(color=str(colour), dim=dim, bold=bold)

@@ -13,12 +13,13 @@ _DTYPES = (np.int64, np.float64, np.float64, np.uint16)
 
 
 class Series:
-    __slots__ = ("_cols", "_n", "version", "n_nan", "n_inf", "_min", "_max")
+    __slots__ = ("_cols", "_n", "version", "rewrites", "n_nan", "n_inf", "_min", "_max")
 
     def __init__(self) -> None:
         self._cols = [np.empty(0, dtype=d) for d in _DTYPES]
         self._n = 0
-        self.version = 0
+        self.version = 0  # counts every change
+        self.rewrites = 0  # counts changes other than points added at the end
         self.n_nan = 0
         self.n_inf = 0
         self._min = np.inf
@@ -93,6 +94,7 @@ class Series:
             order = np.argsort(self.step, kind="stable")
             for col in self._cols:
                 col[: self._n] = col[: self._n][order]
+            self.rewrites += 1
         self._account(value)
         self.version += 1
 
@@ -116,6 +118,7 @@ class Series:
         self._n = m
         self._recount()
         self.version += 1
+        self.rewrites += 1
 
     def _reserve(self, need: int) -> None:
         cap = len(self._cols[0])

@@ -21,9 +21,12 @@ product on a busy 2-core machine was 9x slower with OpenBLAS's default threads).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _BLOCK = 64
+_FEW = 4  # appended points up to this many are smoothed in plain Python
 _NEGLIGIBLE = 1e-20  # a power of the factor below this is dropped (float64 keeps 1e-16)
 
 
@@ -113,6 +116,8 @@ class IncrementalEma:
             if np.all(new == self._const):
                 return self._store(new)
             return self._reset(v)  # the series just stopped being constant
+        if len(new) <= _FEW:
+            return self._store_few(new.tolist(), w)
         finite = np.isfinite(new)
         x = new[finite]
         out = new.copy()
@@ -127,6 +132,24 @@ class IncrementalEma:
                 last[:head] /= 1.0 - np.power(w, num[:head].astype(np.float64))
             out[finite] = last
         return self._store(out)
+
+    def _store_few(self, new: list[float], w: float) -> np.ndarray:
+        """A few new points (the live case): the same recurrence in plain Python, where a
+        numpy call costs more than a point. Same operations, in the same order, as the
+        vector path for one point; for several, `linear_scan`'s sums in another order (the
+        last bits may differ, as between any two float summation orders)."""
+        last, num = self._last, self._num
+        out = []
+        threshold = int(math.ceil(-38.0 / math.log(w)))
+        for x in new:
+            if not math.isfinite(x):
+                out.append(x)
+                continue
+            last = (1.0 - w) * x + last * w
+            num += 1
+            out.append(last / (1.0 - w ** float(num)) if num <= threshold + 1 else last)
+        self._last, self._num = last, num
+        return self._store(np.asarray(out, dtype=np.float64))
 
     def _reset(self, v: np.ndarray) -> np.ndarray:
         self.generation += 1
