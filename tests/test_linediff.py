@@ -50,3 +50,43 @@ def test_changes_far_apart_are_separate_spans_and_near_ones_one():
     line, spans = diff(a, b)
     assert line.text == b.text
     assert [s.text for s in line][1] == "6  b 0.36"
+
+
+def test_spans_of_lines_cut_alike_equal_a_cell_by_cell_comparison():
+    """Lines cut into segments of the same lengths and styles (a new number in place) are
+    compared segment by segment: the spans must be those of a plain cell-by-cell scan."""
+    import random
+
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual.strip import Strip
+
+    from mlmon_tui.panels.linediff import GAP, changed_spans
+
+    def reference(a: str, b: str) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        for x in range(len(b)):
+            if a[x] != b[x]:
+                if spans and x - spans[-1][1] < GAP:
+                    spans[-1] = (spans[-1][0], x + 1)
+                else:
+                    spans.append((x, x + 1))
+        return spans
+
+    rng = random.Random(5)
+    styles = [Style(color="red"), Style(bold=True), None]
+    for _ in range(300):
+        cuts = sorted(rng.sample(range(1, 60), rng.randint(0, 6)))
+        bounds = [0, *cuts, 60]
+        old = "".join(rng.choice("0123456789 ab") for _ in range(60))
+        new = list(old)
+        for _ in range(rng.randint(0, 8)):
+            new[rng.randrange(60)] = rng.choice("0123456789 ab")
+        new = "".join(new)
+        seg_styles = [rng.choice(styles) for _ in bounds[:-1]]
+
+        def strip(text: str) -> Strip:
+            return Strip([Segment(text[a:b], st) for (a, b), st in
+                          zip(zip(bounds[:-1], bounds[1:]), seg_styles)])
+
+        assert changed_spans(strip(old), strip(new)) == reference(old, new)

@@ -174,6 +174,7 @@ class Chart(Widget):
         self._legend_pending: tuple | None = None  # (lines, keys) waiting for LEGEND_SECONDS
         self._legend_timer = None
         self._axis_text = ("", "")
+        self._axis_key: tuple = ()
         self._title = ""
 
     # -- public API ------------------------------------------------------------------
@@ -265,6 +266,7 @@ class Chart(Widget):
                 self.call_after_refresh(body.refresh, layout=True)
         self._legend_texts = []
         self._axis_text = ("", "")
+        self._axis_key = ()
 
     def _redraw(self, w: int, h: int) -> None:
         lay = cf.plan_layout(w, h, len(self.runs))
@@ -302,6 +304,11 @@ class Chart(Widget):
         if title != self._title:
             self._title = title
             self.query_one("#chart-title", Static).update(Text(title, no_wrap=True, overflow="ellipsis"))
+        key = (info.x0, info.x1, info.y0, info.y1, info.log_y, lay, self.options)
+        if key == self._axis_key:  # the same ranges: the same labels
+            self._update_legend(lay, data)
+            return
+        self._axis_key = key
         ytext = "\n".join(cf.y_labels(info, lay, self.options))
         xtext = cf.x_labels(info, lay, self.options)
         if (ytext, xtext) != self._axis_text:

@@ -65,24 +65,27 @@ class _Cell(Widget):
         self._strip: Strip | None = None
         self._style = None  # the widget style `_strip` was drawn with
 
-    def set(self, text: Text) -> bool:
+    def set(self, text: Text, style=None) -> bool:
+        """`style`: this cell's `rich_style` when the caller knows it (it walks the DOM)."""
         if text == self.text:
             return False
         self.text = text
         old, width = self._strip, self.size.width
-        if old is None or old.cell_length != width or self._style != self.rich_style:
+        if style is None:
+            style = self.rich_style
+        if old is None or old.cell_length != width or self._style != style:
             self._strip = None
             self.refresh()
             return True
         # only the cells that differ from the screen are repainted and resent
-        self._strip, spans = diff(old, self._render(width))
+        self._strip, spans = diff(old, self._render(width, style))
         for x1, x2 in spans:
             self.refresh(Region(x1, 0, x2 - x1, 1))
         return True
 
-    def _render(self, width: int) -> Strip:
+    def _render(self, width: int, style=None) -> Strip:
         segs = list(self.text.render(self.app.console, end=""))
-        self._style = style = self.rich_style
+        self._style = style = self.rich_style if style is None else style
         return Strip(segs).adjust_cell_length(width).apply_style(style)
 
     def render_line(self, y: int) -> Strip:
@@ -105,12 +108,13 @@ class _Row(Widget):
     def compose(self):
         yield from self.cells
 
-    def set(self, text: Text) -> int:
-        """Show this line; return how many cells changed."""
+    def set(self, text: Text, style=None) -> int:
+        """Show this line; return how many cells changed. `style`: the cells' `rich_style`
+        (all cells are styled alike), when the caller knows it."""
         pieces = text.divide(self.cuts) if text.cell_len == len(text.plain) else [text]
         changed = 0
         for k, cell in enumerate(self.cells):
-            changed += cell.set(pieces[k] if k < len(pieces) else Text())
+            changed += cell.set(pieces[k] if k < len(pieces) else Text(), style)
         return changed
 
 
@@ -198,8 +202,12 @@ class GaugesPanel(Widget):
                 self._shorter = 0
             new = [_Row(width, self.cell_width) for _ in range(len(lines) - len(self._rows))]
             self._rows += new
+            # every cell has the same style: ask the DOM once (it walks the ancestors)
+            style = (self._rows[0].cells[0].rich_style
+                     if self._rows and self._rows[0].cells and self._rows[0].cells[0].is_mounted
+                     else None)
             for row, line in zip(self._rows, shown):
-                self.cells_refreshed += row.set(line)
+                self.cells_refreshed += row.set(line, style if row.is_mounted else None)
             self._shape = (width, compact)
             if new:
                 self.mount(*new)

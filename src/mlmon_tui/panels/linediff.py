@@ -39,6 +39,9 @@ def changed_spans(old: Strip | None, new: Strip, gap: int = GAP) -> list[tuple[i
     width = new.cell_length
     if old is None or old.cell_length != width:
         return [(0, width)] if width else []
+    fast = _same_cut_spans(old, new, gap)
+    if fast is not None:
+        return fast
     a, b = _cells(old), _cells(new)
     if a is None or b is None or len(a) != len(b):
         return [(0, width)]
@@ -55,6 +58,39 @@ def changed_spans(old: Strip | None, new: Strip, gap: int = GAP) -> list[tuple[i
             spans[-1] = (spans[-1][0], x)
         else:
             spans.append((x1, x))
+    return spans
+
+
+def _same_cut_spans(old: Strip, new: Strip, gap: int) -> list[tuple[int, int]] | None:
+    """`changed_spans` for two lines cut into segments of the same lengths and styles (a
+    new number in the same place, the usual case): whole segments are compared as strings,
+    cells only inside those that differ. None when the cuts differ (the caller goes cell
+    by cell)."""
+    a = [seg for seg in old if not seg.control]
+    b = [seg for seg in new if not seg.control]
+    if len(a) != len(b):
+        return None
+    spans: list[tuple[int, int]] = []
+    x = 0
+    for sa, sb in zip(a, b):
+        ta, tb = sa.text, sb.text
+        n = len(tb)
+        if len(ta) != n or sa.style != sb.style or cell_len(tb) != n or cell_len(ta) != n:
+            return None
+        if ta != tb:
+            i = 0
+            while i < n:
+                if ta[i] == tb[i]:
+                    i += 1
+                    continue
+                x1 = x + i
+                while i < n and ta[i] != tb[i]:
+                    i += 1
+                if spans and x1 - spans[-1][1] < gap:
+                    spans[-1] = (spans[-1][0], x + i)
+                else:
+                    spans.append((x1, x + i))
+        x += n
     return spans
 
 

@@ -172,11 +172,14 @@ class RunsPanel(ScrollView, can_focus=True):
                 self.cursor_row, max(0, len(rows) - 1))
             self.refresh()
             return
+        style = None
         for i, (a, b) in enumerate(zip(old, rows)):
             if a != b:
-                self._update_row(i)
+                if style is None:
+                    style = self.rich_style  # walks the ancestors: once, not per row
+                self._update_row(i, style)
 
-    def _update_row(self, i: int) -> None:
+    def _update_row(self, i: int, style=None) -> None:
         """Draw row `i` again now and repaint only the cells that differ from the screen
         (a new step is a digit or two: the rest of the line is not resent)."""
         old = self._lines[i] if i < len(self._lines) else None
@@ -187,7 +190,7 @@ class RunsPanel(ScrollView, can_focus=True):
                 self._lines[i] = None
             self._refresh_row(i)
             return
-        line, spans = diff(old, self._render_row(i, width))
+        line, spans = diff(old, self._render_row(i, width, style))
         self._lines[i] = line
         for x1, x2 in spans:
             self.cells_refreshed += x2 - x1
@@ -231,18 +234,19 @@ class RunsPanel(ScrollView, can_focus=True):
             self._lines[i] = line
         return line
 
-    def _render_row(self, i: int, width: int) -> Strip:
+    def _render_row(self, i: int, width: int, style=None) -> Strip:
         self._fit(width)
         row = self._rows[i]
         text = row_text(row, width, self._fitted.get(row.name))
         if i == self.cursor_row:
             text.stylize(self.get_component_rich_style("runs--cursor"))
         self.lines_painted += 1
-        return self._strip(text, width)
+        return self._strip(text, width, style)
 
-    def _strip(self, text: Text, width: int) -> Strip:
+    def _strip(self, text: Text, width: int, style=None) -> Strip:
         segments = list(text.render(self.app.console))
-        style = self.rich_style
+        if style is None:
+            style = self.rich_style
         segs = [Segment(s.text, style + s.style if s.style else style) for s in segments
                 if not s.control]
         return Strip(segs).adjust_cell_length(width, style)

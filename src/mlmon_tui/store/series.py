@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 _DTYPES = (np.int64, np.float64, np.float64, np.uint16)
+_FEW = 8  # appends of up to this many points take the plain Python path
 
 
 class Series:
@@ -76,6 +77,8 @@ class Series:
         step = np.asarray(step, dtype=np.int64)
         if not len(step):
             return
+        if len(step) <= _FEW and self._append_few(step, wall, value, src):
+            return
         wall = np.asarray(wall, dtype=np.float64)
         value = np.asarray(value, dtype=np.float64)
         if purge_orphans and self._n and step[0] <= self._cols[0][self._n - 1]:
@@ -97,6 +100,40 @@ class Series:
             self.rewrites += 1
         self._account(value)
         self.version += 1
+
+    def _append_few(self, step: np.ndarray, wall, value, src: int) -> bool:
+        """`append` of a few points at the end, in order (the live case), with plain Python
+        bookkeeping: a numpy reduction costs more than a point here. False: not that case."""
+        st = step.tolist()
+        n = self._n
+        if n and st[0] < self._cols[0][n - 1]:
+            return False
+        for a, b in zip(st, st[1:]):
+            if b < a:
+                return False
+        k = len(st)
+        vals = np.asarray(value, dtype=np.float64).tolist()
+        self._reserve(n + k)
+        cols = self._cols
+        cols[0][n : n + k] = st
+        cols[1][n : n + k] = np.asarray(wall, dtype=np.float64)
+        cols[2][n : n + k] = vals
+        cols[3][n : n + k] = src
+        self._n = n + k
+        lo, hi = self._min, self._max
+        for v in vals:
+            if v - v == 0.0:  # finite
+                if v < lo:
+                    lo = v
+                if v > hi:
+                    hi = v
+            elif v != v:
+                self.n_nan += 1
+            else:
+                self.n_inf += 1
+        self._min, self._max = lo, hi
+        self.version += 1
+        return True
 
     def drop_source(self, src: int) -> int:
         """Drop every point that came from `src`; returns how many were dropped."""

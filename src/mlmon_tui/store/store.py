@@ -87,7 +87,12 @@ class Store:
                     stale.add(batch.run)
                 else:
                     info.points += len(series) - before
-                    ls, fw, lw = int(batch.step.max()), float(batch.wall.min()), float(batch.wall.max())
+                    if len(batch) <= 8:  # the live case: no numpy reductions for a few points
+                        steps, walls = batch.step.tolist(), batch.wall.tolist()
+                        ls, fw, lw = int(max(steps)), float(min(walls)), float(max(walls))
+                    else:
+                        ls = int(batch.step.max())
+                        fw, lw = float(batch.wall.min()), float(batch.wall.max())
                     info.last_step = ls if info.last_step is None else max(info.last_step, ls)
                     info.first_wall = fw if info.first_wall is None else min(info.first_wall, fw)
                     info.last_wall = lw if info.last_wall is None else max(info.last_wall, lw)
