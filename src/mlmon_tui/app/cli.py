@@ -96,8 +96,9 @@ def add_service_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-remote", action="store_true",
                    help="allow --listen on a non-loopback TCP address (no authentication!)")
     p.add_argument("--no-gpu", action="store_true", help="do not query NVIDIA GPUs (NVML)")
-    p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
-                   help="CPU/memory/GPU sampling interval (default 1)")
+    p.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
+                   help="CPU/memory/GPU sampling interval (default 2, as btop and nvitop; "
+                        "each sample costs the box it watches)")
     p.add_argument("--config", metavar="FILE", help="TOML file with health thresholds")
     p.add_argument("--no-bell", action="store_true", help="no terminal bell on a new error")
     from mlmon_tui.app.alerts.options import add_alert_options

@@ -88,6 +88,22 @@ def _dirty_rows(spans) -> dict[int, tuple[int, int]]:
     return rows
 
 
+def _covered(chops, cuts, lines, rows, vx1: int, vx2: int) -> bool:
+    """True when, on each of `lines`, every piece of the screen line that this widget spans
+    and that touches the line's dirty columns was already taken by a widget in front."""
+    for y in lines:
+        r0, r1 = rows[y]
+        line_cuts = cuts[y]
+        taken = chops[y]
+        for k in range(len(line_cuts) - 1):
+            c, nxt = line_cuts[k], line_cuts[k + 1]
+            if c >= vx2 or c >= r1:
+                break
+            if nxt > r0 and c >= vx1 and taken.get(c) is None:
+                return False
+    return True
+
+
 def render_partial_update(self) -> "ChopsUpdate | None":
     """`Compositor.render_partial_update`, rendering each widget on its dirty lines only."""
     screen_region = self.size.region
@@ -111,8 +127,8 @@ def render_partial_update(self) -> "ChopsUpdate | None":
             r = get_row(y)
             if r is not None and r[0] < vx2 and r[1] > vx1:
                 lines.append(y)
-        if not lines:
-            continue
+        if not lines or _covered(chops, cuts, lines, rows, vx1, vx2):
+            continue  # what it would show there is behind widgets already drawn
         first_cut, last_cut = vx1, vx2
         y0 = lines[0]
         strips = widget.render_lines(Region(vx1 - region.x, y0 - region.y, vis.width,

@@ -61,21 +61,33 @@ def changed_spans(old: Strip | None, new: Strip, gap: int = GAP) -> list[tuple[i
     return spans
 
 
+def _merged(strip: Strip) -> list[tuple[str, object]]:
+    """(text, style) of the line's segments, neighbours of one style joined (a line cut at
+    the last change compares with its uncut successor)."""
+    out: list[tuple[str, object]] = []
+    for seg in strip:
+        if seg.control:
+            continue
+        if out and out[-1][1] == seg.style:
+            out[-1] = (out[-1][0] + seg.text, seg.style)
+        else:
+            out.append((seg.text, seg.style))
+    return out
+
+
 def _same_cut_spans(old: Strip, new: Strip, gap: int) -> list[tuple[int, int]] | None:
     """`changed_spans` for two lines cut into segments of the same lengths and styles (a
     new number in the same place, the usual case): whole segments are compared as strings,
     cells only inside those that differ. None when the cuts differ (the caller goes cell
     by cell)."""
-    a = [seg for seg in old if not seg.control]
-    b = [seg for seg in new if not seg.control]
+    a, b = _merged(old), _merged(new)
     if len(a) != len(b):
         return None
     spans: list[tuple[int, int]] = []
     x = 0
-    for sa, sb in zip(a, b):
-        ta, tb = sa.text, sb.text
+    for (ta, sa), (tb, sb) in zip(a, b):
         n = len(tb)
-        if len(ta) != n or sa.style != sb.style or cell_len(tb) != n or cell_len(ta) != n:
+        if len(ta) != n or sa != sb or cell_len(tb) != n or cell_len(ta) != n:
             return None
         if ta != tb:
             i = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
 from textual.binding import Binding
@@ -81,6 +82,23 @@ def row_text(row: RunRow, width: int, name: str | None = None) -> Text:
         t.append(f" {STATE_SHORT.get(row.state, row.state):<5}", style=STATE_STYLE.get(row.state, ""))
     t.append(f" {row.badge[0]:<3}"[:4], style=row.badge[1])
     return t
+
+
+def row_parts(row: RunRow, width: int, name: str) -> list[tuple[str, str]] | None:
+    """`row_text` as (text, style) pieces of exactly `width` cells, or None where the plain
+    pieces do not add up to that (a tiny width, a name with wide characters)."""
+    wide = width >= WIDE
+    name_w = name_width(width)
+    parts = [("● " if row.visible else "○ ", row.colour if row.visible else "dim"),
+             (f"{name:<{name_w}}", "" if row.visible else "dim"),
+             (f"{fmt_step(row.last_step):>7}", "")]
+    if wide:
+        parts.append((f"{fmt_rate(row.rate):>6}", ""))
+        parts.append((f" {STATE_SHORT.get(row.state, row.state):<5}", STATE_STYLE.get(row.state, "")))
+    parts.append((f" {row.badge[0]:<3}"[:4], row.badge[1]))
+    if sum(len(t) for t, _ in parts) != width or cell_len("".join(t for t, _ in parts)) != width:
+        return None
+    return parts
 
 
 def header_text(width: int) -> Text:
@@ -237,11 +255,30 @@ class RunsPanel(ScrollView, can_focus=True):
     def _render_row(self, i: int, width: int, style=None) -> Strip:
         self._fit(width)
         row = self._rows[i]
-        text = row_text(row, width, self._fitted.get(row.name))
+        name = self._fitted.get(row.name)
+        parts = None if name is None else row_parts(row, width, name)
+        if parts is not None:  # the usual line, made as segments (no Rich Text round trip)
+            self.lines_painted += 1
+            return self._parts_strip(parts, width, style, i == self.cursor_row)
+        text = row_text(row, width, name)
         if i == self.cursor_row:
             text.stylize(self.get_component_rich_style("runs--cursor"))
         self.lines_painted += 1
         return self._strip(text, width, style)
+
+    def _parts_strip(self, parts, width: int, style, cursor: bool) -> Strip:
+        """The same line `_strip` makes of `row_text`, from its (text, style) pieces."""
+        if style is None:
+            style = self.rich_style
+        get = self.app.console.get_style
+        over = self.get_component_rich_style("runs--cursor") if cursor else None
+        segs = []
+        for text, st in parts:
+            s = style + get(st) if st else style
+            if over is not None:
+                s = s + over
+            segs.append(Segment(text, s))
+        return Strip(segs, width)
 
     def _strip(self, text: Text, width: int, style=None) -> Strip:
         segments = list(text.render(self.app.console))
