@@ -187,3 +187,33 @@ def test_parent_map_matches_psutil(two_runs):
         c.pid for c in psutil.Process(pb.pid).children(recursive=True)
     )
     assert descendants(pa.pid, parents) == []
+
+
+def test_rescans_back_off_while_nothing_changes_and_come_back_for_a_new_writer(tmp_path):
+    """An idle box is not walked every 10 s: each scan that finds the same writers doubles
+    the interval (up to a cap); data for a run without a known writer, or a scan that finds
+    a new one, brings it back to the base interval."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    pa = start_trainer(a / "metrics.csv")
+    pb = None
+    try:
+        t = ProcessTracker(lambda: {"a": [str(a)], "b": [str(b)]}, rescan_interval=10,
+                           children_interval=5, max_interval=60)
+        t.rescan()
+        assert set(t._found) == {"a"} and t._scan_every == 10
+        for expected in (20, 40, 60, 60):
+            t.rescan()
+            assert t._scan_every == expected
+        t.note_activity({"a"})  # a known writer: nothing changes
+        assert t._scan_every == 60
+        t.note_activity({"b"})  # "b" logs, but nobody is known to write it: look soon
+        assert t._scan_every == 10 and t._next_scan <= t._last_scan + 10
+        pb = start_trainer(b / "log.jsonl")
+        t.rescan()
+        assert set(t._found) == {"a", "b"} and t._scan_every == 10  # it changed: base again
+    finally:
+        stop(pa)
+        if pb is not None:
+            stop(pb)

@@ -66,6 +66,7 @@ class Services:
         self._want_gpu = gpu
         self._interval = interval
         self._ever_had_procs: set[str] = set()
+        self._tracker = None
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, live: bool = True) -> None:
@@ -116,7 +117,7 @@ class Services:
             from mlmon_tui.sources.system.procs import ProcessTracker
             from mlmon_tui.sources.system.sampler import Sampler
 
-            tracker = ProcessTracker(self.watcher.files, self._socket_peers)
+            tracker = self._tracker = ProcessTracker(self.watcher.files, self._socket_peers)
             self.sampler = Sampler(interval=self._interval, gpu=self._want_gpu, tracker=tracker)
             if thread:
                 self.sampler.start()
@@ -137,6 +138,9 @@ class Services:
 
     # -- callbacks (watcher thread) --------------------------------------------------------
     def _changed(self, changed: set) -> None:
+        tracker = self._tracker
+        if tracker is not None:  # a run writing without a known process: look for it soon
+            tracker.note_activity({run for run, _ in changed})
         with self._hlock:
             self._health_keys |= changed
             # the first load is analysed as it comes in (what `check` and the first frames show)

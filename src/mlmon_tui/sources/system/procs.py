@@ -3,8 +3,12 @@
 A run's processes are those that hold one of its log files open *for writing* (a reader such
 as this monitor or `tail -f` does not count), plus those connected to the metrics socket for
 it, plus all their descendants (DataLoader workers). Finding writers means reading every
-`/proc/<pid>/fd` link, about 20 ms with 280 processes, so it runs on demand or every
-`rescan_interval` seconds; the per-second sample only re-reads the known processes.
+`/proc/<pid>/fd` link, about 20 ms with 280 processes (and the process tree's parent map
+about as much), so they run on demand or every `rescan_interval` (`children_interval`)
+seconds, an interval that doubles, up to `max_interval`, while the answer stays the same (an
+idle box is not walked every few seconds), and comes back down when it changes or when data
+arrives for a run whose writer is not known (`note_activity`); the per-tick sample only
+re-reads the known processes.
 
 Processes that exit between two samples or belong to another user are skipped or shown with
 the fields that could be read; nothing here raises for them.
@@ -128,11 +132,16 @@ class ProcessTracker:
         socket_peers: Callable[[], Mapping[str, set[int]]] | None = None,
         rescan_interval: float = 10.0,
         children_interval: float = 5.0,
+        max_interval: float = 60.0,
     ) -> None:
         self._run_files = run_files
         self._socket_peers = socket_peers
         self.rescan_interval = rescan_interval
         self.children_interval = children_interval
+        self.max_interval = max(max_interval, rescan_interval, children_interval)
+        self._scan_every = rescan_interval  # the current interval (backs off when idle)
+        self._children_every = children_interval
+        self._last_scan = -float("inf")
         self._found: dict[str, set[int]] = {}
         self._tree: dict[str, dict[int, list[int]]] = {}  # run -> {root: [descendants]}
         self._next_scan = 0.0
@@ -144,16 +153,29 @@ class ProcessTracker:
     def request_rescan(self) -> None:
         self._next_scan = 0.0
 
+    def note_activity(self, runs: Iterable[str]) -> None:
+        """Data arrived for `runs`: one without a known writer gets a scan soon (at most
+        one per `rescan_interval`), whatever the backed-off interval."""
+        if any(run not in self._found for run in runs):
+            self._scan_every = self.rescan_interval
+            self._next_scan = min(self._next_scan, self._last_scan + self.rescan_interval)
+
     def rescan(self) -> dict[str, set[int]]:
         t0 = time.perf_counter()
         try:
             files = dict(self._run_files())
         except Exception:  # the caller's callback must not stop sampling
             files = {}
-        self._found = scan_writers(files, exclude=(os.getpid(),))
+        found = scan_writers(files, exclude=(os.getpid(),))
+        same = found == self._found
+        self._found = found
         self.scan_seconds = time.perf_counter() - t0
-        self._next_scan = time.monotonic() + self.rescan_interval
-        self._next_children = 0.0
+        self._scan_every = (min(self._scan_every * 2, self.max_interval) if same
+                            else self.rescan_interval)
+        self._last_scan = time.monotonic()
+        self._next_scan = self._last_scan + self._scan_every
+        if not same:
+            self._next_children = 0.0
         return {run: set(p) for run, p in self._found.items()}
 
     def _proc(self, pid: int) -> psutil.Process | None:
@@ -228,8 +250,11 @@ class ProcessTracker:
                 roots.setdefault(run, set()).update(pids)
         known = {run: set(t) | {c for k in t.values() for c in k} for run, t in self._tree.items()}
         if now >= self._next_children or any(not r <= known.get(run, set()) for run, r in roots.items()):
+            before = self._tree
             self._build_tree(roots)
-            self._next_children = now + self.children_interval
+            self._children_every = (min(self._children_every * 2, self.max_interval)
+                                    if self._tree == before else self.children_interval)
+            self._next_children = now + self._children_every
         gpu = gpu_mem_by_pid or {}
         out: dict[str, tuple[ProcInfo, ...]] = {}
         alive: set[int] = set()
