@@ -11,12 +11,14 @@ updated when their text changes.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, replace
 
 from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Region
 from textual.strip import Strip
@@ -336,17 +338,27 @@ class Chart(Widget):
                 if self._legend_timer is None:
                     # a later poll shows it with the rest of its frame; the timer only
                     # catches the last change when no more frames come
-                    self._legend_timer = self.set_timer(wait + self.LEGEND_SLACK, self._flush_legend)
+                    # the loop's own timer (a Textual timer is a task of its own each time)
+                    self._legend_timer = asyncio.get_running_loop().call_later(
+                        wait + self.LEGEND_SLACK, self._flush_legend)
                 return
         self._show_legend(lines, keys)
 
     def _flush_legend(self) -> None:
         if self._legend_timer is not None:
-            self._legend_timer.stop()
+            self._legend_timer.cancel()
             self._legend_timer = None
         pending, self._legend_pending = self._legend_pending, None
         if pending is not None and self.is_mounted:
-            self._show_legend(*pending)
+            try:
+                self._show_legend(*pending)
+            except NoMatches:  # the chart is being taken down
+                pass
+
+    def on_unmount(self) -> None:
+        if self._legend_timer is not None:
+            self._legend_timer.cancel()
+            self._legend_timer = None
 
     def _show_legend(self, lines: list[list[Text]], keys: list[list[tuple]]) -> None:
         self._legend_pending = None

@@ -258,13 +258,20 @@ class ProcessTracker:
         gpu = gpu_mem_by_pid or {}
         out: dict[str, tuple[ProcInfo, ...]] = {}
         alive: set[int] = set()
+        seen: dict[int, ProcInfo | None] = {}  # one process writing many runs is read once
+
+        def info(pid: int) -> ProcInfo | None:
+            if pid not in seen:
+                seen[pid] = self._info(pid, gpu)
+            return seen[pid]
+
         for run, tree in self._tree.items():
             infos = []
             for root, kids in tree.items():
-                top = self._info(root, gpu)
+                top = info(root)
                 if top is None:
                     continue
-                children = tuple(c for c in (self._info(k, gpu) for k in kids) if c is not None)
+                children = tuple(c for c in (info(k) for k in kids) if c is not None)
                 alive.add(root)
                 alive.update(c.pid for c in children)
                 infos.append(
