@@ -111,6 +111,9 @@ def test_demo_runs_live_and_q_cleans_up(tmp_path, tmux_session):
     writer, folder, done = _start_demo(tmp_path, tmux_session)
     assert folder.is_dir() and any(folder.rglob("events.out.tfevents.*"))
     assert any(folder.rglob("metrics.csv")) and any(folder.rglob("trainer_state.json"))
+    deadline = time.monotonic() + 10  # the socket run starts pushing when the demo goes live
+    while not any(folder.rglob("mlmon-socket.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert any(folder.rglob("mlmon-socket.jsonl"))  # the run pushed over the socket
     subprocess.run(["tmux", "send-keys", "-t", tmux_session, "q"], check=True)
     deadline = time.monotonic() + 8

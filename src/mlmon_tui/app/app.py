@@ -37,6 +37,10 @@ from mlmon_tui.store import Store
 SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
 X_MODES = ("step", "relative", "wall")
 SETTLE_SECONDS = 0.15
+# New data redraws the grid's charts at most this often; the runs list (steps), the gauges
+# and a full-screen chart follow every frame. A live chart gains a fraction of a dot column
+# a second: drawing it every second cost the monitor as much as everything else together.
+CHART_SECONDS = 2.0
 
 
 class DataChanged(Message):
@@ -163,6 +167,8 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         self._seen_version = -1
         self._last_draw = 0.0
         self._pending = False
+        self._charts_drawn = 0.0  # time.monotonic() of the last redraw of the grid's charts
+        self._chart_catch_up = None  # the loop's timer handle for charts left behind
         self._rebuilding = False
         self._want_tags: list[str] = []
         self._status_text = ""
@@ -206,6 +212,8 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         self.call_after_refresh(self._update)
 
     def on_unmount(self) -> None:
+        if self._chart_catch_up is not None:
+            self._chart_catch_up.cancel()
         self.services.stop()
 
     # -- data flow -------------------------------------------------------------------
@@ -230,7 +238,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         if not self.is_running or not self.screen_stack:
             return
         try:
-            self._update()
+            self._update(live=True)
         except Exception as e:  # as a Textual timer would: show it and close
             self._handle_exception(e)
             return
@@ -244,7 +252,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         only at known times (a run's last point getting old, the health monitor's verdict),
         so an idle monitor looks at nothing else."""
         if self.store.version != self._seen_version:
-            self._update()  # gauges, runs and status included
+            self._update(live=True)  # gauges, runs and status included
             return
         self._update_gauges()
         health = self.services.health
@@ -256,11 +264,19 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
             self._update_status()
 
     @_quiet_when_closing
-    def _update(self) -> None:
+    def _update(self, live: bool = False) -> None:
+        """Bring everything up to date in one frame. `live`: drawn because new data came;
+        then the grid's charts are redrawn at most every CHART_SECONDS (the runs list, the
+        gauges and a full-screen chart every time)."""
         with self.batch_update():  # one frame for the whole update
-            self._update_all()
+            self._update_all(live)
 
-    def _update_all(self) -> None:
+    def _catch_up_charts(self) -> None:
+        self._chart_catch_up = None
+        if self.is_running and self.screen_stack:
+            self._update()
+
+    def _update_all(self, live: bool = False) -> None:
         self._last_draw = time.monotonic()
         self._seen_version = self.store.version
         self._update_gauges()
@@ -268,8 +284,19 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         self._update_layout()
         self._update_findings()
         self._update_details()
-        for chart in self._charts.values():
-            chart.poll()
+        now = time.monotonic()
+        if not live or now - self._charts_drawn >= CHART_SECONDS - SETTLE_SECONDS:
+            self._charts_drawn = now
+            if self._chart_catch_up is not None:
+                self._chart_catch_up.cancel()
+                self._chart_catch_up = None
+            for chart in self._charts.values():
+                chart.poll()
+        elif self._chart_catch_up is None:
+            # the next live frame normally comes first; this draws the last data when the
+            # runs stop writing
+            self._chart_catch_up = asyncio.get_running_loop().call_later(
+                self._charts_drawn + CHART_SECONDS + 1.0 - now, self._catch_up_charts)
         if isinstance(self.screen, ChartScreen):
             self.screen._chart.poll()
         self._update_status()
