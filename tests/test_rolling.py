@@ -2,7 +2,8 @@
 they must be exactly the numbers of the definition: for each block, np.median of the finite
 values of the `window` points before it, np.median of their distances to it, the same of the
 logarithms when the window is all positive, and both scales steadied by the median of the
-last 8 blocks' raw figures. Checked window by window, whatever way the points arrive."""
+last 8 blocks' raw figures. Checked window by window, whatever way the points arrive and
+whenever the scales (computed when asked for) are asked."""
 
 import numpy as np
 from hypothesis import given, settings
@@ -63,13 +64,25 @@ def _curve(rng, kind: str, n: int) -> np.ndarray:
     return v
 
 
-def _check(values, window, block, cuts):
+def _check(values, window, block, cuts, rng=None):
+    """Feed `values` up to each cut; the scales are asked for (some blocks, in any order)
+    between the pieces when `rng` is given, and for all of them at the end."""
     stats = BlockStats(window, block)
     for c in cuts:
         stats.extend(values[:c])
+        if rng is not None and len(stats):
+            stats.scales(rng.integers(0, len(stats), size=3), values[:c])
     want = reference(values, window, block)
-    for row, name in enumerate(("med", "mad", "lmad")):
-        np.testing.assert_array_equal(getattr(stats, name), want[row], err_msg=name)
+    np.testing.assert_array_equal(stats.med, want[0], err_msg="med")
+    blocks = np.arange(len(stats))
+    if rng is not None:
+        blocks = rng.permutation(blocks)
+    mad, lmad = stats.scales(blocks, values)
+    np.testing.assert_array_equal(mad, want[1][blocks], err_msg="mad")
+    np.testing.assert_array_equal(lmad, want[2][blocks], err_msg="lmad")
+    idx = np.arange(len(values))
+    np.testing.assert_array_equal(stats.med_at(idx), want[0][idx // block])
+    np.testing.assert_array_equal(stats.scales_at(idx, values)[0], want[1][idx // block])
 
 
 def test_block_statistics_are_the_medians_of_each_window():
@@ -81,7 +94,7 @@ def test_block_statistics_are_the_medians_of_each_window():
             values = _curve(rng, kind, n)
             _check(values, window, block, [n])  # a first load
             cuts = sorted(set(rng.integers(1, n, size=6).tolist()) | {n})
-            _check(values, window, block, cuts)  # then pieces
+            _check(values, window, block, cuts, rng)  # then pieces
 
 
 @settings(max_examples=60, deadline=None)
@@ -94,4 +107,4 @@ def test_any_values_any_pieces(values, cuts, shape):
         if not np.all(np.abs(values[np.isfinite(values)]) < 1e300):
             values[np.abs(values) >= 1e300] = 1.0  # sums of two middle values stay finite
     n = len(values)
-    _check(values, *shape, sorted({min(c, n) for c in cuts} | {n}))
+    _check(values, *shape, sorted({min(c, n) for c in cuts} | {n}), np.random.default_rng(n))

@@ -205,7 +205,8 @@ class PlateauDetector(_Blocks):
         med = self.stats.med[self.first_b : b + 1]
         if not np.all(np.isfinite(med[-cfg.plateau_min_blocks :])):
             return None
-        sigma = MAD_TO_SIGMA * float(np.median(self.stats.mad[max(self.first_b, b - 15) : b + 1]))
+        mad = self.stats.scales(np.arange(max(self.first_b, b - 15), b + 1), view.value)[0]
+        sigma = MAD_TO_SIGMA * float(np.median(mad))
         se_blk = 1.2533 * sigma / np.sqrt(self.stats.window)
         q0 = max(2, cfg.plateau_min_blocks // 4)
         level = float(np.median(med[-q0:]))

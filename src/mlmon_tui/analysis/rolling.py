@@ -10,6 +10,11 @@ training noise is multiplicative (a loss near 2 jitters ten times more than one 
 with a heavier upper tail), so outliers of positive series are judged as ratios. Both scales
 are steadied: a block's MAD is at least the median of its last 8 blocks', so one quiet window
 does not make ordinary noise look like an outlier.
+
+The medians are computed for every block as it starts (every detector follows them). The
+scales only matter where a point stands far above its median or where a plateau is judged,
+a handful of blocks: they are computed when first asked for, from the same windows, so they
+are the same numbers whenever they are asked.
 """
 
 from __future__ import annotations
@@ -24,86 +29,132 @@ _STEADY = 8  # blocks whose MADs steady the current one
 
 
 class BlockStats:
-    __slots__ = ("window", "block", "_cols", "_n")
+    __slots__ = ("window", "block", "_cols", "_done", "_n")
 
     def __init__(self, window: int, block: int) -> None:
         self.window, self.block = window, block
         # per block: median, MAD, log-MAD of the window before it (NaN: too early / not
-        # positive), the last two steadied; rows 3 and 4 keep the raw MADs they come from
+        # positive), the last two steadied; rows 3 and 4 keep the raw MADs they come from.
+        # The scales are filled in when asked for: _done says which raw (row 0) and which
+        # steadied (row 1) pairs are there
         self._cols = np.empty((5, 64))
-        self._n = 0  # blocks computed
+        self._done = np.zeros((2, 64), bool)
+        self._n = 0  # blocks started
 
     @property
     def med(self) -> np.ndarray:
         return self._cols[0, : self._n]
 
-    @property
-    def mad(self) -> np.ndarray:
-        return self._cols[1, : self._n]
-
-    @property
-    def lmad(self) -> np.ndarray:
-        return self._cols[2, : self._n]
-
     def __len__(self) -> int:
         return self._n
 
     def extend(self, values: np.ndarray) -> None:
-        """Compute the reference of every block that has started within `values` (the whole
+        """Compute the median of every block that has started within `values` (the whole
         series so far; non-finite entries are left out of the medians)."""
         n = len(values)
         nb = -(-n // self.block)  # blocks with at least one point
         if nb <= self._n:
             return
+        if nb > self._cols.shape[1]:
+            size = max(nb, 2 * self._cols.shape[1])
+            cols, done = np.empty((5, size)), np.zeros((2, size), bool)
+            cols[:, : self._n] = self._cols[:, : self._n]
+            done[:, : self._n] = self._done[:, : self._n]
+            self._cols, self._done = cols, done
         starts = np.arange(self._n, nb) * self.block
-        new = np.full((5, len(starts)), np.nan)
+        med = np.full(len(starts), np.nan)
         ok = starts >= self.window
         if ok.any():
-            lo = int(starts[ok][0]) - self.window
-            seg = values[lo : int(starts[-1])]
-            new[0, ok], new[3, ok], new[4, ok] = _window_stats(
-                seg, starts[ok] - self.window - lo, self.window)
-        if nb > self._cols.shape[1]:
-            cols = np.empty((5, max(nb, 2 * self._cols.shape[1])))
-            cols[:, : self._n] = self._cols[:, : self._n]
-            self._cols = cols
-        self._cols[:, self._n : nb] = new
-        # steady the scales: at least the median of the last _STEADY blocks' raw MADs
-        self._cols[1:3, self._n : nb] = self._cols[3:5, self._n : nb]
-        lo = max(0, self._n - _STEADY + 1)
-        if nb - lo >= _STEADY:
-            steady = _nanmedian_last(sliding_window_view(self._cols[3:5, lo:nb], _STEADY, axis=1))
-            k = steady.shape[1]
-            cur = self._cols[1:3, nb - k : nb]
-            self._cols[1:3, nb - k : nb] = np.where(steady > cur, steady, cur)
+            windows = sliding_window_view(values, self.window)[starts[ok] - self.window]
+            med[ok] = _medians(windows)
+        self._cols[0, self._n : nb] = med
+        self._done[:, self._n : nb] = False
         self._n = nb
 
-    def at(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Reference (median, MAD, log-MAD) for point indices `idx`."""
-        b = idx // self.block
-        return self._cols[0, b], self._cols[1, b], self._cols[2, b]
+    def med_at(self, idx: np.ndarray) -> np.ndarray:
+        """Median of the reference of point indices `idx`."""
+        return self._cols[0, idx // self.block]
+
+    def scales_at(self, idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """MAD and log-MAD of the reference of point indices `idx` (`values`: the series)."""
+        return self.scales(idx // self.block, values)
+
+    def scales(self, blocks: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Steadied MAD and log-MAD of `blocks` (started ones), computed from `values` (the
+        series, at least up to those blocks) where not asked for before."""
+        blocks = np.asarray(blocks, dtype=np.intp)
+        todo = np.unique(blocks[~self._done[1, blocks]])
+        if len(todo):
+            # the raw scales of each block and of the _STEADY - 1 before it
+            back = np.arange(_STEADY - 1, -1, -1)
+            need = np.unique((todo[:, None] - back).ravel())
+            need = need[need >= 0]
+            need = need[~self._done[0, need]]
+            if len(need):
+                raw = np.full((2, len(need)), np.nan)
+                starts = need * self.block
+                ok = starts >= self.window
+                if ok.any():
+                    windows = sliding_window_view(values, self.window)[starts[ok] - self.window]
+                    raw[:, ok] = _window_stats(windows)[1:]
+                self._cols[3:5, need] = raw
+                self._done[0, need] = True
+            # steadied: at least the median of the last _STEADY blocks' raw MADs
+            cur = self._cols[3:5, todo]
+            late = todo >= _STEADY - 1
+            if late.any():
+                steady = _nanmedian_last(self._cols[3:5, todo[late][:, None] - back])
+                cur[:, late] = np.where(steady > cur[:, late], steady, cur[:, late])
+            self._cols[1:3, todo] = cur
+            self._done[1, todo] = True
+        return self._cols[1, blocks], self._cols[2, blocks]
 
     def center(self, b: int) -> int:
         """Index of the point at the middle of block b's window."""
         return b * self.block - self.window // 2
 
 
-def _window_stats(seg: np.ndarray, offsets: np.ndarray, window: int):
-    """Median, MAD and log-MAD (NaN where a window is not all positive) of the windows
-    seg[o : o + window] for o in `offsets`, non-finite values left out. Windows without a
-    non-finite value (nearly all) are sorted once and every figure is read from the sorted
-    rows; the others go through nanmedian."""
-    fin = np.isfinite(seg)
+def _medians(windows: np.ndarray) -> np.ndarray:
+    """np.median of the finite values of each row of `windows` (a copy, changed here)."""
+    fin = np.isfinite(windows)
+    clean = fin.all(axis=1) if not fin.all() else None
+    if clean is None or clean.all():
+        windows.sort(axis=1)
+        return _middle(windows)
+    out = np.empty(len(windows))
+    rows = windows[clean]
+    rows.sort(axis=1)
+    out[clean] = _middle(rows)
+    rows = np.where(fin[~clean], windows[~clean], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
+        out[~clean] = np.nanmedian(rows, axis=1)
+    return out
+
+
+def _middle(s: np.ndarray) -> np.ndarray:
+    """The median of each sorted row, as np.median computes it."""
+    h = s.shape[1] // 2
+    if s.shape[1] % 2:
+        return s[:, h].copy()
+    with np.errstate(over="ignore"):
+        return (s[:, h - 1] + s[:, h]) / 2
+
+
+def _window_stats(windows: np.ndarray) -> np.ndarray:
+    """Median, MAD and log-MAD (NaN where a window is not all positive) of each row of
+    `windows` (a copy, changed here), non-finite values left out. Rows without a non-finite
+    value (nearly all) are sorted once and every figure is read from the sorted rows; the
+    others go through nanmedian."""
+    fin = np.isfinite(windows)
     if fin.all():
-        return _sorted_stats(sliding_window_view(seg, window)[offsets])
-    seg = np.where(fin, seg, np.nan)  # a copy of the needed stretch only
-    bad = np.concatenate(([0], np.cumsum(~fin)))
-    clean = bad[offsets + window] == bad[offsets]
-    out = np.empty((3, len(offsets)))
-    windows = sliding_window_view(seg, window)
+        return _sorted_stats(windows)
+    clean = fin.all(axis=1)
+    windows[~fin] = np.nan
+    out = np.empty((3, len(windows)))
     if clean.any():
-        out[:, clean] = _sorted_stats(windows[offsets[clean]])
-    out[:, ~clean] = _nan_stats(windows[offsets[~clean]])
+        out[:, clean] = _sorted_stats(windows[clean])
+    out[:, ~clean] = _nan_stats(windows[~clean])
     return out
 
 
@@ -112,15 +163,8 @@ def _sorted_stats(windows: np.ndarray) -> np.ndarray:
     is the middle of the sorted row, and the median distance to it is found among runs of
     neighbours in the sorted row (no second sort or partition)."""
     windows.sort(axis=1)
-    c = windows.shape[1]
-    h = c // 2
     out = np.full((3, len(windows)), np.nan)
-    med = out[0]
-    if c % 2:
-        med[:] = windows[:, h]
-    else:
-        np.add(windows[:, h - 1], windows[:, h], out=med)
-        med /= 2
+    med = out[0] = _middle(windows)
     cols = windows.T.copy()  # one sorted window per column: the runs below are whole rows
     out[1] = _mid_distance(cols, med)
     positive = (windows[:, 0] > 0) & (med > 0)

@@ -53,20 +53,30 @@ class SpikeDetector(Detector):
         cfg = self.ctx.cfg
         v = view.value[n0:n1]
         idx = np.arange(n0, n1)
-        med, mad, lmad = self.stats.at(idx)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            # positive windows: as a ratio to the median (multiplicative noise); else linear.
-            # `thr` is the height above the median a point must exceed, in the series' units.
-            ratio = np.exp(np.maximum(cfg.spike_z_log * MAD_TO_SIGMA * lmad,
-                                      np.log1p(cfg.spike_rel)))
-            lin = np.maximum(cfg.spike_z * MAD_TO_SIGMA * mad, cfg.spike_rel * np.abs(med))
-            thr = np.where(np.isfinite(lmad) & (med > 0), med * (ratio - 1), lin)
-            thr = np.maximum(thr, 1e-12)
-            cand = np.isfinite(v) & (v - med > thr)  # NaN median (too early) compares False
-            # after a chaotic stretch the window's scale stays high for a window and more:
-            # a point far above a median it is far above, judged on the calm points right
-            # before it instead (few points qualify, so this costs little)
-            tall = ~cand & np.isfinite(v) & (med > 0) & (v > CALM_FACTOR * med)
+        med = self.stats.med_at(idx)
+        n = len(v)
+        thr, lmad = np.full(n, np.nan), np.full(n, np.nan)
+        cand, tall = np.zeros(n, bool), np.zeros(n, bool)
+        # only the points above the lowest bar any scale can give are judged (nearly none):
+        # the scales of their blocks are computed for them alone
+        sub = np.flatnonzero(self._maybe(v, med))
+        if len(sub):
+            mad, lmad[sub] = self.stats.scales_at(idx[sub], view.value)
+            m, vs, lm = med[sub], v[sub], lmad[sub]
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                # positive windows: as a ratio to the median (multiplicative noise); else
+                # linear. `thr` is the height above the median a point must exceed, in the
+                # series' units.
+                ratio = np.exp(np.maximum(cfg.spike_z_log * MAD_TO_SIGMA * lm,
+                                          np.log1p(cfg.spike_rel)))
+                lin = np.maximum(cfg.spike_z * MAD_TO_SIGMA * mad, cfg.spike_rel * np.abs(m))
+                t = np.where(np.isfinite(lm) & (m > 0), m * (ratio - 1), lin)
+                thr[sub] = t = np.maximum(t, 1e-12)
+                c = cand[sub] = np.isfinite(vs) & (vs - m > t)  # NaN median compares False
+                # after a chaotic stretch the window's scale stays high for a window and
+                # more: a point far above a median it is far above, judged on the calm
+                # points right before it instead (few points qualify, so this costs little)
+                tall[sub] = ~c & np.isfinite(vs) & (m > 0) & (vs > CALM_FACTOR * m)
         for j in np.flatnonzero(tall):
             t = self._calm_thr(view, n0 + int(j), float(med[j]), float(lmad[j]))
             if t is not None and v[j] - med[j] > t:
@@ -88,6 +98,22 @@ class SpikeDetector(Detector):
             self.pending.append((i, m, float(thr[j]), bool(explode[j])))
             self.quiet_until = i + cfg.spike_recover_points
         self._resolve(view, n1, final=False)
+
+    def _maybe(self, v: np.ndarray, med: np.ndarray) -> np.ndarray:
+        """The points that can be candidates, whatever the scales: above the median by more
+        than the least height `feed` can ask (the relative floor of either rule, a hair
+        lower for rounding), far above a positive median (the calm rule), or above the
+        gradient bound."""
+        cfg = self.ctx.cfg
+        r0 = float(np.exp(np.log1p(cfg.spike_rel))) - 1.0
+        with np.errstate(invalid="ignore", over="ignore"):
+            floor = np.where(med > 0, np.minimum(r0 * med, cfg.spike_rel * med),
+                             cfg.spike_rel * np.abs(med))
+            floor = np.maximum((1.0 - 1e-9) * floor, 1e-12)
+            maybe = (v - med > floor) | ((med > 0) & (v > CALM_FACTOR * med))
+            if self.grad:
+                maybe |= v > cfg.grad_norm_max
+        return maybe & np.isfinite(v)
 
     def _calm_thr(self, view: View, i: int, med: float, lmad: float) -> float | None:
         """The height above `med` a point must exceed when the rolling window still holds a
