@@ -12,6 +12,7 @@ import numpy as np
 
 from mlmon_tui.analysis.config import HealthConfig
 from mlmon_tui.analysis.findings import Finding, fmt
+from mlmon_tui.analysis.medians import median, running3
 from mlmon_tui.analysis.pairs import Pair
 from mlmon_tui.analysis.rolling import MAD_TO_SIGMA
 
@@ -24,7 +25,7 @@ def _median3(v: np.ndarray) -> np.ndarray:
     if len(v) < 3:
         return v.copy()
     out = v.copy()
-    out[1:-1] = np.median(np.stack([v[:-2], v[1:-1], v[2:]]), axis=0)
+    out[1:-1] = running3(v)
     out[0] = 0.5 * (v[0] + v[1])  # a lucky first evaluation alone is not the best either
     return out
 
@@ -50,7 +51,7 @@ class _Clock:
         j = int(np.searchsorted(self.key, self.at[k], side="right"))
         seg = self.value[max(0, j - window) : j]
         seg = seg[np.isfinite(seg)]
-        return float(np.median(seg)) if len(seg) else float("nan")
+        return float(median(seg)) if len(seg) else float("nan")
 
 
 def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
@@ -77,14 +78,14 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     best = float(s[best_i])
     # noise from first differences, or from second ones when lower: a steep early descent
     # inflates the first (a trend is not noise), the second are immune to it
-    noise = MAD_TO_SIGMA * float(np.median(np.abs(np.diff(v)))) / np.sqrt(2.0)
+    noise = MAD_TO_SIGMA * float(median(np.abs(np.diff(v)))) / np.sqrt(2.0)
     if len(v) >= 3:
-        noise = min(noise, MAD_TO_SIGMA * float(np.median(np.abs(np.diff(v, 2)))) / np.sqrt(6.0))
+        noise = min(noise, MAD_TO_SIGMA * float(median(np.abs(np.diff(v, 2)))) / np.sqrt(6.0))
     margin = max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * noise, 1e-12)
     if pair.higher_better and top is not None and recent_raw_drop(vraw, best_i, since) < \
             cfg.overfit_min_acc_drop * top:
         return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
-    recent = float(np.median(v[-min(3, since):]))
+    recent = float(median(v[-min(3, since):]))
     after = v[best_i + 1 :]
     risen = recent - best > margin and np.mean(after > best + 0.5 * margin) >= 0.6
     if not risen and not _sustained_rise(v, best_i, since, noise, best, cfg) \
@@ -102,7 +103,7 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     # onset: the raw best evaluation around the smoothed best
     lo = max(0, best_i - 1)
     onset = lo + int(np.argmin(v[lo : best_i + 2]))
-    raw_best, raw_recent = float(vraw[onset]), float(np.median(vraw[-min(3, since):]))
+    raw_best, raw_recent = float(vraw[onset]), float(median(vraw[-min(3, since):]))
     rel = abs(raw_recent - raw_best) / abs(raw_best) if raw_best else float("inf")
     train_now = clock.level(len(v) - 1, tw)
     val_now = float(vraw[-1])
@@ -141,7 +142,7 @@ def _sustained_rise(v, best_i: int, since: int, noise: float, best: float, cfg) 
     m = max(3, since // 3)
     late = v[-m:]
     se = 1.2533 * noise * np.sqrt(1.0 / len(around) + 1.0 / m)  # of a difference of medians
-    rise = float(np.median(late)) - float(np.median(around))
+    rise = float(median(late)) - float(median(around))
     return rise > max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * se)
 
 
@@ -156,18 +157,21 @@ def _steady_rise(v, best_i: int, since: int, best: float, cfg) -> bool:
     seg = v[onset:]
     if len(seg) - 1 < cfg.overfit_patience or len(seg) < 4:
         return False
+    floor = cfg.overfit_rise_rel * abs(best)
+    rise = float(median(seg[-3:])) - float(seg[0])
+    stays = float(np.min(seg[-3:])) - float(seg[0])
+    if not (rise > floor or stays > floor):
+        return False  # below the relative margin: no noise can make it a rise
     # noise from the second differences of that stretch, or of the later half of all the
     # evaluations when larger (a few points can look quiet by chance)
     late = v[len(v) // 2 :]
-    noise = MAD_TO_SIGMA * max(float(np.median(np.abs(np.diff(x, 2)))) if len(x) >= 3 else 0.0
+    noise = MAD_TO_SIGMA * max(float(median(np.abs(np.diff(x, 2)))) if len(x) >= 3 else 0.0
                                for x in (seg, late)) / np.sqrt(6.0)
-    floor = cfg.overfit_rise_rel * abs(best)
-    ranks = np.argsort(np.argsort(seg, kind="stable"), kind="stable")
-    rho = float(np.corrcoef(ranks, np.arange(len(seg)))[0, 1])
-    rise = float(np.median(seg[-3:])) - float(seg[0])
-    if rho >= 0.8 and rise > max(floor, 3.0 * noise):
-        return True
-    return float(np.min(seg[-3:])) - float(seg[0]) > max(floor, 5.0 * noise)
+    if rise > max(floor, 3.0 * noise):
+        ranks = np.argsort(np.argsort(seg, kind="stable"), kind="stable")
+        if float(np.corrcoef(ranks, np.arange(len(seg)))[0, 1]) >= 0.8:
+            return True
+    return stays > max(floor, 5.0 * noise)
 
 
 def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | None:
@@ -182,12 +186,12 @@ def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | Non
     if len(tv) < 8:
         return None
     tq = max(2, len(tv) // 4)
-    v0, v1 = float(np.median(v[:q])), float(np.median(v[-q:]))
-    t0, t1 = float(bad(np.median(tv[:tq]))), float(bad(np.median(tv[-tq:])))
+    v0, v1 = float(median(v[:q])), float(median(v[-q:]))
+    t0, t1 = float(bad(median(tv[:tq]))), float(bad(median(tv[-tq:])))
     rel = cfg.underfit_rel
     if v0 - v1 > rel * abs(v0) or t0 - t1 > rel * abs(t0):
         return None  # one of them improved: learning
-    first_v, last_v = float(np.median(vraw[:q])), float(np.median(vraw[-q:]))
+    first_v, last_v = float(median(vraw[:q])), float(median(vraw[-q:]))
     msg = (f"{pair.train_tag} and {pair.val_tag} have both stayed near where they started "
            f"({fmt(first_v)} -> {fmt(last_v)}) over {len(v)} evaluations: likely underfitting "
            f"(the model is not learning)")
@@ -206,7 +210,7 @@ def _top(values: np.ndarray) -> float | None:
 def recent_raw_drop(vraw: np.ndarray, best_i: int, since: int) -> float:
     """How far the recent accuracy sits below the best one, in the accuracy's own units."""
     lo = max(0, best_i - 2)
-    return float(np.max(vraw[lo : best_i + 1]) - np.median(vraw[-min(3, since):]))
+    return float(np.max(vraw[lo : best_i + 1]) - median(vraw[-min(3, since):]))
 
 
 def _badness(higher_better: bool, values: np.ndarray):

@@ -83,13 +83,18 @@ class BlockStats:
         """Steadied MAD and log-MAD of `blocks` (started ones), computed from `values` (the
         series, at least up to those blocks) where not asked for before."""
         blocks = np.asarray(blocks, dtype=np.intp)
-        todo = np.unique(blocks[~self._done[1, blocks]])
+        mask = np.zeros(self._n, bool)
+        mask[blocks] = True
+        mask &= ~self._done[1, : self._n]
+        todo = np.flatnonzero(mask)
         if len(todo):
             # the raw scales of each block and of the _STEADY - 1 before it
             back = np.arange(_STEADY - 1, -1, -1)
-            need = np.unique((todo[:, None] - back).ravel())
-            need = need[need >= 0]
-            need = need[~self._done[0, need]]
+            spread = mask.copy()
+            for k in range(1, min(_STEADY, self._n)):
+                spread[: self._n - k] |= mask[k:]
+            spread &= ~self._done[0, : self._n]
+            need = np.flatnonzero(spread)
             if len(need):
                 raw = np.full((2, len(need)), np.nan)
                 starts = need * self.block

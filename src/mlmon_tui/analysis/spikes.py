@@ -22,6 +22,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from mlmon_tui.analysis.detector import Context, Detector, View
 from mlmon_tui.analysis.findings import fmt
+from mlmon_tui.analysis.medians import median
 from mlmon_tui.analysis.rolling import MAD_TO_SIGMA, BlockStats
 from mlmon_tui.analysis.tags import GRAD
 
@@ -128,7 +129,7 @@ class SpikeDetector(Detector):
         if len(recent) < CALM_POINTS * 3 // 4 or not (recent > 0).all():
             return None
         logs = np.log(recent)
-        calm = float(np.median(np.abs(logs - np.median(logs))))
+        calm = float(median(np.abs(logs - median(logs))))
         if calm >= 0.5 * lmad:
             return None
         ratio = np.exp(max(cfg.spike_z_log * MAD_TO_SIGMA * calm, np.log1p(cfg.spike_rel)))
@@ -238,7 +239,7 @@ class SpikeDetector(Detector):
             after = after[np.isfinite(after)]
             recovered = None
             if len(after) and np.isfinite(med):
-                recovered = bool(np.median(after) - med < 0.5 * thr)
+                recovered = bool(median(after) - med < 0.5 * thr)
             self._report(view, i, med, thr, explode, recovered)
             if recovered is False:  # the level moved: one event until it comes back down
                 level = med + 0.5 * thr
