@@ -22,7 +22,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 MAD_TO_SIGMA = 1.4826
 _STEADY = 8  # blocks whose MADs steady the current one
@@ -61,15 +60,24 @@ class BlockStats:
             cols[:, : self._n] = self._cols[:, : self._n]
             done[:, : self._n] = self._done[:, : self._n]
             self._cols, self._done = cols, done
-        starts = np.arange(self._n, nb) * self.block
-        med = np.full(len(starts), np.nan)
-        ok = starts >= self.window
-        if ok.any():
-            windows = sliding_window_view(values, self.window)[starts[ok] - self.window]
-            med[ok] = _medians(windows)
-        self._cols[0, self._n : nb] = med
+        b0 = max(self._n, -(-self.window // self.block))  # the first with a whole window
+        self._cols[0, self._n : b0] = np.nan  # too early
+        if nb > b0:
+            values = _float_array(values)
+            seg = values[b0 * self.block - self.window : (nb - 1) * self.block]
+            rows = self._rows(values, b0, nb)
+            if np.isfinite(seg).all():
+                self._cols[0, b0:nb] = _middle(np.sort(rows, axis=1))
+            else:
+                self._cols[0, b0:nb] = _medians(rows.copy())
         self._done[:, self._n : nb] = False
         self._n = nb
+
+    def _rows(self, values: np.ndarray, b0: int, b1: int) -> np.ndarray:
+        """The windows of blocks b0 .. b1-1 (each b * block >= window), a view of `values`
+        (a contiguous float64 array)."""
+        return np.ndarray((b1 - b0, self.window), np.float64, values,
+                          (b0 * self.block - self.window) * 8, (self.block * 8, 8))
 
     def med_at(self, idx: np.ndarray) -> np.ndarray:
         """Median of the reference of point indices `idx`."""
@@ -97,11 +105,11 @@ class BlockStats:
             need = np.flatnonzero(spread)
             if len(need):
                 raw = np.full((2, len(need)), np.nan)
-                starts = need * self.block
-                ok = starts >= self.window
+                ok = need * self.block >= self.window
                 if ok.any():
-                    windows = sliding_window_view(values, self.window)[starts[ok] - self.window]
-                    raw[:, ok] = _window_stats(windows)[1:]
+                    b = need[ok]
+                    rows = self._rows(_float_array(values), int(b[0]), int(b[-1]) + 1)
+                    raw[:, ok] = _window_stats(rows[b - b[0]])[1:]
                 self._cols[3:5, need] = raw
                 self._done[0, need] = True
             # steadied: at least the median of the last _STEADY blocks' raw MADs
@@ -117,6 +125,10 @@ class BlockStats:
     def center(self, b: int) -> int:
         """Index of the point at the middle of block b's window."""
         return b * self.block - self.window // 2
+
+
+def _float_array(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float64)
 
 
 def _medians(windows: np.ndarray) -> np.ndarray:

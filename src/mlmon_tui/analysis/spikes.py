@@ -104,17 +104,15 @@ class SpikeDetector(Detector):
         """The points that can be candidates, whatever the scales: above the median by more
         than the least height `feed` can ask (the relative floor of either rule, a hair
         lower for rounding), far above a positive median (the calm rule), or above the
-        gradient bound."""
+        gradient bound. NaN compares False; an infinite point is left to `feed`."""
         cfg = self.ctx.cfg
-        r0 = float(np.exp(np.log1p(cfg.spike_rel))) - 1.0
+        rel = min(float(np.exp(np.log1p(cfg.spike_rel))) - 1.0, cfg.spike_rel) * (1.0 - 1e-9)
         with np.errstate(invalid="ignore", over="ignore"):
-            floor = np.where(med > 0, np.minimum(r0 * med, cfg.spike_rel * med),
-                             cfg.spike_rel * np.abs(med))
-            floor = np.maximum((1.0 - 1e-9) * floor, 1e-12)
-            maybe = (v - med > floor) | ((med > 0) & (v > CALM_FACTOR * med))
+            maybe = v - med > np.maximum(rel * np.abs(med), 1e-12)
+            maybe |= (med > 0) & (v > CALM_FACTOR * med)
             if self.grad:
                 maybe |= v > cfg.grad_norm_max
-        return maybe & np.isfinite(v)
+        return maybe
 
     def _calm_thr(self, view: View, i: int, med: float, lmad: float) -> float | None:
         """The height above `med` a point must exceed when the rolling window still holds a
