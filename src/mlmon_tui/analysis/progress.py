@@ -206,7 +206,7 @@ class PlateauDetector(_Blocks):
         med = self.stats.med[self.first_b : b + 1]
         if not np.all(np.isfinite(med[-cfg.plateau_min_blocks :])):
             return None
-        mad = self.stats.scales(np.arange(max(self.first_b, b - 15), b + 1), view.value)[0]
+        mad = self.stats.mad(np.arange(max(self.first_b, b - 15), b + 1), view.value)
         sigma = MAD_TO_SIGMA * float(median(mad))
         se_blk = 1.2533 * sigma / np.sqrt(self.stats.window)
         q0 = max(2, cfg.plateau_min_blocks // 4)

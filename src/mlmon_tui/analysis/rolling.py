@@ -25,6 +25,7 @@ import numpy as np
 
 MAD_TO_SIGMA = 1.4826
 _STEADY = 8  # blocks whose MADs steady the current one
+_BACK = np.arange(_STEADY)  # a block and those before it
 
 
 class BlockStats:
@@ -34,10 +35,10 @@ class BlockStats:
         self.window, self.block = window, block
         # per block: median, MAD, log-MAD of the window before it (NaN: too early / not
         # positive), the last two steadied; rows 3 and 4 keep the raw MADs they come from.
-        # The scales are filled in when asked for: _done says which raw (row 0) and which
-        # steadied (row 1) pairs are there
+        # The scales are filled in when asked for: _done says which raw MADs (row 0), raw
+        # log-MADs (1), steadied MADs (2) and log-MADs (3) are there
         self._cols = np.empty((5, 64))
-        self._done = np.zeros((2, 64), bool)
+        self._done = np.zeros((4, 64), bool)
         self._n = 0  # blocks started
 
     @property
@@ -56,7 +57,7 @@ class BlockStats:
             return
         if nb > self._cols.shape[1]:
             size = max(nb, 2 * self._cols.shape[1])
-            cols, done = np.empty((5, size)), np.zeros((2, size), bool)
+            cols, done = np.empty((5, size)), np.zeros((4, size), bool)
             cols[:, : self._n] = self._cols[:, : self._n]
             done[:, : self._n] = self._done[:, : self._n]
             self._cols, self._done = cols, done
@@ -85,42 +86,45 @@ class BlockStats:
 
     def scales_at(self, idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """MAD and log-MAD of the reference of point indices `idx` (`values`: the series)."""
-        return self.scales(idx // self.block, values)
+        blocks = idx // self.block
+        return self.mad(blocks, values), self.lmad(blocks, values)
 
-    def scales(self, blocks: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Steadied MAD and log-MAD of `blocks` (started ones), computed from `values` (the
-        series, at least up to those blocks) where not asked for before."""
-        blocks = np.asarray(blocks, dtype=np.intp)
-        mask = np.zeros(self._n, bool)
-        mask[blocks] = True
-        mask &= ~self._done[1, : self._n]
-        todo = np.flatnonzero(mask)
+    def mad(self, blocks: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Steadied MAD of `blocks` (started ones), computed from `values` (the series, at
+        least up to those blocks) where not asked for before."""
+        return self._scale(0, np.asarray(blocks, dtype=np.intp), values)
+
+    def lmad(self, blocks: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Steadied log-MAD of `blocks`, as `mad`."""
+        return self._scale(1, np.asarray(blocks, dtype=np.intp), values)
+
+    def _scale(self, r: int, blocks: np.ndarray, values: np.ndarray) -> np.ndarray:
+        todo = blocks[~self._done[2 + r, blocks]]
         if len(todo):
-            # the raw scales of each block and of the _STEADY - 1 before it
-            back = np.arange(_STEADY - 1, -1, -1)
-            spread = mask.copy()
-            for k in range(1, min(_STEADY, self._n)):
-                spread[: self._n - k] |= mask[k:]
-            spread &= ~self._done[0, : self._n]
-            need = np.flatnonzero(spread)
+            # the raw scales of each block and of the _STEADY - 1 before it, once each
+            lo, hi = max(0, int(todo.min()) - _STEADY + 1), int(todo.max()) + 1
+            want = np.zeros(hi - lo, bool)
+            want[np.maximum(todo[:, None] - lo - _BACK, 0).ravel()] = True
+            want &= ~self._done[r, lo:hi]
+            need = np.flatnonzero(want) + lo
             if len(need):
-                raw = np.full((2, len(need)), np.nan)
+                raw = np.full(len(need), np.nan)
                 ok = need * self.block >= self.window
                 if ok.any():
                     b = need[ok]
                     rows = self._rows(_float_array(values), int(b[0]), int(b[-1]) + 1)
-                    raw[:, ok] = _window_stats(rows[b - b[0]])[1:]
-                self._cols[3:5, need] = raw
-                self._done[0, need] = True
-            # steadied: at least the median of the last _STEADY blocks' raw MADs
-            cur = self._cols[3:5, todo]
+                    raw[ok] = _raw_scale(rows[b - b[0]], r)
+                self._cols[3 + r, need] = raw
+                self._done[r, need] = True
+            # steadied: at least the median of the last _STEADY blocks' raw figures
+            cur = self._cols[3 + r, todo]
             late = todo >= _STEADY - 1
             if late.any():
-                steady = _nanmedian_last(self._cols[3:5, todo[late][:, None] - back])
-                cur[:, late] = np.where(steady > cur[:, late], steady, cur[:, late])
-            self._cols[1:3, todo] = cur
-            self._done[1, todo] = True
-        return self._cols[1, blocks], self._cols[2, blocks]
+                steady = _nanmedian_last(self._cols[3 + r, todo[late][:, None] - _BACK])
+                cur[late] = np.where(steady > cur[late], steady, cur[late])
+            self._cols[1 + r, todo] = cur
+            self._done[2 + r, todo] = True
+        return self._cols[1 + r, blocks]
 
     def center(self, b: int) -> int:
         """Index of the point at the middle of block b's window."""
@@ -158,38 +162,39 @@ def _middle(s: np.ndarray) -> np.ndarray:
         return (s[:, h - 1] + s[:, h]) / 2
 
 
-def _window_stats(windows: np.ndarray) -> np.ndarray:
-    """Median, MAD and log-MAD (NaN where a window is not all positive) of each row of
-    `windows` (a copy, changed here), non-finite values left out. Rows without a non-finite
-    value (nearly all) are sorted once and every figure is read from the sorted rows; the
-    others go through nanmedian."""
+def _raw_scale(windows: np.ndarray, r: int) -> np.ndarray:
+    """The MAD (r = 0) or log-MAD (r = 1, NaN where a window is not all positive) of each
+    row of `windows` (a copy, changed here), non-finite values left out. Rows without a
+    non-finite value (nearly all) are sorted once and the figure is read from the sorted
+    rows; the others go through nanmedian."""
     fin = np.isfinite(windows)
     if fin.all():
-        return _sorted_stats(windows)
+        return _sorted_scale(windows, r)
     clean = fin.all(axis=1)
     windows[~fin] = np.nan
-    out = np.empty((3, len(windows)))
+    out = np.empty(len(windows))
     if clean.any():
-        out[:, clean] = _sorted_stats(windows[clean])
-    out[:, ~clean] = _nan_stats(windows[~clean])
+        out[clean] = _sorted_scale(windows[clean], r)
+    out[~clean] = _nan_stats(windows[~clean])[1 + r]
     return out
 
 
-def _sorted_stats(windows: np.ndarray) -> np.ndarray:
-    """_nan_stats of finite windows (a copy, sorted in place), the same numbers: the median
-    is the middle of the sorted row, and the median distance to it is found among runs of
-    neighbours in the sorted row (no second sort or partition)."""
+def _sorted_scale(windows: np.ndarray, r: int) -> np.ndarray:
+    """_nan_stats' figure r + 1 of finite windows (a copy, sorted in place), the same
+    numbers: the median is the middle of the sorted row, and the median distance to it is
+    found among runs of neighbours in the sorted row (no second sort or partition)."""
     windows.sort(axis=1)
-    out = np.full((3, len(windows)), np.nan)
-    med = out[0] = _middle(windows)
+    med = _middle(windows)
     cols = windows.T.copy()  # one sorted window per column: the runs below are whole rows
-    out[1] = _mid_distance(cols, med)
+    if r == 0:
+        return _mid_distance(cols, med)
+    out = np.full(len(windows), np.nan)
     positive = (windows[:, 0] > 0) & (med > 0)
     if positive.any():
         logs = np.log(cols[:, positive])
         if not (logs[1:] >= logs[:-1]).all():  # log is monotonic; should rounding not be
             logs.sort(axis=0)
-        out[2, positive] = _mid_distance(logs, np.log(med[positive]))
+        out[positive] = _mid_distance(logs, np.log(med[positive]))
     return out
 
 

@@ -55,29 +55,33 @@ class SpikeDetector(Detector):
         v = view.value[n0:n1]
         idx = np.arange(n0, n1)
         med = self.stats.med_at(idx)
-        n = len(v)
-        thr, lmad = np.full(n, np.nan), np.full(n, np.nan)
-        cand, tall = np.zeros(n, bool), np.zeros(n, bool)
         # only the points above the lowest bar any scale can give are judged (nearly none):
         # the scales of their blocks are computed for them alone
         sub = np.flatnonzero(self._maybe(v, med))
-        if len(sub):
-            mad, lmad[sub] = self.stats.scales_at(idx[sub], view.value)
-            m, vs, lm = med[sub], v[sub], lmad[sub]
-            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                # positive windows: as a ratio to the median (multiplicative noise); else
-                # linear. `thr` is the height above the median a point must exceed, in the
-                # series' units.
-                ratio = np.exp(np.maximum(cfg.spike_z_log * MAD_TO_SIGMA * lm,
-                                          np.log1p(cfg.spike_rel)))
-                lin = np.maximum(cfg.spike_z * MAD_TO_SIGMA * mad, cfg.spike_rel * np.abs(m))
-                t = np.where(np.isfinite(lm) & (m > 0), m * (ratio - 1), lin)
-                thr[sub] = t = np.maximum(t, 1e-12)
-                c = cand[sub] = np.isfinite(vs) & (vs - m > t)  # NaN median compares False
-                # after a chaotic stretch the window's scale stays high for a window and
-                # more: a point far above a median it is far above, judged on the calm
-                # points right before it instead (few points qualify, so this costs little)
-                tall[sub] = ~c & np.isfinite(vs) & (m > 0) & (vs > CALM_FACTOR * m)
+        if not len(sub):  # no candidate, no calm rule, no bound crossed
+            if self.grad:
+                self._growth(view, n0, n1)
+            self._resolve(view, n1, final=False)
+            return
+        n = len(v)
+        thr, lmad = np.full(n, np.nan), np.full(n, np.nan)
+        cand, tall = np.zeros(n, bool), np.zeros(n, bool)
+        mad, lmad[sub] = self.stats.scales_at(idx[sub], view.value)
+        m, vs, lm = med[sub], v[sub], lmad[sub]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            # positive windows: as a ratio to the median (multiplicative noise); else
+            # linear. `thr` is the height above the median a point must exceed, in the
+            # series' units.
+            ratio = np.exp(np.maximum(cfg.spike_z_log * MAD_TO_SIGMA * lm,
+                                      np.log1p(cfg.spike_rel)))
+            lin = np.maximum(cfg.spike_z * MAD_TO_SIGMA * mad, cfg.spike_rel * np.abs(m))
+            t = np.where(np.isfinite(lm) & (m > 0), m * (ratio - 1), lin)
+            thr[sub] = t = np.maximum(t, 1e-12)
+            c = cand[sub] = np.isfinite(vs) & (vs - m > t)  # NaN median compares False
+            # after a chaotic stretch the window's scale stays high for a window and
+            # more: a point far above a median it is far above, judged on the calm
+            # points right before it instead (few points qualify, so this costs little)
+            tall[sub] = ~c & np.isfinite(vs) & (m > 0) & (vs > CALM_FACTOR * m)
         for j in np.flatnonzero(tall):
             t = self._calm_thr(view, n0 + int(j), float(med[j]), float(lmad[j]))
             if t is not None and v[j] - med[j] > t:
