@@ -63,12 +63,17 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
         return None
     vstep, vwall, vraw = vstep[ok], vwall[ok], vraw[ok]
     # work on "badness": losses as they are, accuracies as error rates (or negated if unbounded)
-    tvals = train.value[np.isfinite(train.value)]
     mixed = pair.train_higher_better not in (None, pair.higher_better)  # val F1 ~ train loss
-    both = vraw if mixed else np.concatenate([vraw, tvals])
-    bad = _badness(pair.higher_better, both)
-    tbad = _badness(pair.train_higher_better, tvals) if mixed else bad
-    top = _top(both) if pair.higher_better else None
+    top = tbad = None
+    if pair.higher_better or mixed:
+        tvals = train.value[np.isfinite(train.value)]
+        top = _top(vraw) if mixed else _top(vraw, tvals)  # of the values judged together
+        if mixed:
+            tbad = _badness(pair.train_higher_better, _top(tvals))
+    bad = _badness(pair.higher_better, top)
+    tbad = tbad or bad
+    if not pair.higher_better:
+        top = None
     v = bad(vraw)
     s = _median3(v)
     best_i = int(np.argmin(s))
@@ -76,18 +81,17 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     if since < cfg.overfit_patience:
         return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
     best = float(s[best_i])
-    # noise from first differences, or from second ones when lower: a steep early descent
-    # inflates the first (a trend is not noise), the second are immune to it
-    noise = MAD_TO_SIGMA * float(median(np.abs(np.diff(v)))) / np.sqrt(2.0)
-    if len(v) >= 3:
-        noise = min(noise, MAD_TO_SIGMA * float(median(np.abs(np.diff(v, 2)))) / np.sqrt(6.0))
-    margin = max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * noise, 1e-12)
     if pair.higher_better and top is not None and recent_raw_drop(vraw, best_i, since) < \
             cfg.overfit_min_acc_drop * top:
         return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
+    noise = _Noise(v)
     recent = float(median(v[-min(3, since):]))
-    after = v[best_i + 1 :]
-    risen = recent - best > margin and np.mean(after > best + 0.5 * margin) >= 0.6
+    risen = False
+    # the margin is at least the relative one: below that, no noise makes it a rise
+    if recent - best > max(cfg.overfit_rise_rel * abs(best), 1e-12):
+        margin = max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * noise(), 1e-12)
+        after = v[best_i + 1 :]
+        risen = recent - best > margin and np.mean(after > best + 0.5 * margin) >= 0.6
     if not risen and not _sustained_rise(v, best_i, since, noise, best, cfg) \
             and not _steady_rise(v, best_i, since, best, cfg):
         return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
@@ -132,17 +136,40 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     )
 
 
-def _sustained_rise(v, best_i: int, since: int, noise: float, best: float, cfg) -> bool:
+class _Noise:
+    """The validation's noise, worked out when first needed: from first differences, or from
+    second ones when lower (a steep early descent inflates the first, a trend is not noise;
+    the second are immune to it)."""
+
+    def __init__(self, v: np.ndarray) -> None:
+        self.v, self.value = v, None
+
+    def __call__(self) -> float:
+        if self.value is None:
+            v = self.v
+            noise = MAD_TO_SIGMA * float(median(np.abs(np.diff(v)))) / np.sqrt(2.0)
+            if len(v) >= 3:
+                noise = min(noise, MAD_TO_SIGMA * float(median(np.abs(np.diff(v, 2))))
+                            / np.sqrt(6.0))
+            self.value = noise
+        return self.value
+
+
+def _sustained_rise(v, best_i: int, since: int, noise: _Noise, best: float, cfg) -> bool:
     """For noisy validation: the median of the last third of the evaluations since the best
     stands well above the level around the best, by its standard error (many noisy points
     tell what a few cannot). Needs twice the patience."""
-    if since < 2 * cfg.overfit_patience or noise <= 0:
+    if since < 2 * cfg.overfit_patience:
         return False
     around = v[max(0, best_i - 2) : best_i + 3]
     m = max(3, since // 3)
     late = v[-m:]
-    se = 1.2533 * noise * np.sqrt(1.0 / len(around) + 1.0 / m)  # of a difference of medians
     rise = float(median(late)) - float(median(around))
+    if not rise > cfg.overfit_rise_rel * abs(best):
+        return False  # below the relative margin: no noise makes it a rise
+    if noise() <= 0:
+        return False
+    se = 1.2533 * noise() * np.sqrt(1.0 / len(around) + 1.0 / m)  # of a difference of medians
     return rise > max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * se)
 
 
@@ -182,15 +209,17 @@ def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | Non
         return None
         return None
     q = max(2, len(v) // 4)
+    rel = cfg.underfit_rel
+    v0, v1 = float(median(v[:q])), float(median(v[-q:]))
+    if v0 - v1 > rel * abs(v0):
+        return None  # validation improved: learning
     tv = train.value[np.isfinite(train.value)]
     if len(tv) < 8:
         return None
     tq = max(2, len(tv) // 4)
-    v0, v1 = float(median(v[:q])), float(median(v[-q:]))
     t0, t1 = float(bad(median(tv[:tq]))), float(bad(median(tv[-tq:])))
-    rel = cfg.underfit_rel
-    if v0 - v1 > rel * abs(v0) or t0 - t1 > rel * abs(t0):
-        return None  # one of them improved: learning
+    if t0 - t1 > rel * abs(t0):
+        return None  # training improved: learning
     first_v, last_v = float(median(vraw[:q])), float(median(vraw[-q:]))
     msg = (f"{pair.train_tag} and {pair.val_tag} have both stayed near where they started "
            f"({fmt(first_v)} -> {fmt(last_v)}) over {len(v)} evaluations: likely underfitting "
@@ -200,11 +229,16 @@ def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | Non
                    message=msg, extra={"underfitting": True, "train_tag": pair.train_tag})
 
 
-def _top(values: np.ndarray) -> float | None:
-    """1 or 100 for accuracies that are fractions or percents; None when unbounded."""
-    if not values.size or values.min() < 0:
+def _top(*parts: np.ndarray) -> float | None:
+    """1 or 100 for accuracies (the values of `parts` together) that are fractions or
+    percents; None when unbounded."""
+    parts = tuple(p for p in parts if p.size)
+    if not parts:
         return None
-    return 1.0 if values.max() <= 1.0 else 100.0 if values.max() <= 100.0 else None
+    lo, hi = min(p.min() for p in parts), max(p.max() for p in parts)
+    if lo < 0:
+        return None
+    return 1.0 if hi <= 1.0 else 100.0 if hi <= 100.0 else None
 
 
 def recent_raw_drop(vraw: np.ndarray, best_i: int, since: int) -> float:
@@ -213,11 +247,11 @@ def recent_raw_drop(vraw: np.ndarray, best_i: int, since: int) -> float:
     return float(np.max(vraw[lo : best_i + 1]) - median(vraw[-min(3, since):]))
 
 
-def _badness(higher_better: bool, values: np.ndarray):
-    """Map values to lower-is-better: error rates for accuracies in [0, 1] or [0, 100]."""
+def _badness(higher_better: bool, top: float | None):
+    """Map values to lower-is-better: error rates for accuracies in [0, 1] or [0, 100]
+    (`top`, from `_top`)."""
     if not higher_better:
         return lambda x: x
-    top = _top(values)
     if top is not None:
         return lambda x: top - x
     return lambda x: -x
