@@ -79,9 +79,6 @@ def climb(v: np.ndarray, ratio: float, min_points: int) -> tuple[int, int, float
         return None
     best_i = int(np.argmin(s))
     best = float(s[best_i])
-    # the point-to-point noise (second differences: the descent is not noise): a climb must
-    # stand far above it (random values are not a run)
-    noise = D2_SIGMA * float(median(np.abs(np.diff(v, 2)))) if n >= 3 else 0.0
     after = s[best_i + 1 :]
     if not len(after):
         return None
@@ -98,6 +95,9 @@ def climb(v: np.ndarray, ratio: float, min_points: int) -> tuple[int, int, float
     tail = stretch[-max(1, len(stretch) // 3) :]
     if float(median(tail)) < ratio * best:  # ...and ends at the bar or above
         return None
+    # the point-to-point noise (second differences: the descent is not noise): a climb must
+    # stand far above it (random values are not a run)
+    noise = D2_SIGMA * float(median(np.abs(np.diff(v, 2)))) if n >= 3 else 0.0
     if float(median(stretch)) - best < 6.0 * noise:
         return None
     # onset: the last point near the minimum before the climb
