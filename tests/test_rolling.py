@@ -57,11 +57,22 @@ def _curve(rng, kind: str, n: int) -> np.ndarray:
         v[n // 3 : n // 2] = np.nan
     elif kind == "zeros":
         v[rng.random(n) < 0.05] = 0.0
+    elif kind == "signed zeros":
+        v = np.where(rng.random(n) < 0.5, -0.0, 0.0)
+        v[rng.random(n) < 0.2] = 1.0
+        v[rng.random(n) < 0.2] = -1.0
     elif kind == "constant":
         v[:] = 3e-4
     elif kind == "wide":
         v = np.exp(rng.normal(size=n) * 50)
     return v
+
+
+def _same(got, want, what):
+    """Equal, down to the sign of a zero (NaN where NaN)."""
+    np.testing.assert_array_equal(got, want, err_msg=what)
+    both = ~np.isnan(want)
+    np.testing.assert_array_equal(np.signbit(got[both]), np.signbit(want[both]), err_msg=what)
 
 
 def _check(values, window, block, cuts, rng=None):
@@ -74,13 +85,12 @@ def _check(values, window, block, cuts, rng=None):
             asked = rng.integers(0, len(stats), size=3)
             (stats.mad if rng.random() < 0.5 else stats.lmad)(asked, values[:c])
     want = reference(values, window, block)
-    np.testing.assert_array_equal(stats.med, want[0], err_msg="med")
+    _same(stats.med, want[0], "med")
     blocks = np.arange(len(stats))
     if rng is not None:
         blocks = rng.permutation(blocks)
-    mad, lmad = stats.mad(blocks, values), stats.lmad(blocks, values)
-    np.testing.assert_array_equal(mad, want[1][blocks], err_msg="mad")
-    np.testing.assert_array_equal(lmad, want[2][blocks], err_msg="lmad")
+    _same(stats.mad(blocks, values), want[1][blocks], "mad")
+    _same(stats.lmad(blocks, values), want[2][blocks], "lmad")
     idx = np.arange(len(values))
     np.testing.assert_array_equal(stats.med_at(idx), want[0][idx // block])
     np.testing.assert_array_equal(stats.scales_at(idx, values)[0], want[1][idx // block])
@@ -88,7 +98,8 @@ def _check(values, window, block, cuts, rng=None):
 
 def test_block_statistics_are_the_medians_of_each_window():
     rng = np.random.default_rng(7)
-    kinds = ("curve", "signed", "ties", "nan", "inf", "gap", "zeros", "constant", "wide")
+    kinds = ("curve", "signed", "ties", "nan", "inf", "gap", "zeros", "signed zeros",
+             "constant", "wide")
     for k, kind in enumerate(kinds):
         for window, block in ((48, 8), (47, 5), (9, 9), (4, 1)):
             n = 700 + 37 * k

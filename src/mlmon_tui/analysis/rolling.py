@@ -154,12 +154,13 @@ def _medians(windows: np.ndarray) -> np.ndarray:
 
 
 def _middle(s: np.ndarray) -> np.ndarray:
-    """The median of each sorted row, as np.median computes it."""
+    """The median of each sorted row, as np.median computes it (a zero is +0, as its mean
+    makes it)."""
     h = s.shape[1] // 2
     if s.shape[1] % 2:
-        return s[:, h].copy()
+        return s[:, h] + 0.0
     with np.errstate(over="ignore"):
-        return (s[:, h - 1] + s[:, h]) / 2
+        return (s[:, h - 1] + s[:, h]) / 2 + 0.0
 
 
 def _raw_scale(windows: np.ndarray, r: int) -> np.ndarray:
@@ -204,8 +205,8 @@ def _mid_distance(cols: np.ndarray, m: np.ndarray) -> np.ndarray:
     c = len(cols)
     h = c // 2
     if c % 2:
-        return _kth_distance(cols, m, h + 1)
-    return (_kth_distance(cols, m, h) + _kth_distance(cols, m, h + 1)) / 2
+        return _kth_distance(cols, m, h + 1) + 0.0  # a zero distance is +0, as |x - m|
+    return (_kth_distance(cols, m, h) + _kth_distance(cols, m, h + 1)) / 2 + 0.0
 
 
 def _kth_distance(cols: np.ndarray, m: np.ndarray, k: int) -> np.ndarray:
