@@ -83,11 +83,18 @@ def _plateau(det: PlateauDetector, view: View) -> None:
             if det.first_b is None:
                 det.first_b = int(fin[0])
             target = max(det.next_check, det.first_b + 2 * cfg.plateau_min_blocks - 1)
+            lo, hi = int(fin[0]), int(fin[-1])
+            gapless = hi - lo + 1 == len(fin)  # nearly always: then the next is the target
             while True:
-                k = int(np.searchsorted(fin, target))
-                if k >= len(fin):
-                    break
-                b = int(fin[k])
+                if gapless:
+                    b = max(target, lo)
+                    if b > hi:
+                        break
+                else:
+                    k = int(fin.searchsorted(target))
+                    if k >= len(fin):
+                        break
+                    b = int(fin[k])
                 age = b + 1 - det.first_b
                 det.next_check = target = b + max(1, age // 16)
                 checks.append((b, age))

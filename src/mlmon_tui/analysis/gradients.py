@@ -9,6 +9,7 @@ import numpy as np
 
 from mlmon_tui.analysis.detector import Context, Detector, View
 from mlmon_tui.analysis.findings import Finding, fmt
+from mlmon_tui.analysis.medians import median
 
 
 class VanishingDetector(Detector):
@@ -104,8 +105,8 @@ def _left_level(first: View, last: View, low_since: int) -> int:
     early = lr[np.isfinite(lr)][:32]
     if len(early) < 4:
         return low_since
-    level = float(np.median(early))
-    noise = 1.4826 * float(np.median(np.abs(early - level)))
+    level = float(median(early))
+    noise = 1.4826 * float(median(np.abs(early - level)))
     with np.errstate(invalid="ignore"):
         near = np.flatnonzero(lr >= level - max(3.0 * noise, 0.1))
     cross = min(int(near[-1]) + 1, low_since) if len(near) else low_since

@@ -12,6 +12,7 @@ import numpy as np
 
 from mlmon_tui.analysis.config import HealthConfig
 from mlmon_tui.analysis.findings import Finding, fmt
+from mlmon_tui.analysis.medians import median, running3
 from mlmon_tui.analysis.pairs import Pair
 from mlmon_tui.analysis.rolling import MAD_TO_SIGMA
 
@@ -24,7 +25,7 @@ def _median3(v: np.ndarray) -> np.ndarray:
     if len(v) < 3:
         return v.copy()
     out = v.copy()
-    out[1:-1] = np.median(np.stack([v[:-2], v[1:-1], v[2:]]), axis=0)
+    out[1:-1] = running3(v)
     out[0] = 0.5 * (v[0] + v[1])  # a lucky first evaluation alone is not the best either
     return out
 
@@ -50,7 +51,7 @@ class _Clock:
         j = int(np.searchsorted(self.key, self.at[k], side="right"))
         seg = self.value[max(0, j - window) : j]
         seg = seg[np.isfinite(seg)]
-        return float(np.median(seg)) if len(seg) else float("nan")
+        return float(median(seg)) if len(seg) else float("nan")
 
 
 def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
@@ -62,12 +63,17 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
         return None
     vstep, vwall, vraw = vstep[ok], vwall[ok], vraw[ok]
     # work on "badness": losses as they are, accuracies as error rates (or negated if unbounded)
-    tvals = train.value[np.isfinite(train.value)]
     mixed = pair.train_higher_better not in (None, pair.higher_better)  # val F1 ~ train loss
-    both = vraw if mixed else np.concatenate([vraw, tvals])
-    bad = _badness(pair.higher_better, both)
-    tbad = _badness(pair.train_higher_better, tvals) if mixed else bad
-    top = _top(both) if pair.higher_better else None
+    top = tbad = None
+    if pair.higher_better or mixed:
+        tvals = train.value[np.isfinite(train.value)]
+        top = _top(vraw) if mixed else _top(vraw, tvals)  # of the values judged together
+        if mixed:
+            tbad = _badness(pair.train_higher_better, _top(tvals))
+    bad = _badness(pair.higher_better, top)
+    tbad = tbad or bad
+    if not pair.higher_better:
+        top = None
     v = bad(vraw)
     s = _median3(v)
     best_i = int(np.argmin(s))
@@ -75,18 +81,17 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     if since < cfg.overfit_patience:
         return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
     best = float(s[best_i])
-    # noise from first differences, or from second ones when lower: a steep early descent
-    # inflates the first (a trend is not noise), the second are immune to it
-    noise = MAD_TO_SIGMA * float(np.median(np.abs(np.diff(v)))) / np.sqrt(2.0)
-    if len(v) >= 3:
-        noise = min(noise, MAD_TO_SIGMA * float(np.median(np.abs(np.diff(v, 2)))) / np.sqrt(6.0))
-    margin = max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * noise, 1e-12)
     if pair.higher_better and top is not None and recent_raw_drop(vraw, best_i, since) < \
             cfg.overfit_min_acc_drop * top:
         return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
-    recent = float(np.median(v[-min(3, since):]))
-    after = v[best_i + 1 :]
-    risen = recent - best > margin and np.mean(after > best + 0.5 * margin) >= 0.6
+    noise = _Noise(v)
+    recent = float(median(v[-min(3, since):]))
+    risen = False
+    # the margin is at least the relative one: below that, no noise makes it a rise
+    if recent - best > max(cfg.overfit_rise_rel * abs(best), 1e-12):
+        margin = max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * noise(), 1e-12)
+        after = v[best_i + 1 :]
+        risen = recent - best > margin and np.mean(after > best + 0.5 * margin) >= 0.6
     if not risen and not _sustained_rise(v, best_i, since, noise, best, cfg) \
             and not _steady_rise(v, best_i, since, best, cfg):
         return _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg)
@@ -102,7 +107,7 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     # onset: the raw best evaluation around the smoothed best
     lo = max(0, best_i - 1)
     onset = lo + int(np.argmin(v[lo : best_i + 2]))
-    raw_best, raw_recent = float(vraw[onset]), float(np.median(vraw[-min(3, since):]))
+    raw_best, raw_recent = float(vraw[onset]), float(median(vraw[-min(3, since):]))
     rel = abs(raw_recent - raw_best) / abs(raw_best) if raw_best else float("inf")
     train_now = clock.level(len(v) - 1, tw)
     val_now = float(vraw[-1])
@@ -131,17 +136,40 @@ def check_pair(pair: Pair, train, val, cfg: HealthConfig) -> Finding | None:
     )
 
 
-def _sustained_rise(v, best_i: int, since: int, noise: float, best: float, cfg) -> bool:
+class _Noise:
+    """The validation's noise, worked out when first needed: from first differences, or from
+    second ones when lower (a steep early descent inflates the first, a trend is not noise;
+    the second are immune to it)."""
+
+    def __init__(self, v: np.ndarray) -> None:
+        self.v, self.value = v, None
+
+    def __call__(self) -> float:
+        if self.value is None:
+            v = self.v
+            noise = MAD_TO_SIGMA * float(median(np.abs(np.diff(v)))) / np.sqrt(2.0)
+            if len(v) >= 3:
+                noise = min(noise, MAD_TO_SIGMA * float(median(np.abs(np.diff(v, 2))))
+                            / np.sqrt(6.0))
+            self.value = noise
+        return self.value
+
+
+def _sustained_rise(v, best_i: int, since: int, noise: _Noise, best: float, cfg) -> bool:
     """For noisy validation: the median of the last third of the evaluations since the best
     stands well above the level around the best, by its standard error (many noisy points
     tell what a few cannot). Needs twice the patience."""
-    if since < 2 * cfg.overfit_patience or noise <= 0:
+    if since < 2 * cfg.overfit_patience:
         return False
     around = v[max(0, best_i - 2) : best_i + 3]
     m = max(3, since // 3)
     late = v[-m:]
-    se = 1.2533 * noise * np.sqrt(1.0 / len(around) + 1.0 / m)  # of a difference of medians
-    rise = float(np.median(late)) - float(np.median(around))
+    rise = float(median(late)) - float(median(around))
+    if not rise > cfg.overfit_rise_rel * abs(best):
+        return False  # below the relative margin: no noise makes it a rise
+    if noise() <= 0:
+        return False
+    se = 1.2533 * noise() * np.sqrt(1.0 / len(around) + 1.0 / m)  # of a difference of medians
     return rise > max(cfg.overfit_rise_rel * abs(best), cfg.overfit_noise_k * se)
 
 
@@ -156,18 +184,21 @@ def _steady_rise(v, best_i: int, since: int, best: float, cfg) -> bool:
     seg = v[onset:]
     if len(seg) - 1 < cfg.overfit_patience or len(seg) < 4:
         return False
+    floor = cfg.overfit_rise_rel * abs(best)
+    rise = float(median(seg[-3:])) - float(seg[0])
+    stays = float(np.min(seg[-3:])) - float(seg[0])
+    if not (rise > floor or stays > floor):
+        return False  # below the relative margin: no noise can make it a rise
     # noise from the second differences of that stretch, or of the later half of all the
     # evaluations when larger (a few points can look quiet by chance)
     late = v[len(v) // 2 :]
-    noise = MAD_TO_SIGMA * max(float(np.median(np.abs(np.diff(x, 2)))) if len(x) >= 3 else 0.0
+    noise = MAD_TO_SIGMA * max(float(median(np.abs(np.diff(x, 2)))) if len(x) >= 3 else 0.0
                                for x in (seg, late)) / np.sqrt(6.0)
-    floor = cfg.overfit_rise_rel * abs(best)
-    ranks = np.argsort(np.argsort(seg, kind="stable"), kind="stable")
-    rho = float(np.corrcoef(ranks, np.arange(len(seg)))[0, 1])
-    rise = float(np.median(seg[-3:])) - float(seg[0])
-    if rho >= 0.8 and rise > max(floor, 3.0 * noise):
-        return True
-    return float(np.min(seg[-3:])) - float(seg[0]) > max(floor, 5.0 * noise)
+    if rise > max(floor, 3.0 * noise):
+        ranks = np.argsort(np.argsort(seg, kind="stable"), kind="stable")
+        if float(np.corrcoef(ranks, np.arange(len(seg)))[0, 1]) >= 0.8:
+            return True
+    return stays > max(floor, 5.0 * noise)
 
 
 def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | None:
@@ -178,16 +209,18 @@ def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | Non
         return None
         return None
     q = max(2, len(v) // 4)
+    rel = cfg.underfit_rel
+    v0, v1 = float(median(v[:q])), float(median(v[-q:]))
+    if v0 - v1 > rel * abs(v0):
+        return None  # validation improved: learning
     tv = train.value[np.isfinite(train.value)]
     if len(tv) < 8:
         return None
     tq = max(2, len(tv) // 4)
-    v0, v1 = float(np.median(v[:q])), float(np.median(v[-q:]))
-    t0, t1 = float(bad(np.median(tv[:tq]))), float(bad(np.median(tv[-tq:])))
-    rel = cfg.underfit_rel
-    if v0 - v1 > rel * abs(v0) or t0 - t1 > rel * abs(t0):
-        return None  # one of them improved: learning
-    first_v, last_v = float(np.median(vraw[:q])), float(np.median(vraw[-q:]))
+    t0, t1 = float(bad(median(tv[:tq]))), float(bad(median(tv[-tq:])))
+    if t0 - t1 > rel * abs(t0):
+        return None  # training improved: learning
+    first_v, last_v = float(median(vraw[:q])), float(median(vraw[-q:]))
     msg = (f"{pair.train_tag} and {pair.val_tag} have both stayed near where they started "
            f"({fmt(first_v)} -> {fmt(last_v)}) over {len(v)} evaluations: likely underfitting "
            f"(the model is not learning)")
@@ -196,24 +229,29 @@ def _underfitting(pair, train, vstep, vwall, vraw, v, bad, cfg) -> Finding | Non
                    message=msg, extra={"underfitting": True, "train_tag": pair.train_tag})
 
 
-def _top(values: np.ndarray) -> float | None:
-    """1 or 100 for accuracies that are fractions or percents; None when unbounded."""
-    if not values.size or values.min() < 0:
+def _top(*parts: np.ndarray) -> float | None:
+    """1 or 100 for accuracies (the values of `parts` together) that are fractions or
+    percents; None when unbounded."""
+    parts = tuple(p for p in parts if p.size)
+    if not parts:
         return None
-    return 1.0 if values.max() <= 1.0 else 100.0 if values.max() <= 100.0 else None
+    lo, hi = min(p.min() for p in parts), max(p.max() for p in parts)
+    if lo < 0:
+        return None
+    return 1.0 if hi <= 1.0 else 100.0 if hi <= 100.0 else None
 
 
 def recent_raw_drop(vraw: np.ndarray, best_i: int, since: int) -> float:
     """How far the recent accuracy sits below the best one, in the accuracy's own units."""
     lo = max(0, best_i - 2)
-    return float(np.max(vraw[lo : best_i + 1]) - np.median(vraw[-min(3, since):]))
+    return float(np.max(vraw[lo : best_i + 1]) - median(vraw[-min(3, since):]))
 
 
-def _badness(higher_better: bool, values: np.ndarray):
-    """Map values to lower-is-better: error rates for accuracies in [0, 1] or [0, 100]."""
+def _badness(higher_better: bool, top: float | None):
+    """Map values to lower-is-better: error rates for accuracies in [0, 1] or [0, 100]
+    (`top`, from `_top`)."""
     if not higher_better:
         return lambda x: x
-    top = _top(values)
     if top is not None:
         return lambda x: top - x
     return lambda x: -x

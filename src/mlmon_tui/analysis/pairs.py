@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mlmon_tui.analysis.tags import ACCURACY, LOSS, classify
 
@@ -32,6 +33,7 @@ class Pair:
     train_higher_better: bool | None = None
 
 
+@lru_cache(maxsize=4096)
 def _role(tag: str) -> tuple[str, str]:
     """(role, key) of a tag: role is 'train', 'val' or '' (plain, counts as training); the key
     keeps the naming style so `train/loss` pairs with `val/loss`, not with `val_loss`."""

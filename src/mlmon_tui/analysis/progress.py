@@ -8,6 +8,7 @@ import numpy as np
 
 from mlmon_tui.analysis.detector import Context, Detector, View
 from mlmon_tui.analysis.findings import fmt
+from mlmon_tui.analysis.medians import median
 from mlmon_tui.analysis.rolling import MAD_TO_SIGMA, BlockStats
 
 
@@ -97,7 +98,7 @@ class DivergenceDetector(_Blocks):
         if not len(stretch):
             return
         peak = float(stretch.max())
-        late = float(np.median(stretch[-max(2, len(stretch) // 4) :]))
+        late = float(median(stretch[-max(2, len(stretch) // 4) :]))
         if peak - late > 0.3 * (peak - self.best) or late <= self.best + thr:
             return  # coming back down: a restart or a transient, not a divergence (yet)
         if self.short is not None and self.short.diverged:
@@ -205,10 +206,11 @@ class PlateauDetector(_Blocks):
         med = self.stats.med[self.first_b : b + 1]
         if not np.all(np.isfinite(med[-cfg.plateau_min_blocks :])):
             return None
-        sigma = MAD_TO_SIGMA * float(np.median(self.stats.mad[max(self.first_b, b - 15) : b + 1]))
+        mad = self.stats.mad(np.arange(max(self.first_b, b - 15), b + 1), view.value)
+        sigma = MAD_TO_SIGMA * float(median(mad))
         se_blk = 1.2533 * sigma / np.sqrt(self.stats.window)
         q0 = max(2, cfg.plateau_min_blocks // 4)
-        level = float(np.median(med[-q0:]))
+        level = float(median(med[-q0:]))
         band = max(5.0 * se_blk, 0.002 * abs(level), 1e-12)
         s = 0
         for _ in range(2):  # the level of the whole flat stretch, not only its end
@@ -217,16 +219,16 @@ class PlateauDetector(_Blocks):
             s = int(out[-1]) + 1 if len(out) else 0  # relative to first_b
             if s >= len(med) - 2:
                 return None
-            level = float(np.median(med[s:]))
+            level = float(median(med[s:]))
         length = len(med) - s
         if length < max(cfg.plateau_min_blocks, cfg.plateau_frac * age):
             return None
         q = max(2, min(length, s) // 4)
         if s - 2 * q < 0:
             return None  # no descent before it to compare with (flat from the start)
-        before = float(np.median(med[s - q - 1 : s - q + 2]))
-        before2 = float(np.median(med[max(0, s - 2 * q - 1) : s - 2 * q + 2]))
-        near = float(np.median(med[s : s + 3]))
+        before = float(median(med[s - q - 1 : s - q + 2]))
+        before2 = float(median(med[max(0, s - 2 * q - 1) : s - 2 * q + 2]))
+        near = float(median(med[s : s + 3]))
         drop = before - near  # the descent in the quarter-window right before the onset
         drop2 = before2 - before  # and in the one before that
         if not (drop > max(cfg.plateau_rel * abs(level), band)):
@@ -237,7 +239,7 @@ class PlateauDetector(_Blocks):
             return None  # a sudden fall after a flat stretch: a schedule step, not a descent
         k = max(2, length // 4)
         se_q = 1.2533 * sigma / np.sqrt(k * self.stats.block)
-        drift = float(np.median(med[s : s + k])) - float(np.median(med[-k:]))
+        drift = float(median(med[s : s + k])) - float(median(med[-k:]))
         if abs(drift) + 2.0 * np.sqrt(2.0) * se_q >= 0.25 * drop:
             return None
         # onset: the wide band is entered early on a slow approach; the corner of the
@@ -324,7 +326,7 @@ def _accelerated(med: np.ndarray, onset: int, se: float) -> bool:
     down and stops falls less and less; a learning-rate cut makes it fall faster at once."""
     w = 2
     while onset - 2 * w >= 0 and w <= max(2, onset // 4):
-        y = [float(np.median(med[max(0, k - 1) : k + 2])) for k in (onset - 2 * w, onset - w, onset)]
+        y = [float(median(med[max(0, k - 1) : k + 2])) for k in (onset - 2 * w, onset - w, onset)]
         last, prev = y[1] - y[2], y[0] - y[1]
         if last > 1.5 * max(prev, 0.0) + 12.0 * se:  # 2.5 y1 - y2 - 1.5 y0: 4 sigmas
             return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlmon_tui.analysis.medians import median
 from mlmon_tui.analysis.pairs import is_val
 from mlmon_tui.analysis.tags import LOSS, classify
 
@@ -30,7 +31,7 @@ def loss_jumped(store, run: str, step: int) -> bool:
     before, after = before[np.isfinite(before)], after[~np.isnan(after)]
     if len(before) < 3 or not len(after):
         return True
-    ref = float(np.median(before))
+    ref = float(median(before))
     return bool(np.any(~np.isfinite(after)) or np.max(after) > ref + 0.5 * abs(ref))
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from mlmon_tui.analysis.detector import Context, Detector, View
 from mlmon_tui.analysis.findings import fmt
+from mlmon_tui.analysis.medians import median, running3
 
 SHORT_MAX = 256
 MIN_POINTS = 5
@@ -37,7 +38,7 @@ def median3(v: np.ndarray) -> np.ndarray:
     if len(v) < 3:
         return v.copy()
     out = v.copy()
-    out[1:-1] = np.median(np.stack([v[:-2], v[1:-1], v[2:]]), axis=0)
+    out[1:-1] = running3(v)
     return out
 
 
@@ -63,7 +64,7 @@ def point_spikes(v: np.ndarray, ratio: float) -> list[tuple[int, float]]:
         sides = [d2[max(0, i - 2 - LOCAL) : max(0, i - 2)], d2[i + 1 : i + 1 + LOCAL]]
         both = np.concatenate(sides)
         both = both[np.isfinite(both)]
-        sigma = D2_SIGMA * float(np.median(both)) if len(both) >= 2 else 0.0
+        sigma = D2_SIGMA * float(median(both)) if len(both) >= 2 else 0.0
         if jump[j] > SPIKE_NOISE_K * sigma and np.isfinite(lo[j]):
             out.append((i, float(np.exp(jump[j]))))
     return out
@@ -78,9 +79,6 @@ def climb(v: np.ndarray, ratio: float, min_points: int) -> tuple[int, int, float
         return None
     best_i = int(np.argmin(s))
     best = float(s[best_i])
-    # the point-to-point noise (second differences: the descent is not noise): a climb must
-    # stand far above it (random values are not a run)
-    noise = D2_SIGMA * float(np.median(np.abs(np.diff(v, 2)))) if n >= 3 else 0.0
     after = s[best_i + 1 :]
     if not len(after):
         return None
@@ -95,14 +93,17 @@ def climb(v: np.ndarray, ratio: float, min_points: int) -> tuple[int, int, float
         return None
     # not coming back down: the last third still well above the bar's midpoint to the best
     tail = stretch[-max(1, len(stretch) // 3) :]
-    if float(np.median(tail)) < ratio * best:  # ...and ends at the bar or above
+    if float(median(tail)) < ratio * best:  # ...and ends at the bar or above
         return None
-    if float(np.median(stretch)) - best < 6.0 * noise:
+    # the point-to-point noise (second differences: the descent is not noise): a climb must
+    # stand far above it (random values are not a run)
+    noise = D2_SIGMA * float(median(np.abs(np.diff(v, 2)))) if n >= 3 else 0.0
+    if float(median(stretch)) - best < 6.0 * noise:
         return None
     # onset: the last point near the minimum before the climb
     near = np.flatnonzero(s[best_i:start] <= best * (1 + 0.25 * (ratio - 1)))
     onset = best_i + (int(near[-1]) if len(near) else 0)
-    return onset, best_i, float(np.median(tail))
+    return onset, best_i, float(median(tail))
 
 
 class ShortRunDetector(Detector):

@@ -22,6 +22,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from mlmon_tui.analysis.detector import Context, Detector, View
 from mlmon_tui.analysis.findings import fmt
+from mlmon_tui.analysis.medians import median
 from mlmon_tui.analysis.rolling import MAD_TO_SIGMA, BlockStats
 from mlmon_tui.analysis.tags import GRAD
 
@@ -53,20 +54,34 @@ class SpikeDetector(Detector):
         cfg = self.ctx.cfg
         v = view.value[n0:n1]
         idx = np.arange(n0, n1)
-        med, mad, lmad = self.stats.at(idx)
+        med = self.stats.med_at(idx)
+        # only the points above the lowest bar any scale can give are judged (nearly none):
+        # the scales of their blocks are computed for them alone
+        sub = np.flatnonzero(self._maybe(v, med))
+        if not len(sub):  # no candidate, no calm rule, no bound crossed
+            if self.grad:
+                self._growth(view, n0, n1)
+            self._resolve(view, n1, final=False)
+            return
+        n = len(v)
+        thr, lmad = np.full(n, np.nan), np.full(n, np.nan)
+        cand, tall = np.zeros(n, bool), np.zeros(n, bool)
+        mad, lmad[sub] = self.stats.scales_at(idx[sub], view.value)
+        m, vs, lm = med[sub], v[sub], lmad[sub]
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            # positive windows: as a ratio to the median (multiplicative noise); else linear.
-            # `thr` is the height above the median a point must exceed, in the series' units.
-            ratio = np.exp(np.maximum(cfg.spike_z_log * MAD_TO_SIGMA * lmad,
+            # positive windows: as a ratio to the median (multiplicative noise); else
+            # linear. `thr` is the height above the median a point must exceed, in the
+            # series' units.
+            ratio = np.exp(np.maximum(cfg.spike_z_log * MAD_TO_SIGMA * lm,
                                       np.log1p(cfg.spike_rel)))
-            lin = np.maximum(cfg.spike_z * MAD_TO_SIGMA * mad, cfg.spike_rel * np.abs(med))
-            thr = np.where(np.isfinite(lmad) & (med > 0), med * (ratio - 1), lin)
-            thr = np.maximum(thr, 1e-12)
-            cand = np.isfinite(v) & (v - med > thr)  # NaN median (too early) compares False
-            # after a chaotic stretch the window's scale stays high for a window and more:
-            # a point far above a median it is far above, judged on the calm points right
-            # before it instead (few points qualify, so this costs little)
-            tall = ~cand & np.isfinite(v) & (med > 0) & (v > CALM_FACTOR * med)
+            lin = np.maximum(cfg.spike_z * MAD_TO_SIGMA * mad, cfg.spike_rel * np.abs(m))
+            t = np.where(np.isfinite(lm) & (m > 0), m * (ratio - 1), lin)
+            thr[sub] = t = np.maximum(t, 1e-12)
+            c = cand[sub] = np.isfinite(vs) & (vs - m > t)  # NaN median compares False
+            # after a chaotic stretch the window's scale stays high for a window and
+            # more: a point far above a median it is far above, judged on the calm
+            # points right before it instead (few points qualify, so this costs little)
+            tall[sub] = ~c & np.isfinite(vs) & (m > 0) & (vs > CALM_FACTOR * m)
         for j in np.flatnonzero(tall):
             t = self._calm_thr(view, n0 + int(j), float(med[j]), float(lmad[j]))
             if t is not None and v[j] - med[j] > t:
@@ -89,6 +104,20 @@ class SpikeDetector(Detector):
             self.quiet_until = i + cfg.spike_recover_points
         self._resolve(view, n1, final=False)
 
+    def _maybe(self, v: np.ndarray, med: np.ndarray) -> np.ndarray:
+        """The points that can be candidates, whatever the scales: above the median by more
+        than the least height `feed` can ask (the relative floor of either rule, a hair
+        lower for rounding), far above a positive median (the calm rule), or above the
+        gradient bound. NaN compares False; an infinite point is left to `feed`."""
+        cfg = self.ctx.cfg
+        rel = min(float(np.exp(np.log1p(cfg.spike_rel))) - 1.0, cfg.spike_rel) * (1.0 - 1e-9)
+        with np.errstate(invalid="ignore", over="ignore"):
+            maybe = v - med > np.maximum(rel * np.abs(med), 1e-12)
+            maybe |= (med > 0) & (v > CALM_FACTOR * med)
+            if self.grad:
+                maybe |= v > cfg.grad_norm_max
+        return maybe
+
     def _calm_thr(self, view: View, i: int, med: float, lmad: float) -> float | None:
         """The height above `med` a point must exceed when the rolling window still holds a
         chaotic stretch that has ended: the log-MAD of the CALM_POINTS points right before
@@ -102,7 +131,7 @@ class SpikeDetector(Detector):
         if len(recent) < CALM_POINTS * 3 // 4 or not (recent > 0).all():
             return None
         logs = np.log(recent)
-        calm = float(np.median(np.abs(logs - np.median(logs))))
+        calm = float(median(np.abs(logs - median(logs))))
         if calm >= 0.5 * lmad:
             return None
         ratio = np.exp(max(cfg.spike_z_log * MAD_TO_SIGMA * calm, np.log1p(cfg.spike_rel)))
@@ -212,7 +241,7 @@ class SpikeDetector(Detector):
             after = after[np.isfinite(after)]
             recovered = None
             if len(after) and np.isfinite(med):
-                recovered = bool(np.median(after) - med < 0.5 * thr)
+                recovered = bool(median(after) - med < 0.5 * thr)
             self._report(view, i, med, thr, explode, recovered)
             if recovered is False:  # the level moved: one event until it comes back down
                 level = med + 0.5 * thr

@@ -80,6 +80,7 @@ class Rhythm:
         if view.src is not None:
             restart = view.src[lo + 1 : n1] != view.src[lo : n1 - 1]
         thr = self.threshold()
+        counts = None
         if thr is None:
             # not learned yet: judge this batch against a rhythm that includes it (one long
             # pause among many short gaps barely moves the high quantile)
@@ -94,7 +95,11 @@ class Rhythm:
             with np.errstate(invalid="ignore"):
                 big = (gaps > thr) & ~restart
         normal = ~big & ~restart & np.isfinite(gaps)
-        self._learn(gaps[normal])
+        if counts is not None and not big.any():  # the same gaps as just binned
+            self.counts += counts
+            self.total += int(counts.sum())
+        else:
+            self._learn(gaps[normal])
         if normal.any():
             self.max_normal = max(self.max_normal, float(np.max(gaps[normal])))
         for j in np.flatnonzero(big):

@@ -53,6 +53,7 @@ def is_histogram_gradient(tag: str) -> bool:
     return "grad" in name
 
 
+@lru_cache(maxsize=4096)
 def is_rl_tag(tag: str) -> bool:
     name = tag.lower()
     leaf = name.rsplit("/", 1)[-1]
