@@ -26,6 +26,7 @@ import struct
 import numpy as np
 from google_crc32c import value as _crc
 
+from mlmon_tui.sources.logs import heap
 from mlmon_tui.sources.logs import tb_decode as tbd
 from mlmon_tui.sources.logs.tfrecord import masked_crc
 
@@ -149,6 +150,7 @@ def feed(dec, buf: bytes, base: int) -> int:
     """Decode a clean prefix of `buf` into `dec`; returns the bytes consumed (0: none)."""
     if len(buf) < MIN_BYTES:
         return 0
+    heap.retain_freed_memory()
     p, n = _frame(buf)
     if len(p) < MIN_RECORDS:
         return 0
