@@ -207,7 +207,9 @@ def feed(dec, buf: bytes, base: int) -> int:
     if not len(bulk) or len(bulk) < len(p) // 2:
         return 0
     if len(bulk) < len(cand):
-        dc, nc, step, i, kind, ln, s, w0 = (x[ok] for x in (dc, nc, step, i, kind, ln, s, w0))
+        lead = len(cand) - len(bulk)  # often only the first records (a file's version event)
+        sel = slice(lead, None) if ok[lead:].all() else ok
+        dc, nc, step, i, kind, ln, s, w0 = (x[sel] for x in (dc, nc, step, i, kind, ln, s, w0))
     # -- tags: grouped by (kind, length, layout and tag bytes) ------------------------------
     code = (kind | (ln << 2) | (nc << 10)).astype(np.uint64)
     key = ln + 6  # from the summary field through the tag's last byte
@@ -279,23 +281,28 @@ def _crc_ok(buf, a, u32, rep, inv, dc, nc, i, vpos, wall, val) -> np.ndarray:
     top = (depth - nc) * 256  # + j * 256: the row of data byte j (distance n - 1 - j)
     lin = np.zeros(len(dc), np.uint32)
 
-    def add(col: np.ndarray, rows: np.ndarray | int, mask=None) -> None:
-        nonlocal lin
+    def add(col: np.ndarray, row: np.ndarray, mask=None) -> None:
+        """The contributions of byte column `col`, at `row` (its table row + top)."""
         if (col == col[0]).all():
             return
-        hit = rev[rows + top + col] if mask is None else np.where(mask, rev[rows + top + col], 0)
-        lin ^= hit.astype(np.uint32, copy=False)
+        hit = rev[row + col]
+        lin.__ixor__(hit if mask is None else np.where(mask, hit, np.uint32(0)))
 
     wb = wall.view(np.uint8).reshape(-1, 8)
+    row = top + 256
     for k in range(8):  # wall time: data bytes 1..8
-        add(wb[:, k], (1 + k) * 256)
+        add(wb[:, k], row)
+        row += 256
     vb = val.view(np.uint8).reshape(-1, 4)
-    vrow = vpos * 256
+    row = top + vpos * 256
     for k in range(4):  # the value
-        add(vb[:, k], vrow + k * 256)
+        add(vb[:, k], row)
+        row += 256
     first_value = int(vpos.min())
+    row = top + 10 * 256
     for j in range(10, int(i.max())):  # the step's varint: data bytes 10 .. i-1
-        add(a[dc + j], j * 256, (j < i) if j >= first_value else None)
+        add(a[dc + j], row, (j < i) if j >= first_value else None)
+        row += 256
     anchor = np.array([_crc(buf[q : q + m]) for q, m in zip(dc[rep].tolist(), nc[rep].tolist())],
                       np.uint32) ^ lin[rep]  # fmt: skip
     x = u32[dc + nc] - _MASK
