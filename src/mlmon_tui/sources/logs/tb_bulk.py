@@ -127,11 +127,18 @@ def _speculate(lens: np.ndarray, sizes: np.ndarray, pos: int, end: int, out: lis
 
 
 def _group(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First index of each distinct value and each element's group: from the first few
-    thousand when they hold every value (a trainer's tags all show up early), else sorted."""
-    uniq, rep = np.unique(h[:4096], return_index=True)
-    inv = np.minimum(np.searchsorted(uniq, h), len(uniq) - 1)
-    if (uniq[inv] == h).all():
+    """First index of each distinct value and each element's group, groups in value order.
+    The values are hashes: their top 16 bits, sorted stably (a radix sort), name the groups
+    when no two values share them (checked); else a full sort."""
+    slot = (h >> np.uint64(48)).astype(np.uint16)
+    order = np.argsort(slot, kind="stable")
+    ss = slot[order]
+    starts = np.flatnonzero(np.concatenate(([True], ss[1:] != ss[:-1])))
+    rep = order[starts]
+    table = np.zeros(1 << 16, np.int64)
+    table[ss[starts]] = np.arange(len(starts))
+    inv = table[slot]
+    if (h[rep][inv] == h).all():
         return rep, inv
     _, rep, inv = np.unique(h, return_index=True, return_inverse=True)
     return rep, inv
