@@ -272,7 +272,7 @@ def feed(dec, buf: bytes, base: int) -> int:
     if stop == 0:
         return 0
     _apply(dec, buf, base, stop, p, bulk, kind, step, ln, s + 6, rep, inv, slow, steps,
-           summary, wall, val)  # fmt: skip
+           summary, wall, val, dc)  # fmt: skip
     return int(poss[stop]) if stop < len(poss) else int(poss[-1] + lens[-1]) + 16
 
 
@@ -317,7 +317,7 @@ def _crc_ok(buf, a, u32, rep, inv, dc, nc, i, vpos, wall, val) -> np.ndarray:
 
 
 def _apply(dec, buf, base, stop, p, bulk, kind, step, ln, ts, rep, inv, slow, steps,
-           summary, wall, val) -> None:  # fmt: skip
+           summary, wall, val, dc) -> None:  # fmt: skip
     """Hand the decoded points of the records before `stop` to `dec`: plugin declarations
     and the other records in file order, then each tag's points, gathered in one pass."""
     live = (bulk[rep] < stop).tolist()  # a group's first record is its representative
@@ -371,8 +371,9 @@ def _apply(dec, buf, base, stop, p, bulk, kind, step, ln, ts, rep, inv, slow, st
     order = np.argsort(tid.astype(np.uint16) if t < 1 << 16 else tid, kind="stable")
     ends = np.cumsum(np.bincount(tid, minlength=t + 1)[:t])
     o = order[: ends[-1]]  # by tag, in file order within each
+    # the record's position in the file: its data starts 12 bytes in
     cols = (step[o], wall.view("<f8")[o], val.view("<f4")[o].astype(np.float64),
-            p[bulk[o]] + base)  # fmt: skip
+            dc[o] + (base - 12))  # fmt: skip
     lo = 0
     for tag, hi in zip(ids, ends.tolist()):
         if hi > lo:
