@@ -209,3 +209,19 @@ def test_reading_again_reuses_freed_memory_instead_of_faulting_pages_in(tmp_path
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     assert sum(len(b) for b in up.scalars) == 36_000
     assert faults < 200, f"{faults} pages faulted in to read a {len(events)}-event file again"
+
+
+def test_steps_of_one_width_one_group_a_tag(tmp_path, monkeypatch):
+    """Every step two varint bytes wide: each tag is one group of records, whose order the
+    grouping already gives; a tag with more groups (here `b`, wider from step 16384) is
+    sorted back into file order."""
+    events = [tw.version_event()]
+    for s in range(200, 1200):
+        events += [tw.simple(t, s / 9, s, wall=1.7e9 + s) for t in ("a", "bb", "loss/ccc")]
+    tw.write(tmp_path / NAME, events)
+    got = scalars(both_ways(tmp_path / NAME, monkeypatch))
+    assert got == {t: list(range(200, 1200)) for t in ("a", "bb", "loss/ccc")}
+    events += [tw.simple("b", 1.0, s) for s in range(16_000, 17_000)]
+    tw.write(tmp_path / NAME, events)
+    got = scalars(both_ways(tmp_path / NAME, monkeypatch))
+    assert got["b"] == list(range(16_000, 17_000))

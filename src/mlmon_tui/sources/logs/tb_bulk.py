@@ -126,10 +126,11 @@ def _speculate(lens: np.ndarray, sizes: np.ndarray, pos: int, end: int, out: lis
     return (int(starts[k]) if k < len(starts) else int(starts[-1] + step[-1])), k, p
 
 
-def _group(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First index of each distinct value and each element's group, groups in value order.
-    The values are hashes: their top 16 bits, sorted stably (a radix sort), name the groups
-    when no two values share them (checked); else a full sort."""
+def _group(h: np.ndarray):
+    """First index of each distinct value, each element's group (groups in value order) and,
+    when at hand, the elements sorted by group, in their order within each. The values are
+    hashes: their top 16 bits, sorted stably (a radix sort), name the groups when no two
+    values share them (checked); else a full sort."""
     slot = (h >> np.uint64(48)).astype(np.uint16)
     order = np.argsort(slot, kind="stable")
     ss = slot[order]
@@ -139,9 +140,9 @@ def _group(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     table[ss[starts]] = np.arange(len(starts))
     inv = table[slot]
     if (h[rep][inv] == h).all():
-        return rep, inv
+        return rep, inv, order
     _, rep, inv = np.unique(h, return_index=True, return_inverse=True)
-    return rep, inv
+    return rep, inv, None
 
 
 def _first(mask: np.ndarray, default: int) -> int:
@@ -227,7 +228,7 @@ def feed(dec, buf: bytes, base: int) -> int:
         w = u64[np.minimum(s + 8 * k, last)] & _KEEP[_clip8(key - 8 * k)]
         words.append(w)
         h = (h ^ w) * _P
-    rep, inv = _group(h)
+    rep, inv, by_group = _group(h)
     same = code[rep][inv] == code
     for w in words:
         same &= w[rep][inv] == w
@@ -272,7 +273,7 @@ def feed(dec, buf: bytes, base: int) -> int:
     if stop == 0:
         return 0
     _apply(dec, buf, base, stop, p, bulk, kind, step, ln, s + 6, rep, inv, slow, steps,
-           summary, wall, val, dc)  # fmt: skip
+           summary, wall, val, dc, by_group)  # fmt: skip
     return int(poss[stop]) if stop < len(poss) else int(poss[-1] + lens[-1]) + 16
 
 
@@ -317,7 +318,7 @@ def _crc_ok(buf, a, u32, rep, inv, dc, nc, i, vpos, wall, val) -> np.ndarray:
 
 
 def _apply(dec, buf, base, stop, p, bulk, kind, step, ln, ts, rep, inv, slow, steps,
-           summary, wall, val, dc) -> None:  # fmt: skip
+           summary, wall, val, dc, by_group) -> None:  # fmt: skip
     """Hand the decoded points of the records before `stop` to `dec`: plugin declarations
     and the other records in file order, then each tag's points, gathered in one pass."""
     live = (bulk[rep] < stop).tolist()  # a group's first record is its representative
@@ -368,7 +369,10 @@ def _apply(dec, buf, base, stop, p, bulk, kind, step, ln, ts, rep, inv, slow, st
     if (after >= 0).any():
         keep &= bulk > after[inv]
     tid = np.where(keep, tid, t)
-    order = np.argsort(tid.astype(np.uint16) if t < 1 << 16 else tid, kind="stable")
+    if by_group is not None and t == len(reps) and keep.all():
+        order = by_group  # every group kept, one a tag: the tag numbers are the groups'
+    else:
+        order = np.argsort(tid.astype(np.uint16) if t < 1 << 16 else tid, kind="stable")
     ends = np.cumsum(np.bincount(tid, minlength=t + 1)[:t])
     o = order[: ends[-1]]  # by tag, in file order within each
     # the record's position in the file: its data starts 12 bytes in
