@@ -101,6 +101,29 @@ def test_event_writer_is_read_by_tensorboard(tmp_path):
     assert len(tf2) == 20 and tf2 == points(read_all(tmp_path / "tf2" / NAME))["acc"]
 
 
+def test_one_tag_in_single_and_multi_value_events_keeps_file_order(tmp_path):
+    """A tag written alone (the fast layout) and inside multi-value events (the general
+    decoder) comes out in file order, as EventAccumulator reads it, in one read and polled."""
+    events = [tw.version_event()]
+    for s in range(300):
+        e = tw.simple("loss", s / 7, s)
+        if s % 3 == 0:
+            e.summary.value.add(tag="acc", simple_value=s / 5)
+        events.append(e)
+    tw.write(tmp_path / NAME, events)
+    want = accumulated(tmp_path, "loss")
+    assert [s for s, _ in want] == list(range(300))
+    assert points(read_all(tmp_path / NAME))["loss"] == want
+    data = (tmp_path / NAME).read_bytes()
+    grow = tmp_path / "grow" / NAME
+    grow.parent.mkdir()
+    src, got = TfEventsSource(grow, grow.parent), []
+    for size in (len(data) // 3, len(data)):
+        grow.write_bytes(data[:size])
+        got += points(src.poll()).get("loss", [])
+    assert got == want
+
+
 def test_half_written_records_wait_then_read_once(tmp_path):
     events = [tw.version_event()] + [tw.simple("x", s * 1.5, s) for s in range(30)]
     events += [tw.histo("h", np.arange(10.0), 30)]

@@ -278,8 +278,11 @@ class Decoder:
                 step, wall, value, _ = chunks[0]
             else:
                 step, wall, value, pos = (np.concatenate(col) for col in zip(*chunks))
-                order = np.argsort(pos, kind="stable")
-                step, wall, value = step[order], wall[order], value[order]
+                # each chunk is in file order: sort only when they interleave
+                at = [c[3] for c in chunks if len(c[3])]
+                if any(b[0] < a[-1] for a, b in zip(at, at[1:])):
+                    order = np.argsort(pos, kind="stable")
+                    step, wall, value = step[order], wall[order], value[order]
             if not len(step):
                 continue
             step = np.asarray(step, dtype=np.int64)

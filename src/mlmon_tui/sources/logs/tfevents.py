@@ -20,7 +20,8 @@ from mlmon_tui.sources.logs.tb_writer import EventWriter, event_file_name  # noq
 from mlmon_tui.sources.logs.tfrecord import header_ok
 
 KIND = "tfevents"
-CHUNK = 16 << 20  # bytes read at once; grows for a single larger record
+CHUNK = 2 << 20  # bytes read at once (grows for a single larger record): big enough for bulk
+# decoding, small enough that its temporaries are reused from the heap, not faulted in afresh
 HEAD = 64  # bytes kept from the start of the file to notice it being rewritten in place
 LFS_MAGIC = b"version https://git-lfs"
 
