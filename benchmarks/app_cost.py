@@ -1,6 +1,8 @@
 """The whole monitor's own cost on the box it watches: CPU share and terminal bytes per
 second at 160x48, with 10 live runs (4 tags each, one point per tag per second, 2000 points
-of history) and the gauges on; then idle (writers stopped); then idle with the gauges hidden.
+of history) and the gauges on; then idle: right after the writers stopped (runs go quiet,
+stalls are found, legends catch up), then the same a while later; then idle with the gauges
+hidden.
 The peers, in the same run, the same pty size and the same live data: a straightforward
 Textual monitor that reads the same runs with the same reader and redraws its charts when
 new data came (see NAIVE), and btop and htop where they are installed (system monitors:
@@ -148,7 +150,8 @@ def main() -> int:
         ours = run_phases(
             [sys.executable, "-m", "mlmon_tui", str(root), "--no-listen"],
             [("warm-up", warm, None), ("steady", steady, None),
-             ("settle", 5, writer.terminate), ("idle", idle, None),
+             ("settle", 5, writer.terminate), ("idle, writers just stopped", idle, None),
+             ("idle", idle, None),
              ("hide", 3, lambda: send(b"g")), ("idle, gauges hidden", idle, None)],
             env=env)
         writer.kill()
@@ -171,7 +174,7 @@ def main() -> int:
           f"160x48, gauges on; {os.cpu_count()} cores")
     for name, r in ours.items():
         if name not in ("warm-up", "settle", "hide"):
-            print(f"  mlmon-tui {name:20s} {r['Bps'] / 1024:7.2f} KB/s  {100 * r['cpu']:5.2f} % of a core")
+            print(f"  mlmon-tui {name:28s} {r['Bps'] / 1024:7.2f} KB/s  {100 * r['cpu']:5.2f} % of a core")
     n = naive["steady"]
     print(f"  straightforward Textual monitor, steady {n['Bps'] / 1024:7.2f} KB/s  "
           f"{100 * n['cpu']:5.2f} % of a core")
