@@ -12,17 +12,25 @@ less than wall time. Variants, interleaved in rounds so noise hits all alike:
                    update ratios of every leaf module on every 10th step
   acts every=1     the same on every step
   naive act hooks  forward hooks taking mean/std/zero fraction with `.item()` on every step
+  acts every=10 @REV  the same with the integration and client as they were at git
+                   revision REV (`--before REV`), loaded from `git show` as separate modules:
+                   before and after measured in the same rounds
 Each monitored variant sends to a real socket server via the real client. On a GPU
 (`--device cuda`) time is wall time after a synchronize, as CPU time says little there.
+Overhead is the median over rounds of (variant / plain in the same round) - 1; the spread
+printed is the interquartile range of those per-round figures.
 
     PYTHONPATH=src python benchmarks/torch_watch.py [--quick] [--model mlp|cnn|both]
+        [--rounds N] [--steps N] [--variants NAME ...] [--before REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import importlib.util
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,19 +88,47 @@ def naive_act_hooks(model, mon, counter):
             m.register_forward_hook(hook)
 
 
+def load_before(rev: str):
+    """`watch` and `Monitor` as they were at git revision `rev`: the client, torch.py and
+    torch_activations.py from `git show`, imported under other module names."""
+    root = Path(__file__).resolve().parents[1]
+    mods = {}
+    for rel, name in (("client.py", "_before_client"),
+                      ("integrations/torch_activations.py", "_before_torch_activations"),
+                      ("integrations/torch.py", "_before_torch")):
+        src = subprocess.run(["git", "-C", str(root), "show", f"{rev}:src/mlmon_tui/{rel}"],
+                             capture_output=True, text=True, check=True).stdout
+        src = src.replace("mlmon_tui.integrations.torch_activations", "_before_torch_activations")
+        spec = importlib.util.spec_from_loader(name, loader=None)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        exec(compile(src, f"{rev}:{rel}", "exec"), mod.__dict__)
+        mods[name] = mod
+    return mods["_before_torch"].watch, mods["_before_client"].Monitor
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--model", choices=("mlp", "cnn", "both"), default="both")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--variants", nargs="+", choices=VARIANTS, metavar="NAME",
+                    help="measure only these (and plain): " + ", ".join(VARIANTS))
+    ap.add_argument("--before", metavar="REV",
+                    help="also measure acts every=10 with the code of git revision REV")
     a = ap.parse_args()
+    names = [v for v in VARIANTS if a.variants is None or v == "plain" or v in a.variants]
     for key in (("mlp", "cnn") if a.model == "both" else (a.model,)):
-        run(key, a.quick, torch.device(a.device))
+        run(key, a.quick, torch.device(a.device), names, a.rounds, a.steps, a.before)
 
 
-def run(key: str, quick: bool, device) -> None:
+def run(key: str, quick: bool, device, names=VARIANTS, rounds=None, steps=None,
+        before=None) -> None:
     title, make, shape = MODELS[key]
-    rounds, steps = (5, 40) if quick else (15, 100)
+    rounds = rounds or (5 if quick else 15)
+    steps = steps or (40 if quick else 100)
     torch.set_num_threads(1)
     x, y = torch.randn(*shape, device=device), torch.randint(0, 10, (shape[0],), device=device)
     gpu = device.type == "cuda"
@@ -103,12 +139,20 @@ def run(key: str, quick: bool, device) -> None:
         addr_q, stop, done = ctx.Queue(), ctx.Event(), ctx.Queue()
         server = ctx.Process(target=serve, args=(Path(tmp) / "logs", addr_q, stop, done))
         server.start()
-        mon = Monitor(run="bench", address=addr_q.get(timeout=60), buffer=100_000)
+        address = addr_q.get(timeout=60)
+        mon = Monitor(run="bench", address=address, buffer=100_000)
+        monitors = [mon]
         variants, counter = {}, [0]
-        for name in VARIANTS:
+        if before:
+            names = [*names, f"acts every=10 @{before}"]
+        for name in names:
             model = make().to(device)
             opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-            if name.startswith(("watch", "acts")):
+            if "@" in name:
+                old_watch, old_monitor = load_before(before)
+                monitors.append(old_monitor(run="bench-before", address=address, buffer=100_000))
+                old_watch(model, monitors[-1], every=10, activations=True)
+            elif name.startswith(("watch", "acts")):
                 watch(model, mon, every=int(name.split("=")[1]),
                       activations=name.startswith("acts"))
             elif name == "naive act hooks":
@@ -134,7 +178,8 @@ def run(key: str, quick: bool, device) -> None:
                 step(name, i)
         for _ in range(rounds):
             for name in variants:
-                mon.flush(5)  # the previous variant's messages are not billed to this one
+                for m in monitors:  # the previous variant's messages are not billed to this one
+                    m.flush(5)
                 if gpu:
                     torch.cuda.synchronize()
                 t0 = clock()
@@ -142,21 +187,25 @@ def run(key: str, quick: bool, device) -> None:
                     step(name, i)
                 if gpu:
                     torch.cuda.synchronize()
-                mon.flush(5)  # ... but this one's sending is
+                for m in monitors:  # ... but this one's sending is
+                    m.flush(5)
                 times[name].append((clock() - t0) / steps * 1000)
-        mon.flush(10)
-        mon.close()
+        for m in monitors:
+            m.flush(10)
+            m.close()
         stop.set()
         received = done.get(timeout=30)
         server.join(10)
     where = torch.cuda.get_device_name(device) if gpu else "CPU 1 thread"
     unit = "wall ms/step" if gpu else "CPU ms/step"
     print(f"{title}, {where}, {rounds} rounds x {steps} steps; messages received {received}")
-    print("  overhead = median over rounds of (variant / plain in the same round) - 1")
+    print("  overhead = median over rounds of (variant / plain in the same round) - 1 "
+          "[interquartile range over rounds]")
     for name, ts in times.items():
-        ratio = statistics.median(t / p for t, p in zip(ts, times["plain"]))
-        print(f"  {name:16s} {statistics.median(ts):7.3f} {unit} (min {min(ts):6.3f})  "
-              f"{100 * (ratio - 1):+6.1f} % vs plain")
+        ratios = [100 * (t / p - 1) for t, p in zip(ts, times["plain"])]
+        q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        print(f"  {name:19s} {statistics.median(ts):7.3f} {unit} (min {min(ts):6.3f})  "
+              f"{statistics.median(ratios):+6.1f} % vs plain [{q1:+.1f} .. {q3:+.1f}]")
 
 
 if __name__ == "__main__":
