@@ -27,14 +27,32 @@ hardtanh) and a histogram, and after every `every`-th backward pass the per-laye
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
+import numpy as np
 import torch
 from torch.autograd import Variable
+
+_NUMPY_FLOATS = (torch.float32, torch.float64)
 
 
 def _layer(name: str) -> str:
     return name.rpartition(".")[0] or name
+
+
+def cpu_squared_norms(tensors) -> list[float] | None:
+    """Each tensor's sum of squares by a BLAS dot product (numpy), a few times faster than
+    torch's norms on the CPU; None unless every tensor is a dense float32/float64 CPU tensor
+    and every sum finite (an overflow of float32 accumulation, NaN or inf are left to torch,
+    which accumulates in double)."""
+    out = []
+    for t in tensors:
+        if t.device.type != "cpu" or t.dtype not in _NUMPY_FLOATS or t.layout != torch.strided:
+            return None
+        a = t.detach().numpy()
+        out.append(float(np.vdot(a, a)))
+    return out if math.isfinite(sum(out)) else None
 
 
 class GradNorms:
@@ -59,6 +77,9 @@ class GradNorms:
                 idx.append(li)
         if not grads:
             return {}
+        sq = cpu_squared_norms(grads)
+        if sq is not None:
+            return self._from_squares(sq, idx)
         norms = torch._foreach_norm(grads)
         dev = norms[0].device
         if any(n.dtype != torch.float32 or n.device != dev for n in norms):
@@ -78,6 +99,16 @@ class GradNorms:
                        if i in present)
             return out
         return {self.prefix: total.item()}
+
+    def _from_squares(self, sq: list[float], idx: list[int]) -> dict[str, float]:
+        out = {self.prefix: math.sqrt(sum(sq))}
+        if self.per_layer:
+            per = [0.0] * len(self.tags)
+            for v, li in zip(sq, idx):
+                per[li] += v
+            for li in sorted(set(idx)):
+                out[self.tags[li]] = math.sqrt(per[li])
+        return out
 
 
 class GradWatch:

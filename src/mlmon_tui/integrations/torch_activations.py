@@ -23,7 +23,13 @@ parameters count too, so a layer frozen by mistake shows a ratio of 0.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
+
+from mlmon_tui.client import Monitor
+from mlmon_tui.integrations.torch import cpu_squared_norms
 
 BINS = 32
 SAMPLE = 1 << 14  # at most this many values per layer output are looked at
@@ -49,23 +55,39 @@ def _layer_of(name: str) -> str:
     return name.rpartition(".")[0] or name
 
 
-@torch.no_grad()
+_NUMPY_OK = (torch.float32, torch.float64, torch.float16)
+
+
 def activation_stats(out: torch.Tensor, bounds: tuple[float, float] | None,
                      device_path: bool = False) -> torch.Tensor | list[float]:
     """[mean, std, zero fraction, saturated fraction (-1: n/a), min, max, BINS counts],
     from an evenly strided sample of at most SAMPLE values (an odd stride, so that it does
     not fall in step with power-of-two channel or spatial sizes; no random numbers, so the
-    training's random stream is untouched). Histogram counts are scaled to the full size.
-    On the CPU numpy does it and returns a list (`device_path` forces the torch ops used on
-    other devices, which return a tensor)."""
+    training's random stream is untouched). Histogram counts are whole numbers that add up to
+    the full size (the sample's counts scaled up, rounded cumulatively). On the CPU numpy does
+    it and returns a list (`device_path` forces the torch ops used on other devices, which
+    return a tensor)."""
+    if out.device.type == "cpu" and out.dtype in _NUMPY_OK and not device_path:
+        x = out.detach().numpy().reshape(-1)  # a view: no torch operation per step but these
+        full = x.size
+        if full > SAMPLE:
+            x = x[::_stride(full, SAMPLE)]
+        return _stats_numpy(x, bounds, full)
+    return _stats_torch(out, bounds)
+
+
+def _stride(n: int, most: int) -> int:
+    stride = n // most + 1
+    return stride + (stride % 2 == 0)
+
+
+@torch.no_grad()
+def _stats_torch(out: torch.Tensor, bounds) -> torch.Tensor:
     x = out.detach().reshape(-1)
     full = x.numel()
     if full > SAMPLE:
-        stride = full // SAMPLE + 1
-        x = x[::stride + (stride % 2 == 0)]
+        x = x[::_stride(full, SAMPLE)]
     x = x.float()
-    if x.device.type == "cpu" and not device_path:
-        return _stats_numpy(x.numpy(), bounds, full)
     n = x.numel()
     mean = x.mean()
     std = (x - mean).square_().mean().sqrt_()  # two passes: faster than std_mean on CPU
@@ -79,67 +101,85 @@ def activation_stats(out: torch.Tensor, bounds: tuple[float, float] | None,
     mn, mx = torch.aminmax(x)
     h = x
     if n > HIST_SAMPLE:
-        stride = n // HIST_SAMPLE + 1
-        h = x[::stride + (stride % 2 == 0)]
+        h = x[::_stride(n, HIST_SAMPLE)]
     width = (mx - mn).clamp_min(1e-30)
     idx = (h - mn).mul_(BINS / width).long().clamp_(0, BINS - 1)
-    counts = torch.zeros(BINS, device=x.device).index_add_(0, idx, torch.ones_like(h))
-    if h.numel() != full:
-        counts = counts * (full / h.numel())
-    return torch.cat([torch.stack([mean, std, zero, sat, mn, mx]), counts])
+    counts = torch.zeros(BINS, device=x.device, dtype=torch.long).index_add_(
+        0, idx, torch.ones_like(idx))
+    if h.numel() != full:  # scaled to the full size, rounded so that the sum stays exact
+        cum = counts.cumsum(0).mul_(full).add_(h.numel() // 2).div_(h.numel(), rounding_mode="floor")
+        counts = torch.diff(cum, prepend=cum.new_zeros(1))
+    return torch.cat([torch.stack([mean, std, zero, sat, mn, mx]), counts.float()])
 
 
 def _stats_numpy(x, bounds, full: int) -> list[float]:
     """The same on the CPU, in numpy: a few microseconds per call instead of torch's
-    per-operation dispatch, which was most of the cost on small layers."""
-    import numpy as np
-
+    per-operation dispatch, which was most of the cost on small layers. The strided sample
+    is gathered once into contiguous float32 memory, so every later pass runs at full speed."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
     n = x.size
     mean = float(np.add.reduce(x)) / n
-    d = x - mean
-    std = float(np.sqrt(np.dot(d, d) / n))
+    d = x - np.float32(mean)
+    std = math.sqrt(float(np.dot(d, d)) / n)
     zero = (n - np.count_nonzero(x)) / n
     sat = -1.0
     if bounds is not None:
         lo, hi = bounds
-        eps = NEAR * (hi - lo)
-        sat = float(np.count_nonzero((x <= lo + eps) | (x >= hi - eps))) / n
+        mid, reach = (lo + hi) / 2, (hi - lo) / 2 - NEAR * (hi - lo)
+        np.subtract(x, np.float32(mid), out=d)
+        sat = float(np.count_nonzero(np.abs(d, out=d) >= np.float32(reach))) / n
     mn, mx = float(x.min()), float(x.max())
-    h = x[::(n // HIST_SAMPLE + 1) | 1] if n > HIST_SAMPLE else x
-    if mx > mn:
-        idx = ((h - mn) * (BINS / (mx - mn))).astype(np.int64)
-        np.minimum(idx, BINS - 1, out=idx)  # only the max itself lands on BINS
-        counts = np.bincount(idx, minlength=BINS) * (full / h.size)
-    else:
-        counts = np.zeros(BINS)
-        counts[0] = full
+    if not mx > mn or not math.isfinite(mx - mn):  # one value, or NaN / inf: no buckets
+        return [mean, std, zero, sat, mn, mx, full, *[0] * (BINS - 1)]
+    h = x[::_stride(n, HIST_SAMPLE)] if n > HIST_SAMPLE else x
+    idx = np.subtract(h, np.float32(mn), dtype=np.float32)
+    idx *= np.float32(BINS / (mx - mn))
+    idx = idx.astype(np.intp)
+    np.minimum(idx, BINS - 1, out=idx)  # only the max itself lands on BINS
+    counts = np.bincount(idx, minlength=BINS)
+    if h.size != full:  # scaled to the full size, rounded so that the sum stays exact
+        cum = np.cumsum(counts) * full
+        cum += h.size // 2
+        cum //= h.size
+        cum[1:] -= cum[:-1].copy()
+        counts = cum
     return [mean, std, zero, sat, mn, mx, *counts.tolist()]
 
 
 class ActivationHooks:
-    """Forward hooks on the chosen modules; see the module docstring."""
+    """Forward hooks on the chosen modules; see the module docstring. The leaf hooks are
+    registered by the model's pre-hook on logging passes only and removed when the pass ends,
+    so on the other passes the leaves run without any hook (PyTorch's fast path)."""
 
     def __init__(self, model: torch.nn.Module, watch, modules=None, prefix: str = "act"):
         self.watch = watch  # the GradWatch: monitor, every, step_fn, errors
         self.prefix = prefix
         self.forwards = 0
         self._active = False
-        self._pending: list[tuple[str, torch.Tensor]] = []
-        self._handles = []
+        self._pending: list[tuple[str, torch.Tensor | list[float]]] = []
+        self._armed: list = []  # the leaf hooks' handles, during a logging pass
+        self._tag_cache: dict[str, tuple[str, str, str, str, str]] = {}
         chosen = _choose(model, modules)
         self.layers = [name for name, _ in chosen]
-        self._handles.append(model.register_forward_pre_hook(self._on_start))
-        self._handles.append(model.register_forward_hook(self._on_end))
-        for name, m in chosen:
-            self._handles.append(m.register_forward_hook(self._hook(name, saturation_bounds(m))))
+        self._leaves = [(m, self._hook(name, saturation_bounds(m))) for name, m in chosen]
+        self._handles = [model.register_forward_pre_hook(self._on_start),
+                         model.register_forward_hook(self._on_end)]
 
     def _on_start(self, model, _inputs) -> None:
+        if self._armed:  # the last logging pass raised before its end
+            self._disarm()
+        self._pending = []
+        self._active = False
         if model.training and torch.is_grad_enabled():
             self.forwards += 1
-            self._active = self.forwards % self.watch.every == 0
-        else:
-            self._active = False
-        self._pending.clear()
+            if self.forwards % self.watch.every == 0:
+                self._active = True
+                self._armed = [m.register_forward_hook(h) for m, h in self._leaves]
+
+    def _disarm(self) -> None:
+        for h in self._armed:
+            h.remove()
+        self._armed = []
 
     def _hook(self, name: str, bounds):
         def hook(_module, _inputs, out) -> None:
@@ -154,42 +194,62 @@ class ActivationHooks:
         return hook
 
     def _on_end(self, _model, _inputs, _out) -> None:
+        if self._armed:
+            self._disarm()
         if not self._active or not self._pending:
             return
         pending, self._pending = self._pending, []
         self._active = False
         try:
             tensors = [v for _, v in pending if isinstance(v, torch.Tensor)]
+            k = 6 + BINS
             if tensors:  # the one sync (CPU outputs came as lists already)
                 dev = tensors[0].device
                 done = iter(torch.cat([v.to(dev) for v in tensors]).tolist())
-                k = 6 + BINS
                 pending = [(n, v if not isinstance(v, torch.Tensor)
-                            else [next(done) for _ in range(k)]) for n, v in pending]
-            flat = [x for _, v in pending for x in v]
+                            else [next(done) for _ in range(6)]
+                            + [int(next(done)) for _ in range(BINS)]) for n, v in pending]
             step = self.watch.step_fn() if self.watch.step_fn is not None else self.forwards
             metrics, hists = {}, {}
-            k = 6 + BINS
-            for j, (name, _) in enumerate(pending):
-                mean, std, zero, sat, mn, mx, *counts = flat[j * k:(j + 1) * k]
-                tag = f"{self.prefix}/{name}"
-                metrics[f"{tag}/mean"] = mean
-                metrics[f"{tag}/std"] = std
-                metrics[f"{tag}/zero_frac"] = zero
+            for name, v in pending:
+                mean, std, zero, sat, mn, mx = v[:6]
+                tag, t_mean, t_std, t_zero, t_sat = self._tags(name)
+                metrics[t_mean] = mean
+                metrics[t_std] = std
+                metrics[t_zero] = zero
                 if sat >= 0:
-                    metrics[f"{tag}/saturated"] = sat
+                    metrics[t_sat] = sat
+                if not (math.isfinite(mn) and math.isfinite(mx)):
+                    continue  # NaN or inf in the output: the scalars say so, no histogram
                 if mx <= mn:  # one value only: one bucket of zero width
-                    hists[tag] = ([mn, mn], [sum(counts)])
+                    hists[tag] = ([mn, mn], [sum(v[6:k])])
                 else:
-                    hists[tag] = ([mn + (mx - mn) * i / BINS for i in range(BINS + 1)], counts)
-            self.watch.monitor.log(step, metrics)
-            log_h = getattr(self.watch.monitor, "log_histograms", None)
-            if log_h is not None:
-                log_h(step, hists)
+                    w = (mx - mn) / BINS
+                    hists[tag] = ([mn + w * i for i in range(BINS)] + [mx], v[6:k])
+            self._send(step, metrics, hists)
         except Exception:
             self.watch.errors += 1
 
+    def _tags(self, name: str) -> tuple[str, str, str, str, str]:
+        tags = self._tag_cache.get(name)
+        if tags is None:
+            tag = f"{self.prefix}/{name}"
+            tags = self._tag_cache[name] = (tag, f"{tag}/mean", f"{tag}/std",
+                                            f"{tag}/zero_frac", f"{tag}/saturated")
+        return tags
+
+    def _send(self, step: int, metrics: dict, hists: dict) -> None:
+        mon = self.watch.monitor
+        if isinstance(mon, Monitor):  # one message for the scalars and the histograms
+            mon.log_histograms(step, hists, metrics)
+            return
+        mon.log(step, metrics)
+        log_h = getattr(mon, "log_histograms", None)
+        if log_h is not None:
+            log_h(step, hists)
+
     def remove(self) -> None:
+        self._disarm()
         for h in self._handles:
             h.remove()
         self._handles.clear()
@@ -241,9 +301,18 @@ class UpdateRatios:
         if then is None or not self.params:
             return {}
         now = [p.detach() for _, p in self.params]
-        wn = torch._foreach_norm(now)
-        torch._foreach_sub_(then, now)  # in the snapshot's buffers: no allocation
-        dn = torch._foreach_norm(then)
+        w2 = cpu_squared_norms(now)
+        if w2 is not None:
+            torch._foreach_sub_(then, now)  # in the snapshot's buffers: no allocation
+            d2 = cpu_squared_norms(then)
+            if d2 is not None:
+                return self._ratios(d2, w2)
+            dn = torch._foreach_norm(then)
+            wn = torch._foreach_norm(now)
+        else:
+            wn = torch._foreach_norm(now)
+            torch._foreach_sub_(then, now)
+            dn = torch._foreach_norm(then)
         dev = dn[0].device
         d2 = torch.stack([v.to(dev, torch.float32) for v in dn]).square()
         w2 = torch.stack([v.to(dev, torch.float32) for v in wn]).square()
@@ -254,9 +323,20 @@ class UpdateRatios:
         dl = torch.zeros(n, device=dev).index_add_(0, idx, d2).sqrt()
         wl = torch.zeros(n, device=dev).index_add_(0, idx, w2).sqrt()
         vals = torch.cat([dl, wl]).tolist()  # the one sync
+        return self._out(vals[:n], vals[n:])
+
+    def _ratios(self, d2: list[float], w2: list[float]) -> dict[str, float]:
+        """The same from per-parameter sums of squares (the CPU path)."""
+        n = len(self.layer_names)
+        dl, wl = [0.0] * n, [0.0] * n
+        for li, d, w in zip(self.layer_of, d2, w2):
+            dl[li] += d
+            wl[li] += w
+        return self._out([math.sqrt(v) for v in dl], [math.sqrt(v) for v in wl])
+
+    def _out(self, dl: list[float], wl: list[float]) -> dict[str, float]:
         out = {}
-        for i, layer in enumerate(self.layer_names):
-            d, w = vals[i], vals[n + i]
+        for layer, d, w in zip(self.layer_names, dl, wl):
             out[f"weight_norm/{layer}"] = w
             out[f"update_ratio/{layer}"] = d / w if w > 0 else 0.0
         return out
