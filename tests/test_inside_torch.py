@@ -189,4 +189,122 @@ def test_cpu_and_device_paths_agree_with_direct_numbers(shape):
     else:  # a strided sample: estimates within a few per cent
         assert a[2] == pytest.approx((x == 0).float().mean().item(), abs=0.02)
     assert a[4] >= x.min().item() and a[5] <= x.max().item()
-    assert sum(a[6:]) == pytest.approx(x.numel()) and len(a) == 6 + BINS
+    # whole counts that add up to the full size, sampled or not, on both paths
+    assert sum(a[6:]) == x.numel() and len(a) == 6 + BINS
+    assert all(float(c).is_integer() for c in a[6:] + b[6:]) and sum(b[6:]) == x.numel()
+
+
+def test_leaf_hooks_exist_only_during_logging_passes():
+    """Between logging passes the leaves run hook-free (PyTorch's fast path); a logging pass
+    that raises leaves no hook behind."""
+    model = relu_mlp()
+    seen = []
+
+    class Sink:
+        def log(self, step, metrics):
+            pass
+
+        def log_histograms(self, step, hists):
+            seen.append(step)
+
+    handle = watch(model, Sink(), every=2, activations=True)
+    leaves = [model[i] for i in range(5)]
+    x = torch.randn(4, 8)
+    model(x).sum().backward()  # pass 1: not a logging pass
+    assert not any(m._forward_hooks for m in leaves)
+    armed = []
+    model[4].register_forward_pre_hook(
+        lambda m, i: armed.append(sum(len(m._forward_hooks) for m in leaves)))
+    model(x).sum().backward()  # pass 2: logs
+    assert armed[-1] == 5 and seen == [2] and not any(m._forward_hooks for m in leaves)
+
+    def boom(m, i):
+        raise RuntimeError("boom")
+
+    model(x).sum().backward()
+    h = model[2].register_forward_pre_hook(boom)
+    with pytest.raises(RuntimeError):
+        model(x)  # pass 4 raises midway
+    h.remove()
+    assert armed[-1] == 0  # pass 3 again ran hook-free
+    model(x).sum().backward()  # pass 5: the stale hooks went at its start
+    assert not any(m._forward_hooks for m in leaves) and armed[-1] == 0
+    model(x).sum().backward()  # pass 6 logs
+    assert seen == [2, 6] and handle.errors == 0
+    handle.remove()
+    assert not model._forward_hooks and not model._forward_pre_hooks.keys() - {h.id}
+
+
+def test_update_ratios_equal_direct_numbers_and_inf_outputs_send_no_histogram():
+    """||W_now - W_then|| / ||W_now|| per layer, one optimizer step apart, checked by hand
+    (the CPU path), and the same through the device path; an output holding inf gets its
+    scalars logged but no histogram, and no error."""
+    from mlmon_tui.integrations.torch_activations import UpdateRatios
+
+    class Inf(nn.Module):
+        def forward(self, x):
+            return torch.cat([x, torch.full_like(x[:, :1], float("inf"))], 1)
+
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), Inf())
+    rows, hists = [], []
+
+    class Sink:
+        def log(self, step, metrics):
+            rows.append((step, metrics))
+
+        def log_histograms(self, step, h):
+            hists.append((step, h))
+
+    handle = watch(model, Sink(), every=2, activations=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(32, 8)
+    weights = {}
+    for step in range(1, 4):
+        opt.zero_grad()
+        model(x)[:, :-1].square().mean().backward()  # snapshot after pass 2, ratio after 3
+        weights[step] = {n: p.detach().clone() for n, p in model.named_parameters()}
+        opt.step()
+    got = next(m for s, m in rows if "update_ratio/0" in m)
+    for layer in ("0", "2"):
+        w = [v for n, v in weights[3].items() if n.startswith(layer + ".")]
+        d = [weights[2][n] - v for n, v in weights[3].items() if n.startswith(layer + ".")]
+        wn = sum(v.double().square().sum() for v in w).sqrt().item()
+        dn = sum(v.double().square().sum() for v in d).sqrt().item()
+        assert got[f"weight_norm/{layer}"] == pytest.approx(wn, rel=1e-5)
+        assert got[f"update_ratio/{layer}"] == pytest.approx(dn / wn, rel=1e-4)
+    assert set(hists[0][1]) == {"act/0", "act/1", "act/2"} and handle.errors == 0
+    assert next(m for s, m in rows if "act/3/mean" in m)["act/3/mean"] == float("inf")
+    handle.remove()
+
+
+def test_cpu_norms_equal_torch_norms(monkeypatch):
+    """Grad norms and update ratios by numpy dot products (CPU float tensors) and by torch's
+    norms (every other device and dtype) agree."""
+    from mlmon_tui.integrations import torch as tw
+    from mlmon_tui.integrations import torch_activations as ta
+
+    model = relu_mlp()
+    nn.functional.mse_loss(model(torch.randn(64, 8)), torch.randn(64, 1)).backward()
+    norms, ratios = tw.GradNorms(model.named_parameters()), ta.UpdateRatios(model)
+
+    def measure():
+        ratios.snapshot()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.sub_(p.grad, alpha=0.01)
+        out = {**norms.compute(), **ratios.compute()}
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(p.grad, alpha=0.01)
+        return out
+
+    fast = measure()
+    assert tw.cpu_squared_norms([p for p in model.parameters()]) is not None
+    assert tw.cpu_squared_norms([torch.ones(3, dtype=torch.bfloat16)]) is None
+    assert tw.cpu_squared_norms([torch.full((2,), 3e30)]) is None  # float32 overflow
+    monkeypatch.setattr(tw, "cpu_squared_norms", lambda ts: None)
+    monkeypatch.setattr(ta, "cpu_squared_norms", lambda ts: None)
+    slow = measure()
+    assert fast.keys() == slow.keys() and len(fast) == 1 + 3 + 2 * 3
+    for k, v in fast.items():
+        assert v == pytest.approx(slow[k], rel=1e-5), k

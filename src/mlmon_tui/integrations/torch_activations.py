@@ -116,7 +116,11 @@ def _stats_numpy(x, bounds, full: int) -> list[float]:
     """The same on the CPU, in numpy: a few microseconds per call instead of torch's
     per-operation dispatch, which was most of the cost on small layers. The strided sample
     is gathered once into contiguous float32 memory, so every later pass runs at full speed."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    with np.errstate(all="ignore"):  # inf or NaN in the output: say so in the numbers only
+        return _stats_numpy_quiet(np.ascontiguousarray(x, dtype=np.float32), bounds, full)
+
+
+def _stats_numpy_quiet(x, bounds, full: int) -> list[float]:
     n = x.size
     mean = float(np.add.reduce(x)) / n
     d = x - np.float32(mean)
