@@ -20,8 +20,12 @@ Each monitored variant sends to a real socket server via the real client. On a G
 Overhead is the median over rounds of (variant / plain in the same round) - 1; the spread
 printed is the interquartile range of those per-round figures.
 
+`--per-step N` profiles instead: N cycles of 10 steps, plain and acts every=10 (and @REV)
+interleaved cycle by cycle; for each position in the cycle (the 10th logs) the median extra
+CPU time of the training thread over plain, and the client's sender thread's CPU per cycle.
+
     PYTHONPATH=src python benchmarks/torch_watch.py [--quick] [--model mlp|cnn|both]
-        [--rounds N] [--steps N] [--variants NAME ...] [--before REV]
+        [--rounds N] [--steps N] [--variants NAME ...] [--before REV] [--per-step N]
 """
 
 from __future__ import annotations
@@ -118,10 +122,82 @@ def main() -> None:
                     help="measure only these (and plain): " + ", ".join(VARIANTS))
     ap.add_argument("--before", metavar="REV",
                     help="also measure acts every=10 with the code of git revision REV")
+    ap.add_argument("--per-step", type=int, metavar="CYCLES",
+                    help="profile each step of the every=10 cycle instead (CPU only)")
     a = ap.parse_args()
     names = [v for v in VARIANTS if a.variants is None or v == "plain" or v in a.variants]
     for key in (("mlp", "cnn") if a.model == "both" else (a.model,)):
-        run(key, a.quick, torch.device(a.device), names, a.rounds, a.steps, a.before)
+        if a.per_step:
+            per_step(key, a.per_step, a.before)
+        else:
+            run(key, a.quick, torch.device(a.device), names, a.rounds, a.steps, a.before)
+
+
+def per_step(key: str, cycles: int, before=None) -> None:
+    title, make, shape = MODELS[key]
+    torch.set_num_threads(1)
+    x, y = torch.randn(*shape), torch.randint(0, 10, (shape[0],))
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp:
+        addr_q, stop, done = ctx.Queue(), ctx.Event(), ctx.Queue()
+        server = ctx.Process(target=serve, args=(Path(tmp) / "logs", addr_q, stop, done))
+        server.start()
+        address = addr_q.get(timeout=60)
+        variants = {}
+        for name in ("plain", "acts every=10") + ((f"acts every=10 @{before}",) if before else ()):
+            model = make()
+            opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+            mon = None
+            if "@" in name:
+                old_watch, old_monitor = load_before(before)
+                mon = old_monitor(run="bench-before", address=address, buffer=100_000)
+                old_watch(model, mon, every=10, activations=True)
+            elif name != "plain":
+                mon = Monitor(run="bench", address=address, buffer=100_000)
+                watch(model, mon, every=10, activations=True)
+            variants[name] = (model, opt, mon)
+
+        def step(model, opt):
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        for model, opt, mon in variants.values():  # warm-up, and the cycle starts at pass 1
+            for _ in range(20):
+                step(model, opt)
+            if mon is not None:
+                mon.flush(5)
+        main = {n: [[] for _ in range(10)] for n in variants}
+        sender = {n: [] for n in variants}
+        for _ in range(cycles):
+            for name, (model, opt, mon) in variants.items():
+                clock = None
+                if mon is not None:
+                    cid = time.pthread_getcpuclockid(mon._thread.ident)
+                    clock, s0 = (lambda: time.clock_gettime(cid)), time.clock_gettime(cid)
+                for i in range(10):
+                    t0 = time.thread_time()
+                    step(model, opt)
+                    main[name][i].append(time.thread_time() - t0)
+                if mon is not None:
+                    mon.flush(5)
+                    sender[name].append(clock() - s0)
+        for _, _, mon in variants.values():
+            if mon is not None:
+                mon.close()
+        stop.set()
+        server.join(10)
+    base = [statistics.median(v) * 1e6 for v in main["plain"]]
+    print(f"{title}, CPU 1 thread, {cycles} cycles of 10 steps interleaved; training thread "
+          "CPU per step, median per position in the cycle (the 10th logs), in us")
+    print(f"  {'plain':22s}" + "".join(f"{b:7.0f}" for b in base))
+    for name in list(variants)[1:]:
+        med = [statistics.median(v) * 1e6 for v in main[name]]
+        extra = sum(m - b for m, b in zip(med, base))
+        snd = statistics.median(sender[name]) * 1e6
+        print(f"  {name:22s}" + "".join(f"{m - b:+7.0f}" for m, b in zip(med, base)))
+        print(f"  {'':22s}training thread {extra:+.0f} us a cycle, sender thread {snd:.0f} us: "
+              f"{100 * (extra + snd) / sum(base):+.1f} % of plain's {sum(base) / 1000:.1f} ms")
 
 
 def run(key: str, quick: bool, device, names=VARIANTS, rounds=None, steps=None,

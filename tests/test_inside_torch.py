@@ -13,7 +13,7 @@ from mlmon_tui.client import Monitor  # noqa: E402
 from mlmon_tui.integrations.torch import watch  # noqa: E402
 from mlmon_tui.sources.socket.server import SocketServer  # noqa: E402
 from mlmon_tui.store.percentiles import percentiles  # noqa: E402
-from test_socket_server import wait_for  # noqa: E402
+from test_socket_server import read_jsonl, wait_for  # noqa: E402
 
 INSIDE = {"dead_units", "saturation", "activation_explosion", "layer_not_learning"}
 nn = torch.nn
@@ -35,9 +35,9 @@ def train(tmp_path, model, steps, *, scale=1.0, lr=0.05, during=None, every=2, r
                 opt.step()
             handle.remove()
             assert mon.flush() and handle.errors == 0
-        # per logging pass: grad norms, activations (scalars and histograms in one message)
+        # per logging pass: activations (scalars, histograms) and grad norms in one message
         # and, one pass later, update ratios (so the last pass's never comes)
-        assert wait_for(lambda: srv.stats["messages"] >= 3 * (steps // every) - 1)
+        assert wait_for(lambda: srv.stats["messages"] >= 2 * (steps // every) - 1)
     store = load([str(tmp_path)])
     found = [f for f in HealthMonitor().update(store) if f.kind in INSIDE]
     return store, found
@@ -94,6 +94,32 @@ def test_a_healthy_run_gets_none_of_them(tmp_path):
     assert found == []
     ratio = store.series("net", "update_ratio/0").value
     assert 1e-5 < ratio.min() and ratio.max() < 1.0
+    # a logging pass's activations, histograms and gradient norms travel as one message
+    recs = read_jsonl(next(tmp_path.rglob("mlmon-socket.jsonl")))
+    logged = [r for r in recs if "act/0/mean" in r.get("metrics", {})]
+    assert len(logged) == 30 and all("grad_norm/0" in r["metrics"] and "act/5" in
+                                     r["histograms"] for r in logged)
+
+
+def test_activations_of_a_pass_without_backward_are_sent_all_the_same():
+    model = relu_mlp()
+    steps = []
+
+    class Sink:
+        def log(self, step, metrics):
+            pass
+
+        def log_histograms(self, step, hists):
+            steps.append(step)
+
+    handle = watch(model, Sink(), every=1, activations=True)
+    x = torch.randn(4, 8)
+    model(x)  # a training forward pass whose backward never comes
+    assert steps == []  # held for the backward pass
+    model(x).sum().backward()  # the next pass sends it, then its own
+    model(x)
+    handle.remove()  # ... and removing the hooks the last one
+    assert steps == [1, 2, 3] and handle.errors == 0
 
 
 def test_activation_explosion(tmp_path):

@@ -141,6 +141,8 @@ class GradWatch:
     def _on_backward_end(self) -> None:
         self._queued = False
         self.passes += 1
+        # the activations of this pass's forward, when it logged: sent with the norms
+        acts = self.activations.take() if self.activations is not None else None
         try:  # a monitoring problem must never stop the training
             if self.ratios is not None and self.ratios.armed:  # one optimizer step later
                 values = self.ratios.compute()
@@ -148,11 +150,19 @@ class GradWatch:
                     step = self.step_fn() if self.step_fn is not None else self.passes - 1
                     self.monitor.log(step, values)
             if self.passes % self.every:
+                if acts is not None:
+                    self.activations.send(*acts)
                 return
             step = self.step_fn() if self.step_fn is not None else self.passes
             values = self.norms.compute()
-            if values:
-                self.monitor.log(step, values)
+            if acts is not None and acts[0] == step:  # one message: fewer sender wake-ups
+                acts[1].update(values)
+                self.activations.send(*acts)
+            else:
+                if acts is not None:
+                    self.activations.send(*acts)
+                if values:
+                    self.monitor.log(step, values)
             if self.ratios is not None:
                 self.ratios.snapshot()
         except Exception:

@@ -163,6 +163,7 @@ class ActivationHooks:
         self._pending: list[tuple[str, torch.Tensor | list[float]]] = []
         self._armed: list = []  # the leaf hooks' handles, during a logging pass
         self._tag_cache: dict[str, tuple[str, str, str, str, str]] = {}
+        self.held: tuple[int, dict, dict] | None = None  # a logging pass's, until its backward
         chosen = _choose(model, modules)
         self.layers = [name for name, _ in chosen]
         self._leaves = [(m, self._hook(name, saturation_bounds(m))) for name, m in chosen]
@@ -172,6 +173,8 @@ class ActivationHooks:
     def _on_start(self, model, _inputs) -> None:
         if self._armed:  # the last logging pass raised before its end
             self._disarm()
+        if self.held is not None:  # no backward pass took it: send it alone
+            self.send(*self.take())
         self._pending = []
         self._active = False
         if model.training and torch.is_grad_enabled():
@@ -230,7 +233,8 @@ class ActivationHooks:
                 else:
                     w = (mx - mn) / BINS
                     hists[tag] = ([mn + w * i for i in range(BINS)] + [mx], v[6:k])
-            self._send(step, metrics, hists)
+            # held for the backward pass, whose gradient norms go in the same message
+            self.held = (step, metrics, hists)
         except Exception:
             self.watch.errors += 1
 
@@ -242,7 +246,12 @@ class ActivationHooks:
                                             f"{tag}/zero_frac", f"{tag}/saturated")
         return tags
 
-    def _send(self, step: int, metrics: dict, hists: dict) -> None:
+    def take(self) -> tuple[int, dict, dict] | None:
+        """The last logging pass's (step, metrics, histograms) not sent yet, if any."""
+        held, self.held = self.held, None
+        return held
+
+    def send(self, step: int, metrics: dict, hists: dict) -> None:
         mon = self.watch.monitor
         if isinstance(mon, Monitor):  # one message for the scalars and the histograms
             mon.log_histograms(step, hists, metrics)
@@ -254,6 +263,11 @@ class ActivationHooks:
 
     def remove(self) -> None:
         self._disarm()
+        if self.held is not None:
+            try:
+                self.send(*self.take())
+            except Exception:
+                self.watch.errors += 1
         for h in self._handles:
             h.remove()
         self._handles.clear()
