@@ -198,7 +198,7 @@ def test_detectors_read_tensorboard_histograms_written_by_other_code(tmp_path):
 
 @pytest.mark.parametrize("shape", [(64, 32), (8, 16, 32, 32), (5,)])
 def test_cpu_and_device_paths_agree_with_direct_numbers(shape):
-    from mlmon_tui.integrations.torch_activations import BINS, activation_stats
+    from mlmon_tui.integrations.torch_activations import BINS, SAMPLE, activation_stats
 
     torch.manual_seed(3)
     out = torch.tanh(torch.randn(*shape) * 3).relu()
@@ -207,7 +207,7 @@ def test_cpu_and_device_paths_agree_with_direct_numbers(shape):
     b = activation_stats(out, bounds, device_path=True).tolist()
     assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
     x = out.reshape(-1)
-    if x.numel() <= 1 << 14:  # no sampling: the exact figures
+    if x.numel() <= SAMPLE:  # no sampling: the exact figures
         assert a[0] == pytest.approx(x.mean().item(), rel=1e-5)
         assert a[1] == pytest.approx(x.std(correction=0).item(), rel=1e-4)
         assert a[2] == pytest.approx((x == 0).float().mean().item())

@@ -347,11 +347,11 @@ class Monitor:
 
     def _drain(self, limit: int = 512):
         q, items = self._q, []
-        for _ in range(limit):
-            try:
+        try:
+            for _ in range(min(len(q), limit)):  # no IndexError to raise on an empty queue
                 items.append(q.popleft())
-            except IndexError:
-                break
+        except IndexError:
+            pass
         return items
 
     def _send_queue(self) -> None:
