@@ -3,6 +3,8 @@ server; the written log is read back by the watcher and judged by the health ana
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (test extra)")
@@ -265,8 +267,6 @@ def test_update_ratios_equal_direct_numbers_and_inf_outputs_send_no_histogram():
     """||W_now - W_then|| / ||W_now|| per layer, one optimizer step apart, checked by hand
     (the CPU path), and the same through the device path; an output holding inf gets its
     scalars logged but no histogram, and no error."""
-    from mlmon_tui.integrations.torch_activations import UpdateRatios
-
     class Inf(nn.Module):
         def forward(self, x):
             return torch.cat([x, torch.full_like(x[:, :1], float("inf"))], 1)
@@ -334,3 +334,30 @@ def test_cpu_norms_equal_torch_norms(monkeypatch):
     assert fast.keys() == slow.keys() and len(fast) == 1 + 3 + 2 * 3
     for k, v in fast.items():
         assert v == pytest.approx(slow[k], rel=1e-5), k
+
+
+def test_layers_reduced_together_equal_each_alone_and_the_device_path():
+    """The CPU hooks reduce all layers of a pass in one batch: sizes that are sampled and
+    not, a bounded (tanh) layer, a constant layer, one holding NaN, a float16 one."""
+    from mlmon_tui.integrations.activation_numpy import batch_stats, cpu_sample
+    from mlmon_tui.integrations.torch_activations import activation_stats
+
+    torch.manual_seed(5)
+    outs = [torch.randn(64, 512).relu(), torch.tanh(torch.randn(32, 16, 8, 8) * 4),
+            torch.full((7, 3), 2.5), torch.tensor([1.0, float("nan"), 3.0]),
+            torch.randn(40).half(), torch.randn(1)]
+    bounds = [None, (-1.0, 1.0), None, None, None, (0.0, 1.0)]
+    samples = [cpu_sample(o) for o in outs]
+    together = batch_stats([s for s, _ in samples], [n for _, n in samples], bounds)
+    for out, b, got in zip(outs, bounds, together):
+        alone = activation_stats(out, b)
+        device = activation_stats(out, b, device_path=True).tolist()
+        assert got == pytest.approx(alone, rel=1e-6, nan_ok=True)
+        assert sum(got[6:]) == out.numel() and all(isinstance(c, int) for c in got[6:])
+        if math.isnan(got[0]):
+            continue
+        assert got[:6] == pytest.approx(device[:6], rel=1e-3, abs=1e-5)
+        assert got[6:] == device[6:] or got[4] == got[5]  # the device path bins one value
+    assert together[2][:6] == [2.5, 0.0, 0.0, -1.0, 2.5, 2.5] and together[2][6] == 21
+    assert together[1][3] > 0.5  # tanh of large inputs: saturated
+    assert cpu_sample(torch.ones(3, dtype=torch.bfloat16)) is None  # numpy has no bfloat16

@@ -25,21 +25,20 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
+
+from mlmon_tui.integrations.activation_numpy import (BINS, NEAR, SAMPLE, batch_stats,
+                                                     cpu_sample, stride)
 
 from mlmon_tui.client import Monitor
 from mlmon_tui.integrations.torch import cpu_squared_norms
 
-BINS = 32
-SAMPLE = 1 << 12  # at most this many values per layer output are looked at (and binned:
-HIST_SAMPLE = SAMPLE  # 32 buckets need no more)
+HIST_SAMPLE = SAMPLE  # the sample is binned whole (32 buckets need no more)
 SATURATING = {  # module type -> (low bound, high bound) of its output
     torch.nn.Tanh: (-1.0, 1.0),
     torch.nn.Sigmoid: (0.0, 1.0),
     torch.nn.Softsign: (-1.0, 1.0),
 }
-NEAR = 0.02  # a value within 2 % of the output range from a bound counts as saturated
 
 
 def saturation_bounds(module: torch.nn.Module) -> tuple[float, float] | None:
@@ -55,9 +54,6 @@ def _layer_of(name: str) -> str:
     return name.rpartition(".")[0] or name
 
 
-_NUMPY_OK = (torch.float32, torch.float64, torch.float16)
-
-
 def activation_stats(out: torch.Tensor, bounds: tuple[float, float] | None,
                      device_path: bool = False) -> torch.Tensor | list[float]:
     """[mean, std, zero fraction, saturated fraction (-1: n/a), min, max, BINS counts],
@@ -66,19 +62,12 @@ def activation_stats(out: torch.Tensor, bounds: tuple[float, float] | None,
     training's random stream is untouched). Histogram counts are whole numbers that add up to
     the full size (the sample's counts scaled up, rounded cumulatively). On the CPU numpy does
     it and returns a list (`device_path` forces the torch ops used on other devices, which
-    return a tensor)."""
-    if out.device.type == "cpu" and out.dtype in _NUMPY_OK and not device_path:
-        x = out.detach().numpy().reshape(-1)  # a view: no torch operation per step but these
-        full = x.size
-        if full > SAMPLE:
-            x = x[::_stride(full, SAMPLE)]
-        return _stats_numpy(x, bounds, full)
+    return a tensor); hooks batch the CPU layers of a pass (`activation_numpy`)."""
+    if not device_path:
+        sample = cpu_sample(out)
+        if sample is not None:
+            return batch_stats([sample[0]], [sample[1]], [bounds])[0]
     return _stats_torch(out, bounds)
-
-
-def _stride(n: int, most: int) -> int:
-    stride = n // most + 1
-    return stride + (stride % 2 == 0)
 
 
 @torch.no_grad()
@@ -86,7 +75,7 @@ def _stats_torch(out: torch.Tensor, bounds) -> torch.Tensor:
     x = out.detach().reshape(-1)
     full = x.numel()
     if full > SAMPLE:
-        x = x[::_stride(full, SAMPLE)]
+        x = x[::stride(full, SAMPLE)]
     x = x.float()
     n = x.numel()
     mean = x.mean()
@@ -101,53 +90,16 @@ def _stats_torch(out: torch.Tensor, bounds) -> torch.Tensor:
     mn, mx = torch.aminmax(x)
     h = x
     if n > HIST_SAMPLE:
-        h = x[::_stride(n, HIST_SAMPLE)]
+        h = x[::stride(n, HIST_SAMPLE)]
     width = (mx - mn).clamp_min(1e-30)
     idx = (h - mn).mul_(BINS / width).long().clamp_(0, BINS - 1)
     counts = torch.zeros(BINS, device=x.device, dtype=torch.long).index_add_(
         0, idx, torch.ones_like(idx))
     if h.numel() != full:  # scaled to the full size, rounded so that the sum stays exact
-        cum = counts.cumsum(0).mul_(full).add_(h.numel() // 2).div_(h.numel(), rounding_mode="floor")
+        m = h.numel()
+        cum = counts.cumsum(0).mul_(full).add_(m // 2).div_(m, rounding_mode="floor")
         counts = torch.diff(cum, prepend=cum.new_zeros(1))
     return torch.cat([torch.stack([mean, std, zero, sat, mn, mx]), counts.float()])
-
-
-def _stats_numpy(x, bounds, full: int) -> list[float]:
-    """The same on the CPU, in numpy: a few microseconds per call instead of torch's
-    per-operation dispatch, which was most of the cost on small layers. The strided sample
-    is gathered once into contiguous float32 memory, so every later pass runs at full speed."""
-    with np.errstate(all="ignore"):  # inf or NaN in the output: say so in the numbers only
-        return _stats_numpy_quiet(np.ascontiguousarray(x, dtype=np.float32), bounds, full)
-
-
-def _stats_numpy_quiet(x, bounds, full: int) -> list[float]:
-    n = x.size
-    mean = float(np.add.reduce(x)) / n
-    d = x - np.float32(mean)
-    std = math.sqrt(float(np.dot(d, d)) / n)
-    zero = (n - np.count_nonzero(x)) / n
-    sat = -1.0
-    if bounds is not None:
-        lo, hi = bounds
-        mid, reach = (lo + hi) / 2, (hi - lo) / 2 - NEAR * (hi - lo)
-        np.subtract(x, np.float32(mid), out=d)
-        sat = float(np.count_nonzero(np.abs(d, out=d) >= np.float32(reach))) / n
-    mn, mx = float(x.min()), float(x.max())
-    if not mx > mn or not math.isfinite(mx - mn):  # one value, or NaN / inf: no buckets
-        return [mean, std, zero, sat, mn, mx, full, *[0] * (BINS - 1)]
-    h = x[::_stride(n, HIST_SAMPLE)] if n > HIST_SAMPLE else x
-    idx = np.subtract(h, np.float32(mn), dtype=np.float32)
-    idx *= np.float32(BINS / (mx - mn))
-    idx = idx.astype(np.intp)
-    np.minimum(idx, BINS - 1, out=idx)  # only the max itself lands on BINS
-    counts = np.bincount(idx, minlength=BINS)
-    if h.size != full:  # scaled to the full size, rounded so that the sum stays exact
-        cum = np.cumsum(counts) * full
-        cum += h.size // 2
-        cum //= h.size
-        cum[1:] -= cum[:-1].copy()
-        counts = cum
-    return [mean, std, zero, sat, mn, mx, *counts.tolist()]
 
 
 class ActivationHooks:
@@ -194,8 +146,10 @@ class ActivationHooks:
                 return
             if not (out.is_floating_point()):
                 return
-            try:
-                self._pending.append((name, activation_stats(out, bounds)))
+            try:  # a CPU output: a small copy of its sample, reduced with the others at the
+                sample = cpu_sample(out)  # end of the pass; else reduced now, on its device
+                self._pending.append((name, _stats_torch(out, bounds) if sample is None
+                                      else (*sample, bounds)))
             except Exception:
                 self.watch.errors += 1
         return hook
@@ -208,6 +162,10 @@ class ActivationHooks:
         pending, self._pending = self._pending, []
         self._active = False
         try:
+            cpu = [v for _, v in pending if isinstance(v, tuple)]
+            if cpu:
+                done = iter(batch_stats(*zip(*cpu)))
+                pending = [(n, next(done) if isinstance(v, tuple) else v) for n, v in pending]
             tensors = [v for _, v in pending if isinstance(v, torch.Tensor)]
             k = 6 + BINS
             if tensors:  # the one sync (CPU outputs came as lists already)
