@@ -74,15 +74,20 @@ def _batch(samples, fulls, bounds) -> list[list]:
     scale = np.where(ok, BINS / np.where(ok, width, 1.0), 0.0).astype(np.float32)
     np.subtract(x, np.repeat(mn.astype(np.float32), lens), out=d)
     d *= np.repeat(scale, lens)
-    idx = d.astype(np.intp)
-    np.clip(idx, 0, BINS - 1, out=idx)  # the max itself lands on BINS; NaN anywhere
-    idx += np.repeat(np.arange(0, n_layers * BINS, BINS, dtype=np.intp), lens)
+    if ok.all():
+        np.minimum(d, BINS - 1, out=d)  # the max itself lands on BINS
+    else:  # NaN to 0 (layers with NaN or inf have scale 0, and are not binned)
+        np.fmax(d, 0, out=d)
+        np.fmin(d, BINS - 1, out=d)
+    idx = d.astype(np.int32)
+    idx += np.repeat(np.arange(0, n_layers * BINS, BINS, dtype=np.int32), lens)
     counts = np.bincount(idx, minlength=n_layers * BINS).reshape(n_layers, BINS)
     # scaled to the full size, rounded cumulatively so that each layer's sum stays exact
     cum = np.cumsum(counts, axis=1) * full[:, None]
     cum += (lens // 2)[:, None]
     cum //= lens[:, None]
-    counts = np.diff(cum, axis=1, prepend=0)
+    counts = cum.copy()
+    counts[:, 1:] -= cum[:, :-1]
     counts[~ok] = 0  # one value, or NaN / inf: everything in the first bucket
     counts[~ok, 0] = full[~ok]
     head = np.stack([mean, std, zero, sat, mn, mx], axis=1).tolist()
