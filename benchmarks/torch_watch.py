@@ -280,7 +280,7 @@ def run(key: str, quick: bool, device, names=VARIANTS, rounds=None, steps=None,
     for name, ts in times.items():
         ratios = [100 * (t / p - 1) for t, p in zip(ts, times["plain"])]
         q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-        print(f"  {name:19s} {statistics.median(ts):7.3f} {unit} (min {min(ts):6.3f})  "
+        print(f"  {name:22s} {statistics.median(ts):7.3f} {unit} (min {min(ts):6.3f})  "
               f"{statistics.median(ratios):+6.1f} % vs plain [{q1:+.1f} .. {q3:+.1f}]")
 
 
