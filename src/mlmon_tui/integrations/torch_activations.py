@@ -1,15 +1,18 @@
 """PyTorch: per-layer activation statistics and update-to-weight ratios, for `watch`.
 
-Activations: a forward hook on each watched module (by default every leaf module). Only on
-every `every`-th training forward pass (model in train mode, grad enabled) does a hook do
-anything: it reduces the output, on its device and without a sync, to one small float32
-vector (mean, std, exact-zero fraction, fraction at the saturation bounds, min, max, and a
-`BINS`-bucket histogram between min and max) and drops the output. When the whole forward
-pass has finished, the vectors of all layers are joined and moved to the CPU with one
-`.tolist()`: the only device sync, on logging passes only. Nothing is kept past the pass.
-An output of more than 4,096 values is read through an evenly strided sample of that size
-(fractions, mean and std are then estimates, within about 1-2 %; histogram counts are
-scaled up to the full size).
+Activations: a forward hook on each watched module (by default every leaf module), put there
+by a pre-hook on the model for every `every`-th training forward pass (model in train mode,
+grad enabled) and taken away when that pass ends, so the other passes run hook-free. A hook
+reduces the output, on its device and without a sync, to one small float32 vector (mean,
+std, exact-zero fraction, fraction at the saturation bounds, min, max, and a `BINS`-bucket
+histogram between min and max) and drops the output. When the whole forward pass has
+finished, the vectors of all layers are joined and moved to the CPU with one `.tolist()`:
+the only device sync, on logging passes only. On the CPU a hook only copies its sample and
+all layers are reduced together in numpy at the end of the pass (`activation_numpy`).
+Nothing is kept past the pass. An output of more than 4,096 values is read through an
+evenly strided sample of that size (fractions, mean and std are then estimates, within
+about 1-2 %; histogram counts are scaled up to the full size, whole numbers). The results
+wait for the pass's backward, whose gradient norms travel in the same client message.
 
 Tags (layer = the module's name in the model): `act/<layer>/mean`, `act/<layer>/std`,
 `act/<layer>/zero_frac` (dead ReLUs), `act/<layer>/saturated` (tanh, sigmoid, hardtanh and
