@@ -110,7 +110,10 @@ def test_one_output_hook_replaces_the_parameter_hooks_once_it_has_worked():
     assert _param_hook_count(model) == 0 and [s for s, _ in sink.rows] == [2, 4]
     with torch.no_grad():  # evaluation: no hook put anywhere
         model(x)
+    model(x).sum().backward()  # pass 5
+    out = model(x).sum()  # pass 6 would log: its output is from before remove(), its backward after
     handle.remove()
+    out.backward()
     model(x).sum().backward()
     assert len(sink.rows) == 2 and not model._forward_hooks
 

@@ -170,6 +170,8 @@ class GradWatch:
             self._param_hooks()
 
     def _on_output_grad(self, _grad) -> None:
+        if self._root is None:  # an output from before remove()
+            return
         self._via_output = True
         self._on_grad(None)
 
