@@ -125,6 +125,11 @@ def main() -> None:
     ap.add_argument("--per-step", type=int, metavar="CYCLES",
                     help="profile each step of the every=10 cycle instead (CPU only)")
     a = ap.parse_args()
+    if a.before:  # a bad revision: one clear line before anything starts
+        try:
+            load_before(a.before)
+        except subprocess.CalledProcessError as e:
+            raise SystemExit(f"--before {a.before}: {e.stderr.strip().splitlines()[-1]}")
     names = [v for v in VARIANTS if a.variants is None or v == "plain" or v in a.variants]
     for key in (("mlp", "cnn") if a.model == "both" else (a.model,)):
         if a.per_step:
