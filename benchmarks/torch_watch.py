@@ -12,17 +12,29 @@ less than wall time. Variants, interleaved in rounds so noise hits all alike:
                    update ratios of every leaf module on every 10th step
   acts every=1     the same on every step
   naive act hooks  forward hooks taking mean/std/zero fraction with `.item()` on every step
+  acts every=10 @REV  the same with the integration and client as they were at git
+                   revision REV (`--before REV`), loaded from `git show` as separate modules:
+                   before and after measured in the same rounds
 Each monitored variant sends to a real socket server via the real client. On a GPU
 (`--device cuda`) time is wall time after a synchronize, as CPU time says little there.
+Overhead is the median over rounds of (variant / plain in the same round) - 1; the spread
+printed is the interquartile range of those per-round figures.
+
+`--per-step N` profiles instead: N cycles of 10 steps, plain and acts every=10 (and @REV)
+interleaved cycle by cycle; for each position in the cycle (the 10th logs) the median extra
+CPU time of the training thread over plain, and the client's sender thread's CPU per cycle.
 
     PYTHONPATH=src python benchmarks/torch_watch.py [--quick] [--model mlp|cnn|both]
+        [--rounds N] [--steps N] [--variants NAME ...] [--before REV] [--per-step N]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import importlib.util
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,19 +92,124 @@ def naive_act_hooks(model, mon, counter):
             m.register_forward_hook(hook)
 
 
+def load_before(rev: str):
+    """`watch` and `Monitor` as they were at git revision `rev`: the client, torch.py and
+    torch_activations.py from `git show`, imported under other module names."""
+    root = Path(__file__).resolve().parents[1]
+    mods = {}
+    for rel, name in (("client.py", "_before_client"),
+                      ("integrations/torch_activations.py", "_before_torch_activations"),
+                      ("integrations/torch.py", "_before_torch")):
+        src = subprocess.run(["git", "-C", str(root), "show", f"{rev}:src/mlmon_tui/{rel}"],
+                             capture_output=True, text=True, check=True).stdout
+        src = src.replace("mlmon_tui.integrations.torch_activations", "_before_torch_activations")
+        spec = importlib.util.spec_from_loader(name, loader=None)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        exec(compile(src, f"{rev}:{rel}", "exec"), mod.__dict__)
+        mods[name] = mod
+    return mods["_before_torch"].watch, mods["_before_client"].Monitor
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--model", choices=("mlp", "cnn", "both"), default="both")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--variants", nargs="+", choices=VARIANTS, metavar="NAME",
+                    help="measure only these (and plain): " + ", ".join(VARIANTS))
+    ap.add_argument("--before", metavar="REV",
+                    help="also measure acts every=10 with the code of git revision REV")
+    ap.add_argument("--per-step", type=int, metavar="CYCLES",
+                    help="profile each step of the every=10 cycle instead (CPU only)")
     a = ap.parse_args()
+    if a.before:  # a bad revision: one clear line before anything starts
+        try:
+            load_before(a.before)
+        except subprocess.CalledProcessError as e:
+            raise SystemExit(f"--before {a.before}: {e.stderr.strip().splitlines()[-1]}")
+    names = [v for v in VARIANTS if a.variants is None or v == "plain" or v in a.variants]
     for key in (("mlp", "cnn") if a.model == "both" else (a.model,)):
-        run(key, a.quick, torch.device(a.device))
+        if a.per_step:
+            per_step(key, a.per_step, a.before)
+        else:
+            run(key, a.quick, torch.device(a.device), names, a.rounds, a.steps, a.before)
 
 
-def run(key: str, quick: bool, device) -> None:
+def per_step(key: str, cycles: int, before=None) -> None:
     title, make, shape = MODELS[key]
-    rounds, steps = (5, 40) if quick else (15, 100)
+    torch.set_num_threads(1)
+    x, y = torch.randn(*shape), torch.randint(0, 10, (shape[0],))
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp:
+        addr_q, stop, done = ctx.Queue(), ctx.Event(), ctx.Queue()
+        server = ctx.Process(target=serve, args=(Path(tmp) / "logs", addr_q, stop, done))
+        server.start()
+        address = addr_q.get(timeout=60)
+        variants = {}
+        for name in ("plain", "acts every=10") + ((f"acts every=10 @{before}",) if before else ()):
+            model = make()
+            opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+            mon = None
+            if "@" in name:
+                old_watch, old_monitor = load_before(before)
+                mon = old_monitor(run="bench-before", address=address, buffer=100_000)
+                old_watch(model, mon, every=10, activations=True)
+            elif name != "plain":
+                mon = Monitor(run="bench", address=address, buffer=100_000)
+                watch(model, mon, every=10, activations=True)
+            variants[name] = (model, opt, mon)
+
+        def step(model, opt):
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        for model, opt, mon in variants.values():  # warm-up, and the cycle starts at pass 1
+            for _ in range(20):
+                step(model, opt)
+            if mon is not None:
+                mon.flush(5)
+        main = {n: [[] for _ in range(10)] for n in variants}
+        sender = {n: [] for n in variants}
+        for _ in range(cycles):
+            for name, (model, opt, mon) in variants.items():
+                clock = None
+                if mon is not None:
+                    cid = time.pthread_getcpuclockid(mon._thread.ident)
+                    clock, s0 = (lambda: time.clock_gettime(cid)), time.clock_gettime(cid)
+                for i in range(10):
+                    t0 = time.thread_time()
+                    step(model, opt)
+                    main[name][i].append(time.thread_time() - t0)
+                if mon is not None:
+                    mon.flush(5)
+                    sender[name].append(clock() - s0)
+        for _, _, mon in variants.values():
+            if mon is not None:
+                mon.close()
+        stop.set()
+        server.join(10)
+    base = [statistics.median(v) * 1e6 for v in main["plain"]]
+    print(f"{title}, CPU 1 thread, {cycles} cycles of 10 steps interleaved; training thread "
+          "CPU per step, median per position in the cycle (the 10th logs), in us")
+    print(f"  {'plain':22s}" + "".join(f"{b:7.0f}" for b in base))
+    for name in list(variants)[1:]:
+        med = [statistics.median(v) * 1e6 for v in main[name]]
+        extra = sum(m - b for m, b in zip(med, base))
+        snd = statistics.median(sender[name]) * 1e6
+        print(f"  {name:22s}" + "".join(f"{m - b:+7.0f}" for m, b in zip(med, base)))
+        print(f"  {'':22s}training thread {extra:+.0f} us a cycle, sender thread {snd:.0f} us: "
+              f"{100 * (extra + snd) / sum(base):+.1f} % of plain's {sum(base) / 1000:.1f} ms")
+
+
+def run(key: str, quick: bool, device, names=VARIANTS, rounds=None, steps=None,
+        before=None) -> None:
+    title, make, shape = MODELS[key]
+    rounds = rounds or (5 if quick else 15)
+    steps = steps or (40 if quick else 100)
     torch.set_num_threads(1)
     x, y = torch.randn(*shape, device=device), torch.randint(0, 10, (shape[0],), device=device)
     gpu = device.type == "cuda"
@@ -103,12 +220,20 @@ def run(key: str, quick: bool, device) -> None:
         addr_q, stop, done = ctx.Queue(), ctx.Event(), ctx.Queue()
         server = ctx.Process(target=serve, args=(Path(tmp) / "logs", addr_q, stop, done))
         server.start()
-        mon = Monitor(run="bench", address=addr_q.get(timeout=60), buffer=100_000)
+        address = addr_q.get(timeout=60)
+        mon = Monitor(run="bench", address=address, buffer=100_000)
+        monitors = [mon]
         variants, counter = {}, [0]
-        for name in VARIANTS:
+        if before:
+            names = [*names, f"acts every=10 @{before}"]
+        for name in names:
             model = make().to(device)
             opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-            if name.startswith(("watch", "acts")):
+            if "@" in name:
+                old_watch, old_monitor = load_before(before)
+                monitors.append(old_monitor(run="bench-before", address=address, buffer=100_000))
+                old_watch(model, monitors[-1], every=10, activations=True)
+            elif name.startswith(("watch", "acts")):
                 watch(model, mon, every=int(name.split("=")[1]),
                       activations=name.startswith("acts"))
             elif name == "naive act hooks":
@@ -134,7 +259,8 @@ def run(key: str, quick: bool, device) -> None:
                 step(name, i)
         for _ in range(rounds):
             for name in variants:
-                mon.flush(5)  # the previous variant's messages are not billed to this one
+                for m in monitors:  # the previous variant's messages are not billed to this one
+                    m.flush(5)
                 if gpu:
                     torch.cuda.synchronize()
                 t0 = clock()
@@ -142,21 +268,25 @@ def run(key: str, quick: bool, device) -> None:
                     step(name, i)
                 if gpu:
                     torch.cuda.synchronize()
-                mon.flush(5)  # ... but this one's sending is
+                for m in monitors:  # ... but this one's sending is
+                    m.flush(5)
                 times[name].append((clock() - t0) / steps * 1000)
-        mon.flush(10)
-        mon.close()
+        for m in monitors:
+            m.flush(10)
+            m.close()
         stop.set()
         received = done.get(timeout=30)
         server.join(10)
     where = torch.cuda.get_device_name(device) if gpu else "CPU 1 thread"
     unit = "wall ms/step" if gpu else "CPU ms/step"
     print(f"{title}, {where}, {rounds} rounds x {steps} steps; messages received {received}")
-    print("  overhead = median over rounds of (variant / plain in the same round) - 1")
+    print("  overhead = median over rounds of (variant / plain in the same round) - 1 "
+          "[interquartile range over rounds]")
     for name, ts in times.items():
-        ratio = statistics.median(t / p for t, p in zip(ts, times["plain"]))
-        print(f"  {name:16s} {statistics.median(ts):7.3f} {unit} (min {min(ts):6.3f})  "
-              f"{100 * (ratio - 1):+6.1f} % vs plain")
+        ratios = [100 * (t / p - 1) for t, p in zip(ts, times["plain"])]
+        q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        print(f"  {name:22s} {statistics.median(ts):7.3f} {unit} (min {min(ts):6.3f})  "
+              f"{statistics.median(ratios):+6.1f} % vs plain [{q1:+.1f} .. {q3:+.1f}]")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ server; the written log is read back by the watcher and judged by the health ana
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (test extra)")
@@ -13,7 +15,7 @@ from mlmon_tui.client import Monitor  # noqa: E402
 from mlmon_tui.integrations.torch import watch  # noqa: E402
 from mlmon_tui.sources.socket.server import SocketServer  # noqa: E402
 from mlmon_tui.store.percentiles import percentiles  # noqa: E402
-from test_socket_server import wait_for  # noqa: E402
+from test_socket_server import read_jsonl, wait_for  # noqa: E402
 
 INSIDE = {"dead_units", "saturation", "activation_explosion", "layer_not_learning"}
 nn = torch.nn
@@ -35,7 +37,9 @@ def train(tmp_path, model, steps, *, scale=1.0, lr=0.05, during=None, every=2, r
                 opt.step()
             handle.remove()
             assert mon.flush() and handle.errors == 0
-        assert wait_for(lambda: srv.stats["messages"] >= 3 * steps // every)
+        # per logging pass: activations (scalars, histograms) and grad norms in one message
+        # and, one pass later, update ratios (so the last pass's never comes)
+        assert wait_for(lambda: srv.stats["messages"] >= 2 * (steps // every) - 1)
     store = load([str(tmp_path)])
     found = [f for f in HealthMonitor().update(store) if f.kind in INSIDE]
     return store, found
@@ -92,6 +96,32 @@ def test_a_healthy_run_gets_none_of_them(tmp_path):
     assert found == []
     ratio = store.series("net", "update_ratio/0").value
     assert 1e-5 < ratio.min() and ratio.max() < 1.0
+    # a logging pass's activations, histograms and gradient norms travel as one message
+    recs = read_jsonl(next(tmp_path.rglob("mlmon-socket.jsonl")))
+    logged = [r for r in recs if "act/0/mean" in r.get("metrics", {})]
+    assert len(logged) == 30 and all("grad_norm/0" in r["metrics"] and "act/5" in
+                                     r["histograms"] for r in logged)
+
+
+def test_activations_of_a_pass_without_backward_are_sent_all_the_same():
+    model = relu_mlp()
+    steps = []
+
+    class Sink:
+        def log(self, step, metrics):
+            pass
+
+        def log_histograms(self, step, hists):
+            steps.append(step)
+
+    handle = watch(model, Sink(), every=1, activations=True)
+    x = torch.randn(4, 8)
+    model(x)  # a training forward pass whose backward never comes
+    assert steps == []  # held for the backward pass
+    model(x).sum().backward()  # the next pass sends it, then its own
+    model(x)
+    handle.remove()  # ... and removing the hooks the last one
+    assert steps == [1, 2, 3] and handle.errors == 0
 
 
 def test_activation_explosion(tmp_path):
@@ -170,7 +200,7 @@ def test_detectors_read_tensorboard_histograms_written_by_other_code(tmp_path):
 
 @pytest.mark.parametrize("shape", [(64, 32), (8, 16, 32, 32), (5,)])
 def test_cpu_and_device_paths_agree_with_direct_numbers(shape):
-    from mlmon_tui.integrations.torch_activations import BINS, activation_stats
+    from mlmon_tui.integrations.torch_activations import BINS, SAMPLE, activation_stats
 
     torch.manual_seed(3)
     out = torch.tanh(torch.randn(*shape) * 3).relu()
@@ -179,7 +209,7 @@ def test_cpu_and_device_paths_agree_with_direct_numbers(shape):
     b = activation_stats(out, bounds, device_path=True).tolist()
     assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
     x = out.reshape(-1)
-    if x.numel() <= 1 << 14:  # no sampling: the exact figures
+    if x.numel() <= SAMPLE:  # no sampling: the exact figures
         assert a[0] == pytest.approx(x.mean().item(), rel=1e-5)
         assert a[1] == pytest.approx(x.std(correction=0).item(), rel=1e-4)
         assert a[2] == pytest.approx((x == 0).float().mean().item())
@@ -187,4 +217,147 @@ def test_cpu_and_device_paths_agree_with_direct_numbers(shape):
     else:  # a strided sample: estimates within a few per cent
         assert a[2] == pytest.approx((x == 0).float().mean().item(), abs=0.02)
     assert a[4] >= x.min().item() and a[5] <= x.max().item()
-    assert sum(a[6:]) == pytest.approx(x.numel()) and len(a) == 6 + BINS
+    # whole counts that add up to the full size, sampled or not, on both paths
+    assert sum(a[6:]) == x.numel() and len(a) == 6 + BINS
+    assert all(float(c).is_integer() for c in a[6:] + b[6:]) and sum(b[6:]) == x.numel()
+
+
+def test_leaf_hooks_exist_only_during_logging_passes():
+    """Between logging passes the leaves run hook-free (PyTorch's fast path); a logging pass
+    that raises leaves no hook behind."""
+    model = relu_mlp()
+    seen = []
+
+    class Sink:
+        def log(self, step, metrics):
+            pass
+
+        def log_histograms(self, step, hists):
+            seen.append(step)
+
+    handle = watch(model, Sink(), every=2, activations=True)
+    leaves = [model[i] for i in range(5)]
+    x = torch.randn(4, 8)
+    model(x).sum().backward()  # pass 1: not a logging pass
+    assert not any(m._forward_hooks for m in leaves)
+    armed = []
+    model[4].register_forward_pre_hook(
+        lambda m, i: armed.append(sum(len(m._forward_hooks) for m in leaves)))
+    model(x).sum().backward()  # pass 2: logs
+    assert armed[-1] == 5 and seen == [2] and not any(m._forward_hooks for m in leaves)
+
+    def boom(m, i):
+        raise RuntimeError("boom")
+
+    model(x).sum().backward()
+    h = model[2].register_forward_pre_hook(boom)
+    with pytest.raises(RuntimeError):
+        model(x)  # pass 4 raises midway
+    h.remove()
+    assert armed[-1] == 0  # pass 3 again ran hook-free
+    model(x).sum().backward()  # pass 5: the stale hooks went at its start
+    assert not any(m._forward_hooks for m in leaves) and armed[-1] == 0
+    model(x).sum().backward()  # pass 6 logs
+    assert seen == [2, 6] and handle.errors == 0
+    handle.remove()
+    assert not model._forward_hooks and not model._forward_pre_hooks.keys() - {h.id}
+
+
+def test_update_ratios_equal_direct_numbers_and_inf_outputs_send_no_histogram():
+    """||W_now - W_then|| / ||W_now|| per layer, one optimizer step apart, checked by hand
+    (the CPU path), and the same through the device path; an output holding inf gets its
+    scalars logged but no histogram, and no error."""
+    class Inf(nn.Module):
+        def forward(self, x):
+            return torch.cat([x, torch.full_like(x[:, :1], float("inf"))], 1)
+
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), Inf())
+    rows, hists = [], []
+
+    class Sink:
+        def log(self, step, metrics):
+            rows.append((step, metrics))
+
+        def log_histograms(self, step, h):
+            hists.append((step, h))
+
+    handle = watch(model, Sink(), every=2, activations=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(32, 8)
+    weights = {}
+    for step in range(1, 4):
+        opt.zero_grad()
+        model(x)[:, :-1].square().mean().backward()  # snapshot after pass 2, ratio after 3
+        weights[step] = {n: p.detach().clone() for n, p in model.named_parameters()}
+        opt.step()
+    got = next(m for s, m in rows if "update_ratio/0" in m)
+    for layer in ("0", "2"):
+        w = [v for n, v in weights[3].items() if n.startswith(layer + ".")]
+        d = [weights[2][n] - v for n, v in weights[3].items() if n.startswith(layer + ".")]
+        wn = sum(v.double().square().sum() for v in w).sqrt().item()
+        dn = sum(v.double().square().sum() for v in d).sqrt().item()
+        assert got[f"weight_norm/{layer}"] == pytest.approx(wn, rel=1e-5)
+        assert got[f"update_ratio/{layer}"] == pytest.approx(dn / wn, rel=1e-4)
+    assert set(hists[0][1]) == {"act/0", "act/1", "act/2"} and handle.errors == 0
+    assert next(m for s, m in rows if "act/3/mean" in m)["act/3/mean"] == float("inf")
+    handle.remove()
+
+
+def test_cpu_norms_equal_torch_norms(monkeypatch):
+    """Grad norms and update ratios by numpy dot products (CPU float tensors) and by torch's
+    norms (every other device and dtype) agree."""
+    from mlmon_tui.integrations import torch as tw
+    from mlmon_tui.integrations import torch_activations as ta
+
+    model = relu_mlp()
+    nn.functional.mse_loss(model(torch.randn(64, 8)), torch.randn(64, 1)).backward()
+    norms, ratios = tw.GradNorms(model.named_parameters()), ta.UpdateRatios(model)
+
+    def measure():
+        ratios.snapshot()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.sub_(p.grad, alpha=0.01)
+        out = {**norms.compute(), **ratios.compute()}
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(p.grad, alpha=0.01)
+        return out
+
+    fast = measure()
+    assert tw.cpu_squared_norms([p for p in model.parameters()]) is not None
+    assert tw.cpu_squared_norms([torch.ones(3, dtype=torch.bfloat16)]) is None
+    assert tw.cpu_squared_norms([torch.full((2,), 3e30)]) is None  # float32 overflow
+    monkeypatch.setattr(tw, "cpu_squared_norms", lambda ts: None)
+    monkeypatch.setattr(ta, "cpu_squared_norms", lambda ts: None)
+    slow = measure()
+    assert fast.keys() == slow.keys() and len(fast) == 1 + 3 + 2 * 3
+    for k, v in fast.items():
+        assert v == pytest.approx(slow[k], rel=1e-5), k
+
+
+def test_layers_reduced_together_equal_each_alone_and_the_device_path():
+    """The CPU hooks reduce all layers of a pass in one batch: sizes that are sampled and
+    not, a bounded (tanh) layer, a constant layer, one holding NaN, a float16 one."""
+    from mlmon_tui.integrations.activation_numpy import batch_stats, cpu_sample
+    from mlmon_tui.integrations.torch_activations import activation_stats
+
+    torch.manual_seed(5)
+    outs = [torch.randn(64, 512).relu(), torch.tanh(torch.randn(32, 16, 8, 8) * 4),
+            torch.full((7, 3), 2.5), torch.tensor([1.0, float("nan"), 3.0]),
+            torch.randn(40).half(), torch.randn(1)]
+    bounds = [None, (-1.0, 1.0), None, None, None, (0.0, 1.0)]
+    samples = [cpu_sample(o) for o in outs]
+    together = batch_stats([s for s, _ in samples], [n for _, n in samples], bounds)
+    for out, b, got in zip(outs, bounds, together):
+        alone = activation_stats(out, b)
+        device = activation_stats(out, b, device_path=True).tolist()
+        assert got == pytest.approx(alone, rel=1e-6, nan_ok=True)
+        assert sum(got[6:]) == out.numel() and all(isinstance(c, int) for c in got[6:])
+        if math.isnan(got[0]):
+            continue
+        assert got[:6] == pytest.approx(device[:6], rel=1e-3, abs=1e-5)
+        assert got[6:] == device[6:] or got[4] == got[5]  # the device path bins one value
+    assert together[2][:6] == [2.5, 0.0, 0.0, -1.0, 2.5, 2.5] and together[2][6] == 21
+    assert together[1][3] > 0.5  # tanh of large inputs: saturated
+    assert cpu_sample(torch.ones(3, dtype=torch.bfloat16)) is None  # numpy has no bfloat16

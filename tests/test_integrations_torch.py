@@ -86,3 +86,57 @@ def test_params_without_grad_are_skipped():
     manual = math.sqrt(sum(p.grad.pow(2).sum().item() for p in model.parameters()
                            if p.grad is not None))
     assert vals["grad_norm"] == pytest.approx(manual, rel=1e-5)
+
+
+class _Rows:
+    def __init__(self):
+        self.rows = []
+
+    def log(self, step, metrics):
+        self.rows.append((step, metrics))
+
+
+def _param_hook_count(model) -> int:
+    return sum(len(p._post_accumulate_grad_hooks or {}) for p in model.parameters())
+
+
+def test_one_output_hook_replaces_the_parameter_hooks_once_it_has_worked():
+    model, sink = mlp(), _Rows()
+    handle = watch(model, sink, every=2)
+    assert _param_hook_count(model) == 6  # until a backward pass came through the output
+    x = torch.randn(4, 8)
+    for _ in range(4):
+        model(x).sum().backward()
+    assert _param_hook_count(model) == 0 and [s for s, _ in sink.rows] == [2, 4]
+    with torch.no_grad():  # evaluation: no hook put anywhere
+        model(x)
+    model(x).sum().backward()  # pass 5
+    out = model(x).sum()  # pass 6 would log: its output is from before remove(), its backward after
+    handle.remove()
+    out.backward()
+    model(x).sum().backward()
+    assert len(sink.rows) == 2 and not model._forward_hooks
+
+
+def test_outputs_in_a_dict_and_models_whose_own_forward_never_runs():
+    class Heads(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.head = torch.nn.Linear(8, 8), torch.nn.Linear(8, 2)
+
+        def forward(self, x):
+            h = self.body(x)
+            return {"logits": self.head(h), "features": h, "n": 3}
+
+    model, sink = Heads(), _Rows()
+    watch(model, sink)
+    model(torch.randn(4, 8))["features"].sum().backward()  # only one output gets a gradient
+    model(torch.randn(4, 8))["logits"].sum().backward()
+    assert [s for s, _ in sink.rows] == [1, 2] and _param_hook_count(model) == 0
+    assert set(sink.rows[0][1]) == {"grad_norm", "grad_norm/body"}  # no grad reached head
+
+    model, sink = Heads(), _Rows()  # a wrapper whose submodules are called directly
+    watch(model, sink)
+    for _ in range(3):
+        model.head(model.body(torch.randn(4, 8))).sum().backward()
+    assert [s for s, _ in sink.rows] == [1, 2, 3] and _param_hook_count(model) == 4

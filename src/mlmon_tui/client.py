@@ -185,10 +185,11 @@ class Monitor:
             return
         q.append((step, time.time(), metrics, kw))
 
-    def log_histograms(self, step: int, histograms: dict) -> None:
+    def log_histograms(self, step: int, histograms: dict, metrics: dict | None = None) -> None:
         """Queue histograms for `step`: {tag: (edges, counts)} with len(edges) ==
-        len(counts) + 1, as numpy.histogram returns them (lists or arrays)."""
-        self.log(step, None, **{_HIST_KEY: histograms})
+        len(counts) + 1, as numpy.histogram returns them (lists or arrays); `metrics`, if
+        given, go in the same message."""
+        self.log(step, metrics, **{_HIST_KEY: histograms})
 
     @property
     def dropped(self) -> int:
@@ -346,11 +347,11 @@ class Monitor:
 
     def _drain(self, limit: int = 512):
         q, items = self._q, []
-        for _ in range(limit):
-            try:
+        try:
+            for _ in range(min(len(q), limit)):  # no IndexError to raise on an empty queue
                 items.append(q.popleft())
-            except IndexError:
-                break
+        except IndexError:
+            pass
         return items
 
     def _send_queue(self) -> None:
@@ -478,8 +479,9 @@ class Monitor:
         out = {}
         try:
             for tag, (edges, counts) in hists.items():
-                out[str(tag)] = {"edges": [float(v) for v in edges],
-                                 "counts": [float(v) for v in counts]}
+                out[str(tag)] = {"edges": [float(v) for v in edges],  # whole counts stay
+                                 "counts": [v if type(v) is int else float(v)  # ints: short
+                                            for v in counts]}
         except (TypeError, ValueError, AttributeError, RuntimeError, OverflowError):
             self.bad_values += 1
         return out

@@ -11,12 +11,17 @@
 Tags: `grad_norm` (L2 norm over all parameters) and `grad_norm/<layer>` where `<layer>` is a
 parameter's name without its last component (`encoder.0.weight` -> `encoder.0`).
 
-How it stays cheap: every parameter gets a post-accumulate-grad hook that does nothing but,
-once per backward pass, queue a callback that autograd runs when the whole pass has finished.
-That callback counts passes; on a logging pass it takes all norms with one
-`torch._foreach_norm`, groups them per layer with one `index_add_`, and moves them to the CPU
-with a single `.tolist()` (the one device sync, on logging passes only). The step logged is
-the number of backward passes seen, unless `step_fn` gives another (e.g. the optimizer step).
+How it stays cheap: a forward hook on the model puts a hook on its output (on each tensor
+that requires grad in it, one level into a tuple, list or dict); when a backward pass reaches
+it, it queues a callback that autograd runs when the whole pass has finished: one Python call
+a pass. Until that has worked once, and whenever an output holds no such tensor, every
+parameter's post-accumulate-grad hook does the same (so a model whose submodules are called
+directly, never the model itself, is watched too; but once the output hook has worked, a
+backward pass that does not go through the model's output is not counted). The callback
+counts passes; on a logging pass it takes all norms with one `torch._foreach_norm` (on the
+CPU, numpy dot products), groups them per layer, and moves them to the CPU with a single
+`.tolist()` (the one device sync, on logging passes only). The step logged is the number of
+backward passes seen, unless `step_fn` gives another (e.g. the optimizer step).
 
 With `activations=True` it also logs, every `every` training forward passes, each leaf
 module's activation mean, std, exact-zero fraction, saturated fraction (tanh, sigmoid,
@@ -27,14 +32,32 @@ hardtanh) and a histogram, and after every `every`-th backward pass the per-laye
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
+import numpy as np
 import torch
 from torch.autograd import Variable
+
+_NUMPY_FLOATS = (torch.float32, torch.float64)
 
 
 def _layer(name: str) -> str:
     return name.rpartition(".")[0] or name
+
+
+def cpu_squared_norms(tensors) -> list[float] | None:
+    """Each tensor's sum of squares by a BLAS dot product (numpy), a few times faster than
+    torch's norms on the CPU; None unless every tensor is a dense float32/float64 CPU tensor
+    and every sum finite (an overflow of float32 accumulation, NaN or inf are left to torch,
+    which accumulates in double)."""
+    out = []
+    for t in tensors:
+        if t.device.type != "cpu" or t.dtype not in _NUMPY_FLOATS or t.layout != torch.strided:
+            return None
+        a = t.detach().numpy()
+        out.append(float(np.vdot(a, a)))
+    return out if math.isfinite(sum(out)) else None
 
 
 class GradNorms:
@@ -59,6 +82,9 @@ class GradNorms:
                 idx.append(li)
         if not grads:
             return {}
+        sq = cpu_squared_norms(grads)
+        if sq is not None:
+            return self._from_squares(sq, idx)
         norms = torch._foreach_norm(grads)
         dev = norms[0].device
         if any(n.dtype != torch.float32 or n.device != dev for n in norms):
@@ -79,6 +105,28 @@ class GradNorms:
             return out
         return {self.prefix: total.item()}
 
+    def _from_squares(self, sq: list[float], idx: list[int]) -> dict[str, float]:
+        out = {self.prefix: math.sqrt(sum(sq))}
+        if self.per_layer:
+            per = [0.0] * len(self.tags)
+            for v, li in zip(sq, idx):
+                per[li] += v
+            for li in sorted(set(idx)):
+                out[self.tags[li]] = math.sqrt(per[li])
+        return out
+
+
+def _grad_tensors(out) -> list[torch.Tensor]:
+    """The tensors that require grad in a model's output: a tensor, or those in a tuple, list
+    or dict of them (one level deep)."""
+    if isinstance(out, torch.Tensor):
+        return [out] if out.requires_grad else []
+    if isinstance(out, dict):
+        out = out.values()
+    elif not isinstance(out, (tuple, list)):
+        return []
+    return [v for v in out if isinstance(v, torch.Tensor) and v.requires_grad]
+
 
 class GradWatch:
     """The handle `watch` returns. `remove()` detaches the hooks."""
@@ -96,11 +144,36 @@ class GradWatch:
         self.passes = 0
         self.errors = 0
         self._queued = False
-        self._handles = [p.register_post_accumulate_grad_hook(self._on_grad)
-                         for _, p in self.norms.params]
+        self._handles: list = []
+        self._param_hooks()
+        self._via_output = False  # this backward pass reached the model's output hook
+        self._root = model.register_forward_hook(self._on_forward)
         self.activations = ActivationHooks(model, self, modules) if activations else None
         self.ratios = UpdateRatios(model) if (activations if update_ratio is None
                                               else update_ratio) else None
+
+    def _param_hooks(self) -> None:
+        if not self._handles:
+            self._handles = [p.register_post_accumulate_grad_hook(self._on_grad)
+                             for _, p in self.norms.params]
+
+    def _on_forward(self, _model, _inputs, out) -> None:
+        """A hook on the model's output tells that a backward pass has begun: one Python call
+        a pass instead of one per parameter. Until it has seen one, and whenever the output
+        has no tensor that requires grad, the per-parameter hooks do it."""
+        if not torch.is_grad_enabled():
+            return
+        ts = _grad_tensors(out)
+        for t in ts:
+            t.register_hook(self._on_output_grad)
+        if not ts:
+            self._param_hooks()
+
+    def _on_output_grad(self, _grad) -> None:
+        if self._root is None:  # an output from before remove()
+            return
+        self._via_output = True
+        self._on_grad(None)
 
     def _on_grad(self, _param) -> None:
         if not self._queued:
@@ -110,6 +183,14 @@ class GradWatch:
     def _on_backward_end(self) -> None:
         self._queued = False
         self.passes += 1
+        if self._via_output:
+            self._via_output = False
+            if self._handles:  # the output hook works for this model: one hook is enough
+                for h in self._handles:
+                    h.remove()
+                self._handles = []
+        # the activations of this pass's forward, when it logged: sent with the norms
+        acts = self.activations.take() if self.activations is not None else None
         try:  # a monitoring problem must never stop the training
             if self.ratios is not None and self.ratios.armed:  # one optimizer step later
                 values = self.ratios.compute()
@@ -117,11 +198,19 @@ class GradWatch:
                     step = self.step_fn() if self.step_fn is not None else self.passes - 1
                     self.monitor.log(step, values)
             if self.passes % self.every:
+                if acts is not None:
+                    self.activations.send(*acts)
                 return
             step = self.step_fn() if self.step_fn is not None else self.passes
             values = self.norms.compute()
-            if values:
-                self.monitor.log(step, values)
+            if acts is not None and acts[0] == step:  # one message: fewer sender wake-ups
+                acts[1].update(values)
+                self.activations.send(*acts)
+            else:
+                if acts is not None:
+                    self.activations.send(*acts)
+                if values:
+                    self.monitor.log(step, values)
             if self.ratios is not None:
                 self.ratios.snapshot()
         except Exception:
@@ -131,6 +220,9 @@ class GradWatch:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        if self._root is not None:
+            self._root.remove()
+            self._root = None
         if self.activations is not None:
             self.activations.remove()
 
