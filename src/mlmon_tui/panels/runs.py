@@ -278,7 +278,9 @@ class RunsPanel(ScrollView, can_focus=True):
             if over is not None:
                 s = s + over
             segs.append(Segment(text, s))
-        return Strip(segs, width)
+        # neighbours of one style as one segment, as Rich Text renders them (SVG exports
+        # drop a segment's trailing spaces)
+        return Strip(list(Segment.simplify(segs)), width)
 
     def _strip(self, text: Text, width: int, style=None) -> Strip:
         segments = list(text.render(self.app.console))
