@@ -192,26 +192,30 @@ class GradWatch:
         # the activations of this pass's forward, when it logged: sent with the norms
         acts = self.activations.take() if self.activations is not None else None
         try:  # a monitoring problem must never stop the training
+            ratios = {}
             if self.ratios is not None and self.ratios.armed:  # one optimizer step later
-                values = self.ratios.compute()
-                if values:
-                    step = self.step_fn() if self.step_fn is not None else self.passes - 1
-                    self.monitor.log(step, values)
+                ratios = self.ratios.compute()
             if self.passes % self.every:
                 if acts is not None:
                     self.activations.send(*acts)
-                return
-            step = self.step_fn() if self.step_fn is not None else self.passes
-            values = self.norms.compute()
-            if acts is not None and acts[0] == step:  # one message: fewer sender wake-ups
-                acts[1].update(values)
-                self.activations.send(*acts)
+                if ratios:  # only with every=1 is a ratio taken on a pass that does not log
+                    step = self.step_fn() if self.step_fn is not None else self.passes
+                    self.monitor.log(step, ratios)
             else:
-                if acts is not None:
+                step = self.step_fn() if self.step_fn is not None else self.passes
+                values = self.norms.compute()
+                values.update(ratios)
+                if acts is not None and acts[0] == step:  # one message: fewer sender wake-ups
+                    acts[1].update(values)
                     self.activations.send(*acts)
-                if values:
-                    self.monitor.log(step, values)
-            if self.ratios is not None:
+                else:
+                    if acts is not None:
+                        self.activations.send(*acts)
+                    if values:
+                        self.monitor.log(step, values)
+            # the weights are taken on the pass before a logging pass: the next one (the
+            # logging pass) sees one optimizer step's update and sends it in its message
+            if self.ratios is not None and (self.passes + 1) % self.every == 0:
                 self.ratios.snapshot()
         except Exception:
             self.errors += 1

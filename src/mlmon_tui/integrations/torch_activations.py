@@ -18,10 +18,11 @@ Tags (layer = the module's name in the model): `act/<layer>/mean`, `act/<layer>/
 `act/<layer>/zero_frac` (dead ReLUs), `act/<layer>/saturated` (tanh, sigmoid, hardtanh and
 its kin only) and the histogram `act/<layer>`.
 
-Update ratios: after every `every`-th backward pass the weights are copied (on the device);
-after the next backward pass (one optimizer step later) `update_ratio/<layer>` =
-||W_now - W_then|| / ||W_now|| and `weight_norm/<layer>` are logged (one sync). Frozen
-parameters count too, so a layer frozen by mistake shows a ratio of 0.
+Update ratios: after the backward pass before every `every`-th one the weights are copied
+(on the device); after the `every`-th (one optimizer step later) `update_ratio/<layer>` =
+||W_now - W_then|| / ||W_now|| and `weight_norm/<layer>` go out in that pass's message with
+its other figures (one sync, one message). Frozen parameters count too, so a layer frozen
+by mistake shows a ratio of 0.
 """
 
 from __future__ import annotations
