@@ -151,3 +151,34 @@ def test_monitor_exits_when_the_terminal_goes_away(tmp_path, tmux_session):
             and mine[0].status() != psutil.STATUS_ZOMBIE:
         time.sleep(0.1)
     assert not mine[0].is_running() or mine[0].status() == psutil.STATUS_ZOMBIE
+
+
+def test_escape_alone_is_a_key_and_q_quits_at_once(tmp_path, tmux_session):
+    """The input thread sleeps until a key comes: a lone Escape must still arrive (its
+    timeout is waited for), and quitting must not wait for a poll."""
+    logdir = tmp_path / "logs"
+    writer = tensorboardX.SummaryWriter(str(logdir / "exp"))
+    for s in range(20):
+        writer.add_scalar("train/loss", 1.0 / (s + 1), s)
+    writer.close()
+    done = tmp_path / "exit-code"
+    cmd = " ".join(_entry_point()) + f" {logdir} --no-gpu --no-listen; echo $? > {done}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", tmux_session, "-x", "120", "-y", "36",
+                    cmd], check=True, env=dict(os.environ, TERM="xterm-256color"))
+    ok, screen, _ = _wait_for(tmux_session, lambda s: "exp" in s and "train/loss" in s, 20)
+    assert ok, screen
+    time.sleep(2.0)  # idle: the input thread is asleep
+    subprocess.run(["tmux", "send-keys", "-t", tmux_session, "tab"], check=True)  # to the charts
+    subprocess.run(["tmux", "send-keys", "-t", tmux_session, "Enter"], check=True)
+    ok, screen, _ = _wait_for(tmux_session, lambda s: "step" not in s.splitlines()[0], 10)
+    assert ok, f"enter did not open the chart full screen:\n{screen}"
+    time.sleep(2.0)
+    subprocess.run(["tmux", "send-keys", "-t", tmux_session, "Escape"], check=True)
+    ok, screen, waited = _wait_for(tmux_session, lambda s: "step" in s.splitlines()[0], 5)
+    assert ok, f"escape did not come back:\n{screen}"
+    time.sleep(2.0)
+    subprocess.run(["tmux", "send-keys", "-t", tmux_session, "q"], check=True)
+    start = time.monotonic()
+    while not done.exists() and time.monotonic() - start < 5:
+        time.sleep(0.02)
+    assert done.exists() and done.read_text().strip() == "0"

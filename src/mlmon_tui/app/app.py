@@ -180,6 +180,12 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         self._tick_key: tuple = ()
         self._next_clock_change = 0.0  # when a run's state next changes with the clock alone
 
+    def get_driver_class(self):
+        """Textual's driver, with an input thread that sleeps while no key comes."""
+        from mlmon_tui.app.quiet_driver import quiet
+
+        return quiet(super().get_driver_class())
+
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
