@@ -353,15 +353,20 @@ async def test_a_new_last_value_repaints_only_its_changed_cells_in_the_legend():
         assert sum(c.cells_refreshed for c in cells) - before == 3 * (3 + 2)
 
 
+def two_flat_runs():
+    """Runs a and b, 100 points each at 0.5 and 1.5, in a chart without smoothing."""
+    st = Store()
+    x = np.arange(100)
+    st.apply(Update(scalars=[batch(r, x, np.full(100, 0.5 + k)) for k, r in enumerate("ab")]))
+    return st, ChartApp(st, ["a", "b"], ChartOptions(smoothing=0))
+
+
 async def test_one_line_legend_shows_new_values_at_most_every_few_seconds():
     """A small chart's one-line legend: a change right after another waits for
     LEGEND_SECONDS, then shows the latest values (nothing is left out)."""
     import asyncio
 
-    st = Store()
-    x = np.arange(100)
-    st.apply(Update(scalars=[batch(r, x, np.full(100, 0.5 + k)) for k, r in enumerate("ab")]))
-    app = ChartApp(st, ["a", "b"], ChartOptions(smoothing=0))
+    st, app = two_flat_runs()
     async with app.run_test(size=(38, 8)) as pilot:
         chart = app.query_one(Chart)
         chart.LEGEND_SECONDS = 0.6
@@ -389,10 +394,7 @@ async def test_one_line_legend_due_is_shown_with_the_next_frame():
     both), not on a timer of its own."""
     import asyncio
 
-    st = Store()
-    x = np.arange(100)
-    st.apply(Update(scalars=[batch(r, x, np.full(100, 0.5 + k)) for k, r in enumerate("ab")]))
-    app = ChartApp(st, ["a", "b"], ChartOptions(smoothing=0))
+    st, app = two_flat_runs()
     async with app.run_test(size=(38, 8)) as pilot:
         chart = app.query_one(Chart)
         chart.LEGEND_SECONDS = 0.4
