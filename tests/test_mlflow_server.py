@@ -3,6 +3,7 @@ monitor over its REST API and compared point by point with `MlflowClient.get_met
 Outages are made by a TCP relay in front of the server that stops and starts listening."""
 
 import math
+import json
 import os
 import shutil
 import socket
@@ -266,3 +267,22 @@ async def test_the_monitor_takes_a_server_url(server):
         assert app.services.server is None  # no log dir: no metrics socket
         assert app.store.series("app exp/shown", "loss").step.tolist() == [3]
         assert f"{server}: ok:" in app.diagnostics_text().plain
+
+
+def test_check_and_export_take_a_server_url(server, tmp_path, capsys):
+    """`check` and `export` read an MLflow tracking server's URL once, as the monitor does."""
+    from mlmon_tui.app.cli import main
+
+    client = MlflowClient(tracking_uri=server)
+    run = client.create_run(client.create_experiment("cli exp"), run_name="once").info.run_id
+    for step, v in enumerate([2.0, 1.0, 0.5]):
+        client.log_metric(run, "loss", v, step=step)
+    assert main(["check", server, "--json"]) in (0, 1)  # other tests' runs have NaNs
+    got = capsys.readouterr()
+    assert isinstance(json.loads(got.out), list) and "no training logs" not in got.err
+    assert main(["summary", server]) == 0
+    assert "once" in capsys.readouterr().out
+    out = tmp_path / "out.csv"
+    assert main(["export", server, "-o", str(out)]) == 0
+    rows = [r for r in out.read_text().splitlines() if r.startswith("cli exp/once,loss,")]
+    assert [r.split(",")[2] for r in rows] == ["0", "1", "2"]

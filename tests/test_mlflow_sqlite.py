@@ -203,3 +203,28 @@ def test_a_deletion_with_no_write_after_it_is_still_seen(db, tmp_path, monkeypat
     time.sleep(0.4)
     assert src.poll().resets == [f"{path}#{run}"]
     assert not src.poll()
+
+
+def test_check_summary_and_export_take_a_sqlite_uri(db, tmp_path, capsys):
+    """`check`, `summary` and `export` read `sqlite:///path/mlflow.db` as the monitor does;
+    a URI naming no file is a usage error with the path in the message."""
+    from mlmon_tui.app.cli import main
+
+    path, client = db
+    run = client.create_run("0", run_name="via-uri").info.run_id
+    for step, v in enumerate([0.9, 0.7, float("nan")]):
+        client.log_metric(run, "loss", v, step=step)
+    uri = f"sqlite:///{path}"
+    assert main(["check", uri]) == 1  # the NaN is an error
+    out = capsys.readouterr().out
+    assert "Default/via-uri" in out and "NaN" in out
+    assert main(["summary", uri]) == 0
+    assert "via-uri" in capsys.readouterr().out
+    csv_out = tmp_path / "out.csv"
+    assert main(["export", uri, "-o", str(csv_out)]) == 0
+    rows = csv_out.read_text().splitlines()
+    assert rows[0].startswith("run,tag,step") and len(rows) == 4
+    assert all(r.startswith("Default/via-uri,loss,") for r in rows[1:])
+    with pytest.raises(SystemExit) as e:
+        main(["export", f"sqlite:///{tmp_path}/nothing.db"])
+    assert e.value.code == 2 and "nothing.db" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from mlmon_tui.analysis.config import HealthConfig, load_config
 from mlmon_tui.analysis.findings import SEVERITIES, Finding, severity_rank
 from mlmon_tui.analysis.monitor import HealthMonitor
 from mlmon_tui.app.alerts import AlertOptions, Alerter, add_alert_options, alert_options
-from mlmon_tui.sources.watch.watcher import Watcher
+from mlmon_tui.sources.watch.remote import load_targets, missing_targets
 from mlmon_tui.store import Store
 
 
@@ -39,10 +39,11 @@ def parse_time(text: str) -> float:
     return dt.timestamp()
 
 
-def load(paths: list[Path], store: Store) -> list[str]:
-    """Read every file a reader claims under `paths` into `store` (the monitor's own loader:
-    same run names, same readers); returns the problems met, to show."""
-    Watcher([str(p) for p in paths], store).load_once()
+def load(paths: list, store: Store) -> list[str]:
+    """Read every file a reader claims under `paths` (folders, files, `sqlite:///` URIs,
+    MLflow servers' URLs) into `store` (the monitor's own loader: same run names, same
+    readers); returns the problems met, to show."""
+    load_targets([str(p) for p in paths], store)
     return [f"{p.path}: {p.message}" for p in store.problems]
 
 
@@ -53,7 +54,7 @@ def run_check(paths: list[str], *, json_out: bool = False, fail_on: str = "error
         print(f"mlmon-tui check: --fail-on must be one of {', '.join(SEVERITIES)}",
               file=sys.stderr)
         return 2
-    missing = [p for p in paths if not Path(p).exists()]
+    missing = missing_targets(paths)
     if not paths or missing:
         what = ", ".join(missing) if missing else "(none given)"
         print(f"mlmon-tui check: no such file or directory: {what}", file=sys.stderr)
@@ -64,7 +65,7 @@ def run_check(paths: list[str], *, json_out: bool = False, fail_on: str = "error
         print(f"mlmon-tui check: {e}", file=sys.stderr)
         return 2
     store = Store()
-    notes = load([Path(p) for p in paths], store)
+    notes = load(paths, store)
     monitor = HealthMonitor(cfg)
     monitor.update(store, None, now=now)
     monitor.finish(store)

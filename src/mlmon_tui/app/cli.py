@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from mlmon_tui import __version__
@@ -139,9 +138,12 @@ def service_kwargs(parser: argparse.ArgumentParser, a) -> dict:
 
 
 def _check_paths(parser: argparse.ArgumentParser, paths: list[str]) -> None:
-    for path in paths:
-        if not os.path.exists(path):
-            parser.exit(2, f"mlmon-tui: error: no such file or directory: {path}\n")
+    """Exit with a usage error for a target that names no file or folder (`sqlite:///`
+    URIs name their file; an MLflow server's URL is not checked here)."""
+    from mlmon_tui.sources.watch.remote import missing_targets
+
+    for path in missing_targets(paths):
+        parser.exit(2, f"mlmon-tui: error: no such file or directory: {path}\n")
 
 
 def run_monitor(argv: list[str]) -> int:
@@ -149,10 +151,10 @@ def run_monitor(argv: list[str]) -> int:
     a = parser.parse_args(argv)
     if a.prometheus:
         return run_cluster([a.prometheus])
-    from mlmon_tui.sources.watch.remote import is_url, resolve_target
+    from mlmon_tui.sources.watch.remote import resolve_target
 
     a.paths = [resolve_target(p) for p in a.paths]  # sqlite:/// URIs; URLs stay
-    _check_paths(parser, [p for p in a.paths if not is_url(p)])
+    _check_paths(parser, a.paths)
     from mlmon_tui.app.agent.server import check_metrics_options, start_metrics
     from mlmon_tui.app.app import MonitorApp
 

@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from mlmon_tui.sources.watch.watcher import Watcher
+from mlmon_tui.sources.watch.remote import load_targets
 from mlmon_tui.store import Store
 
 CSV_HEADER = "run,tag,step,wall_time,value\r\n"
@@ -30,7 +30,7 @@ _JSON_VALUE = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}
 
 def load(paths: list[str]) -> Store:
     store = Store()
-    Watcher(paths, store).load_once()
+    load_targets(paths, store)
     return store
 
 

@@ -18,7 +18,6 @@ import csv
 import json
 import re
 import sys
-from pathlib import Path
 
 from mlmon_tui.analysis.groups import GroupBy, group_runs
 from mlmon_tui.analysis.sweep import (FIXED_COLUMNS, build_rows, default_metric, direction,
@@ -100,7 +99,9 @@ def _groups(rows, by: GroupBy, column: str, descending: bool) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     a = p.parse_args(argv)
-    missing = [x for x in a.paths if not Path(x).exists()]
+    from mlmon_tui.sources.watch.remote import missing_targets
+
+    missing = missing_targets(a.paths)
     if missing:
         p.exit(2, f"mlmon-tui summary: no such file or directory: {', '.join(missing)}\n")
     if not 0 <= a.smoothing < 1:
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     from mlmon_tui.store import Store
 
     store = Store()
-    for note in load([Path(x) for x in a.paths], store):
+    for note in load(a.paths, store):
         print(f"note: {note}", file=sys.stderr)
     if not store.runs():
         print(f"mlmon-tui summary: no training logs found under {', '.join(a.paths)}",

@@ -90,3 +90,25 @@ class RemotePoller:
             t0 = time.monotonic()
             self.poll_all()
             self._stop.wait(max(0.05, self.interval - (time.monotonic() - t0)))
+
+
+def missing_targets(paths: list[str]) -> list[str]:
+    """The command line's targets that name no file or folder (URLs are not checked here:
+    a server that does not answer is reported by its reader)."""
+    return [p for p in paths if not is_url(p) and not os.path.exists(resolve_target(p))]
+
+
+def load_targets(paths: list[str], sink: Sink) -> None:
+    """Read every target once into `sink`: files and folders (and `sqlite:///` URIs) as the
+    watcher reads them, MLflow tracking servers with one poll each."""
+    from mlmon_tui.sources.watch.watcher import Watcher
+
+    files, remote = split_targets(paths)
+    if files:
+        Watcher(files, sink).load_once()
+    if remote:
+        poller = RemotePoller(remote, sink)
+        try:
+            poller.load_once()
+        finally:
+            poller.stop()
