@@ -46,19 +46,26 @@ def changed_spans(old: Strip | None, new: Strip, gap: int = GAP) -> list[tuple[i
     if a is None or b is None or len(a) != len(b):
         return [(0, width)]
     spans: list[tuple[int, int]] = []
-    x, n = 0, len(b)
-    while x < n:
-        if a[x] == b[x]:
-            x += 1
-            continue
-        x1 = x
-        while x < n and a[x] != b[x]:
-            x += 1
-        if spans and x1 - spans[-1][1] < gap:
-            spans[-1] = (spans[-1][0], x)
-        else:
-            spans.append((x1, x))
+    _add_runs(a, b, 0, spans, gap)
     return spans
+
+
+def _add_runs(a, b, x0: int, spans: list[tuple[int, int]], gap: int) -> None:
+    """Append to `spans` the runs [x1, x2) where the equally long sequences `a` and `b`
+    differ (cells of a line, or one segment's text starting at cell `x0`), a run closer
+    than `gap` cells to the last span joined to it."""
+    i, n = 0, len(b)
+    while i < n:
+        if a[i] == b[i]:
+            i += 1
+            continue
+        x1 = x0 + i
+        while i < n and a[i] != b[i]:
+            i += 1
+        if spans and x1 - spans[-1][1] < gap:
+            spans[-1] = (spans[-1][0], x0 + i)
+        else:
+            spans.append((x1, x0 + i))
 
 
 def _merged(strip: Strip) -> list[tuple[str, object]]:
@@ -90,18 +97,7 @@ def _same_cut_spans(old: Strip, new: Strip, gap: int) -> list[tuple[int, int]] |
         if len(ta) != n or sa != sb or cell_len(tb) != n or cell_len(ta) != n:
             return None
         if ta != tb:
-            i = 0
-            while i < n:
-                if ta[i] == tb[i]:
-                    i += 1
-                    continue
-                x1 = x + i
-                while i < n and ta[i] != tb[i]:
-                    i += 1
-                if spans and x1 - spans[-1][1] < gap:
-                    spans[-1] = (spans[-1][0], x + i)
-                else:
-                    spans.append((x1, x + i))
+            _add_runs(ta, tb, x, spans, gap)
         x += n
     return spans
 

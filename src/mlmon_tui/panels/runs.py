@@ -67,26 +67,8 @@ def name_width(width: int) -> int:
     return max(4, width - 2 - tail)
 
 
-def row_text(row: RunRow, width: int, name: str | None = None) -> Text:
-    """One run as a line of `width` cells; `name` is its label fitted to the name column."""
-    wide = width >= WIDE
-    name_w = name_width(width)
-    if name is None:
-        name = fit_labels([row.label or row.name], name_w)[0]
-    t = Text(no_wrap=True, overflow="crop")
-    t.append("● " if row.visible else "○ ", style=row.colour if row.visible else "dim")
-    t.append(f"{name:<{name_w}}", style="" if row.visible else "dim")
-    t.append(f"{fmt_step(row.last_step):>7}")
-    if wide:
-        t.append(f"{fmt_rate(row.rate):>6}")
-        t.append(f" {STATE_SHORT.get(row.state, row.state):<5}", style=STATE_STYLE.get(row.state, ""))
-    t.append(f" {row.badge[0]:<3}"[:4], style=row.badge[1])
-    return t
-
-
-def row_parts(row: RunRow, width: int, name: str) -> list[tuple[str, str]] | None:
-    """`row_text` as (text, style) pieces of exactly `width` cells, or None where the plain
-    pieces do not add up to that (a tiny width, a name with wide characters)."""
+def _pieces(row: RunRow, width: int, name: str) -> list[tuple[str, str]]:
+    """One run's line as (text, style) pieces: dot, name, step, [steps/s, state,] badge."""
     wide = width >= WIDE
     name_w = name_width(width)
     parts = [("● " if row.visible else "○ ", row.colour if row.visible else "dim"),
@@ -96,6 +78,23 @@ def row_parts(row: RunRow, width: int, name: str) -> list[tuple[str, str]] | Non
         parts.append((f"{fmt_rate(row.rate):>6}", ""))
         parts.append((f" {STATE_SHORT.get(row.state, row.state):<5}", STATE_STYLE.get(row.state, "")))
     parts.append((f" {row.badge[0]:<3}"[:4], row.badge[1]))
+    return parts
+
+
+def row_text(row: RunRow, width: int, name: str | None = None) -> Text:
+    """One run as a line of `width` cells; `name` is its label fitted to the name column."""
+    if name is None:
+        name = fit_labels([row.label or row.name], name_width(width))[0]
+    t = Text(no_wrap=True, overflow="crop")
+    for text, style in _pieces(row, width, name):
+        t.append(text, style=style)
+    return t
+
+
+def row_parts(row: RunRow, width: int, name: str) -> list[tuple[str, str]] | None:
+    """`row_text`'s pieces when they make exactly `width` one-cell characters; None where
+    they do not (a tiny width, a name with wide characters: Rich Text crops those)."""
+    parts = _pieces(row, width, name)
     if sum(len(t) for t, _ in parts) != width or cell_len("".join(t for t, _ in parts)) != width:
         return None
     return parts

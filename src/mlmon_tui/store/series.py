@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 _DTYPES = (np.int64, np.float64, np.float64, np.uint16)
-_FEW = 8  # appends of up to this many points take the plain Python path
+FEW_POINTS = 8  # appends of up to this many points take the plain Python path
 
 
 class Series:
@@ -77,7 +77,7 @@ class Series:
         step = np.asarray(step, dtype=np.int64)
         if not len(step):
             return
-        if len(step) <= _FEW and self._append_few(step, wall, value, src):
+        if len(step) <= FEW_POINTS and self._append_few(step, wall, value, src):
             return
         wall = np.asarray(wall, dtype=np.float64)
         value = np.asarray(value, dtype=np.float64)

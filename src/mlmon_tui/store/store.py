@@ -15,7 +15,7 @@ import numpy as np
 
 from mlmon_tui.records.metrics import HistogramPoint, Problem, Update
 from mlmon_tui.store.classification import ClassificationStore
-from mlmon_tui.store.series import Series
+from mlmon_tui.store.series import FEW_POINTS, Series
 
 MAX_HISTOGRAMS_PER_TAG = 2000
 
@@ -87,7 +87,7 @@ class Store:
                     stale.add(batch.run)
                 else:
                     info.points += len(series) - before
-                    if len(batch) <= 8:  # the live case: no numpy reductions for a few points
+                    if len(batch) <= FEW_POINTS:  # the live case: no numpy reductions
                         steps, walls = batch.step.tolist(), batch.wall.tolist()
                         ls, fw, lw = int(max(steps)), float(min(walls)), float(max(walls))
                     else:
