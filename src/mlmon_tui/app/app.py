@@ -241,16 +241,24 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
 
     def _deferred_update(self) -> None:
         self._pending = False
+        if self._update_from_loop(live=True):
+            # the frame just drawn took the gauges' new sample: the tick waits a whole
+            # second from here, so live data and gauges share one frame (one compositor
+            # pass, one write)
+            self._tick_timer.reset()
+
+    def _update_from_loop(self, live: bool = False) -> bool:
+        """`_update` from the loop's own timer (no Textual timer around it): nothing once
+        the app is closing, and an error shown and the app closed as a Textual timer would.
+        True when a frame was drawn."""
         if not self.is_running or not self.screen_stack:
-            return
+            return False
         try:
-            self._update(live=True)
-        except Exception as e:  # as a Textual timer would: show it and close
+            self._update(live=live)
+        except Exception as e:
             self._handle_exception(e)
-            return
-        # the frame just drawn took the gauges' new sample: the tick waits a whole second
-        # from here, so live data and gauges share one frame (one compositor pass, one write)
-        self._tick_timer.reset()
+            return False
+        return True
 
     @_quiet_when_closing
     def _tick(self) -> None:
@@ -279,8 +287,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
 
     def _catch_up_charts(self) -> None:
         self._chart_catch_up = None
-        if self.is_running and self.screen_stack:
-            self._update()
+        self._update_from_loop()
 
     def _update_all(self, live: bool = False) -> None:
         self._last_draw = time.monotonic()

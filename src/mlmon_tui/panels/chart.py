@@ -336,18 +336,21 @@ class Chart(Widget):
             if wait > 0:
                 self._legend_pending = (lines, keys)
                 if self._legend_timer is None:
-                    # a later poll shows it with the rest of its frame; the timer only
-                    # catches the last change when no more frames come
-                    # the loop's own timer (a Textual timer is a task of its own each time)
+                    # a later poll shows it with the rest of its frame; the timer (the
+                    # loop's own: a Textual timer is a task each time) only catches the
+                    # last change when no more frames come
                     self._legend_timer = asyncio.get_running_loop().call_later(
                         wait + self.LEGEND_SLACK, self._flush_legend)
                 return
         self._show_legend(lines, keys)
 
-    def _flush_legend(self) -> None:
+    def _cancel_legend_timer(self) -> None:
         if self._legend_timer is not None:
             self._legend_timer.cancel()
             self._legend_timer = None
+
+    def _flush_legend(self) -> None:
+        self._cancel_legend_timer()
         pending, self._legend_pending = self._legend_pending, None
         if pending is not None and self.is_mounted:
             try:
@@ -356,9 +359,7 @@ class Chart(Widget):
                 pass
 
     def on_unmount(self) -> None:
-        if self._legend_timer is not None:
-            self._legend_timer.cancel()
-            self._legend_timer = None
+        self._cancel_legend_timer()
 
     def _show_legend(self, lines: list[list[Text]], keys: list[list[tuple]]) -> None:
         self._legend_pending = None
