@@ -241,13 +241,6 @@ class Canvas:
         return (e[vis].astype(np.int64), np.clip(t[vis], 0, nrows - 1).astype(np.int64),
                 np.clip(b[vis], 0, nrows - 1).astype(np.int64))
 
-    def _paint(self, spans: list, sids: list[int]) -> None:
-        """Set the dots of every (column, top..bottom) span; the last layer's style wins."""
-        lens = [len(sp[0]) for sp in spans]
-        layer = np.repeat(np.arange(len(spans)), lens)
-        self._paint_flat(*(np.concatenate([sp[i] for sp in spans]) for i in range(3)), layer,
-                         np.asarray(sids, dtype=np.int64), len(spans))
-
     def _paint_flat(self, e, t, b, layer, sids, n_layers: int) -> None:
         k0, k1 = t // 4, b // 4  # cell rows each span touches
         counts = k1 - k0 + 1

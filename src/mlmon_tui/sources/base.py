@@ -10,7 +10,7 @@ from typing import Protocol
 
 from mlmon_tui.records.metrics import HistogramPoint, Problem, ScalarBatch, Update
 
-__all__ = ["HistogramPoint", "Problem", "ScalarBatch", "Sink", "Source", "Update"]
+__all__ = ["HistogramPoint", "Problem", "ScalarBatch", "Sink", "Source", "Update", "read_once"]
 
 
 class Source(Protocol):
@@ -36,3 +36,11 @@ class Sink(Protocol):
         ...
 
     def add_problem(self, p: Problem) -> None: ...
+
+
+def read_once(source: Source) -> Update:
+    """Everything `source` has now, as one update; the source is closed after."""
+    try:
+        return source.poll()
+    finally:
+        source.close()

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from mlmon_tui.sources.logs import tb_prcurves
-from mlmon_tui.sources.base import HistogramPoint, ScalarBatch, Update
+from mlmon_tui.sources.base import HistogramPoint, ScalarBatch, Update, read_once
 from mlmon_tui.sources.logs.binfile import BinaryTail
 from mlmon_tui.sources.logs.registry import run_name
 from mlmon_tui.sources.logs.tb_plugins import hparams_child, merge_meta
@@ -38,11 +38,7 @@ def open_source(path: Path, root: Path) -> TfEventsSource:
 
 def read_all(path: str | Path) -> Update:
     """Everything in one file, as one update (run named '.')."""
-    src = TfEventsSource(Path(path), Path(path).parent)
-    try:
-        return src.poll()
-    finally:
-        src.close()
+    return read_once(TfEventsSource(Path(path), Path(path).parent))
 
 
 class TfEventsSource(BinaryTail):

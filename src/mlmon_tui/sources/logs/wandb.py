@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlmon_tui.sources.base import HistogramPoint, ScalarBatch, Update
+from mlmon_tui.sources.base import HistogramPoint, ScalarBatch, Update, read_once
 from mlmon_tui.sources.logs import wandb_stream as ws
 from mlmon_tui.sources.logs.binfile import BinaryTail
 
@@ -50,11 +50,7 @@ def open_source(path: Path, root: Path) -> WandbSource:
 
 def read_all(path: str | Path) -> Update:
     """Everything in one file, as one update."""
-    src = WandbSource(Path(path), Path(path).parent)
-    try:
-        return src.poll()
-    finally:
-        src.close()
+    return read_once(WandbSource(Path(path), Path(path).parent))
 
 
 def scope(path: Path, root: Path) -> str:
