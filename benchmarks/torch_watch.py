@@ -97,12 +97,20 @@ def load_before(rev: str):
     torch_activations.py from `git show`, imported under other module names."""
     root = Path(__file__).resolve().parents[1]
     mods = {}
+    renames = {"mlmon_tui.client": "_before_client",
+               "mlmon_tui.integrations.torch_ratios": "_before_torch_ratios",
+               "mlmon_tui.integrations.torch_activations": "_before_torch_activations"}
     for rel, name in (("client.py", "_before_client"),
+                      ("integrations/torch_ratios.py", "_before_torch_ratios"),
                       ("integrations/torch_activations.py", "_before_torch_activations"),
                       ("integrations/torch.py", "_before_torch")):
-        src = subprocess.run(["git", "-C", str(root), "show", f"{rev}:src/mlmon_tui/{rel}"],
-                             capture_output=True, text=True, check=True).stdout
-        src = src.replace("mlmon_tui.integrations.torch_activations", "_before_torch_activations")
+        got = subprocess.run(["git", "-C", str(root), "show", f"{rev}:src/mlmon_tui/{rel}"],
+                             capture_output=True, text=True)
+        if got.returncode:  # a module that did not exist yet
+            continue
+        src = got.stdout
+        for old, new in renames.items():
+            src = src.replace(old + " ", new + " ").replace(old + "\n", new + "\n")
         spec = importlib.util.spec_from_loader(name, loader=None)
         mod = importlib.util.module_from_spec(spec)
         sys.modules[name] = mod
@@ -149,7 +157,9 @@ def per_step(key: str, cycles: int, before=None) -> None:
         server.start()
         address = addr_q.get(timeout=60)
         variants = {}
-        for name in ("plain", "acts every=10") + ((f"acts every=10 @{before}",) if before else ()):
+        names = ("plain", "plain again", "acts every=10") + (
+            (f"acts every=10 @{before}",) if before else ())
+        for name in names:
             model = make()
             opt = torch.optim.SGD(model.parameters(), lr=1e-3)
             mon = None
@@ -157,7 +167,7 @@ def per_step(key: str, cycles: int, before=None) -> None:
                 old_watch, old_monitor = load_before(before)
                 mon = old_monitor(run="bench-before", address=address, buffer=100_000)
                 old_watch(model, mon, every=10, activations=True)
-            elif name != "plain":
+            elif not name.startswith("plain"):
                 mon = Monitor(run="bench", address=address, buffer=100_000)
                 watch(model, mon, every=10, activations=True)
             variants[name] = (model, opt, mon)
@@ -174,8 +184,9 @@ def per_step(key: str, cycles: int, before=None) -> None:
                 mon.flush(5)
         main = {n: [[] for _ in range(10)] for n in variants}
         sender = {n: [] for n in variants}
-        for _ in range(cycles):
-            for name, (model, opt, mon) in variants.items():
+        order = list(variants.items())
+        for c in range(cycles):  # each variant first in turn: no place in the order favoured
+            for name, (model, opt, mon) in order[c % len(order):] + order[:c % len(order)]:
                 clock = None
                 if mon is not None:
                     cid = time.pthread_getcpuclockid(mon._thread.ident)
@@ -196,10 +207,11 @@ def per_step(key: str, cycles: int, before=None) -> None:
     print(f"{title}, CPU 1 thread, {cycles} cycles of 10 steps interleaved; training thread "
           "CPU per step, median per position in the cycle (the 10th logs), in us")
     print(f"  {'plain':22s}" + "".join(f"{b:7.0f}" for b in base))
+    print("  (\"plain again\" is a second unmonitored model: its figures show the noise)")
     for name in list(variants)[1:]:
         med = [statistics.median(v) * 1e6 for v in main[name]]
         extra = sum(m - b for m, b in zip(med, base))
-        snd = statistics.median(sender[name]) * 1e6
+        snd = statistics.median(sender[name]) * 1e6 if sender[name] else 0.0
         print(f"  {name:22s}" + "".join(f"{m - b:+7.0f}" for m, b in zip(med, base)))
         print(f"  {'':22s}training thread {extra:+.0f} us a cycle, sender thread {snd:.0f} us: "
               f"{100 * (extra + snd) / sum(base):+.1f} % of plain's {sum(base) / 1000:.1f} ms")

@@ -195,3 +195,41 @@ def test_forked_child_that_does_not_log_opens_no_connection(tmp_path):
         time.sleep(0.2)
         assert srv.stats["connections"] == 1
         mon.close()
+
+
+def test_log_later_computes_on_the_sending_thread(tmp_path):
+    """`log_later`'s function runs on the sending thread, once, in queue order with the other
+    messages; one that raises is dropped and counted, and the others still arrive (over the
+    socket and into the spool file alike)."""
+    import threading
+
+    ran = []
+
+    def figures(step):
+        def fn():
+            ran.append((step, threading.current_thread().name))
+            if step == 3:
+                raise ValueError("bad samples")
+            return {"m": step / 2}, {"h": ([0.0, 1.0], [step, 1])}
+        return fn
+
+    with SocketServer(tmp_path / "srv") as srv:
+        with Monitor(run="r", address=srv.address) as mon:
+            for step in range(1, 5):
+                mon.log(step, loss=float(step))
+                mon.log_later(step, figures(step))
+            assert mon.flush()
+        assert wait_for(lambda: srv.stats["messages"] == 7)
+    assert [s for s, _ in ran] == [1, 2, 3, 4] and {t for _, t in ran} == {"mlmon-client"}
+    assert mon.bad_values == 1
+    recs = read_jsonl(tmp_path / "srv" / "r" / proto.DATA_FILE)
+    later = [r for r in recs if "m" in r["metrics"]]
+    assert [r["step"] for r in later] == [1, 2, 4] and later[2]["metrics"] == {"m": 2.0}
+    assert later[0]["histograms"]["h"] == {"edges": [0.0, 0.5, 1.0], "counts": [1.0, 1.0]}
+    assert [r["step"] for r in recs if "loss" in r["metrics"]] == [1, 2, 3, 4]
+
+    ran.clear()
+    spool = tmp_path / "spool" / "r.jsonl"
+    with Monitor(run="r", address=f"unix:{tmp_path}/nobody.sock", spool=str(spool)) as mon:
+        mon.log_later(7, figures(7))
+    assert read_jsonl(spool)[0]["metrics"] == {"m": 3.5} and len(ran) == 1

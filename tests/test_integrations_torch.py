@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (test extra)")
 
 from mlmon_tui.client import Monitor  # noqa: E402
-from mlmon_tui.integrations.torch import GradNorms, watch  # noqa: E402
+from mlmon_tui.integrations.torch import LEARN, GradNorms, watch  # noqa: E402
 from mlmon_tui.sources.socket import protocol as proto  # noqa: E402
 from mlmon_tui.sources.socket.server import SocketServer  # noqa: E402
 from test_socket_server import read_jsonl, wait_for  # noqa: E402
@@ -100,22 +100,47 @@ def _param_hook_count(model) -> int:
     return sum(len(p._post_accumulate_grad_hooks or {}) for p in model.parameters())
 
 
-def test_one_output_hook_replaces_the_parameter_hooks_once_it_has_worked():
+def _hooked(model) -> set[str]:
+    return {n for n, p in model.named_parameters() if p._post_accumulate_grad_hooks}
+
+
+def test_after_learning_two_parameter_hooks_count_the_passes():
+    """Every parameter is hooked for the first LEARN passes; then only the two that came
+    first and last (nearest the loss, nearest the input), so that freezing one of them
+    later still leaves passes counted."""
     model, sink = mlp(), _Rows()
     handle = watch(model, sink, every=2)
-    assert _param_hook_count(model) == 6  # until a backward pass came through the output
+    assert _param_hook_count(model) == 6
     x = torch.randn(4, 8)
-    for _ in range(4):
+    for _ in range(LEARN):
         model(x).sum().backward()
-    assert _param_hook_count(model) == 0 and [s for s, _ in sink.rows] == [2, 4]
-    with torch.no_grad():  # evaluation: no hook put anywhere
+    assert _param_hook_count(model) == 2
+    assert {n.split(".")[0] for n in _hooked(model)} == {"0", "4"}
+    assert [s for s, _ in sink.rows] == list(range(2, LEARN + 1, 2))
+    with torch.no_grad():  # evaluation: nothing counted
         model(x)
-    model(x).sum().backward()  # pass 5
-    out = model(x).sum()  # pass 6 would log: its output is from before remove(), its backward after
-    handle.remove()
+    for p in model[4].parameters():  # the layer nearest the loss frozen: the other counts
+        p.requires_grad_(False)
+    model(x).sum().backward()  # pass LEARN + 1
+    model(x).sum().backward()  # pass LEARN + 2 logs
+    assert [s for s, _ in sink.rows][-1] == LEARN + 2
+    model(x).sum().backward()  # pass LEARN + 3
+    n = len(sink.rows)
+    out = model(x).sum()  # pass LEARN + 4 would log: its output is from before remove(),
+    handle.remove()  # its backward after
     out.backward()
     model(x).sum().backward()
-    assert len(sink.rows) == 2 and not model._forward_hooks
+    assert len(sink.rows) == n and _param_hook_count(model) == 0
+
+
+def test_parameters_that_take_turns_keep_every_hook():
+    """No parameter gets a gradient in every pass (two heads used in turn): all stay hooked
+    and every pass is counted."""
+    model, sink = torch.nn.ModuleDict({"a": torch.nn.Linear(4, 1), "b": torch.nn.Linear(4, 1)}), _Rows()
+    watch(model, sink)
+    for i in range(LEARN + 4):
+        model["ab"[i % 2]](torch.randn(2, 4)).sum().backward()
+    assert [s for s, _ in sink.rows] == list(range(1, LEARN + 5)) and _param_hook_count(model) == 4
 
 
 def test_outputs_in_a_dict_and_models_whose_own_forward_never_runs():
@@ -132,11 +157,20 @@ def test_outputs_in_a_dict_and_models_whose_own_forward_never_runs():
     watch(model, sink)
     model(torch.randn(4, 8))["features"].sum().backward()  # only one output gets a gradient
     model(torch.randn(4, 8))["logits"].sum().backward()
-    assert [s for s, _ in sink.rows] == [1, 2] and _param_hook_count(model) == 0
+    for _ in range(LEARN - 2):
+        model(torch.randn(4, 8))["logits"].sum().backward()
+    assert [s for s, _ in sink.rows] == list(range(1, LEARN + 1))
     assert set(sink.rows[0][1]) == {"grad_norm", "grad_norm/body"}  # no grad reached head
+    assert {n.split(".")[0] for n in _hooked(model)} == {"body"}  # head missed pass 1
+    model(torch.randn(4, 8))["features"].sum().backward()
+    assert sink.rows[-1][0] == LEARN + 1
 
     model, sink = Heads(), _Rows()  # a wrapper whose submodules are called directly
     watch(model, sink)
     for _ in range(3):
         model.head(model.body(torch.randn(4, 8))).sum().backward()
     assert [s for s, _ in sink.rows] == [1, 2, 3] and _param_hook_count(model) == 4
+    for _ in range(LEARN):
+        model.head(model.body(torch.randn(4, 8))).sum().backward()
+    assert sink.rows[-1][0] == LEARN + 3 and {n.split(".")[0] for n in _hooked(model)} == {
+        "body", "head"} and _param_hook_count(model) == 2

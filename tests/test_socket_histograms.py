@@ -29,6 +29,35 @@ def test_histograms_are_checked():
     assert proto.parse_histograms({}) == ({}, 0)
     assert proto.parse_histograms({"histograms": 3}) == ({}, 1)
     assert proto.parse_histogram({"edges": [0.0, 0.0], "counts": [5]}) is not None  # one value
+    # `range` stands for equal-width edges; it must be two finite numbers in order
+    assert proto.parse_histogram({"range": [-1, 2], "counts": [1, 0, 4]}) == {
+        "edges": [-1.0, 0.0, 1.0, 2.0], "counts": [1.0, 0.0, 4.0]}
+    for rng in ([2, -1], [0, "inf"], [0], "0,1", [0, None]):
+        assert proto.parse_histogram({"range": rng, "counts": [1, 1]}) is None, rng
+
+
+def test_the_client_sends_equal_width_buckets_as_a_range(tmp_path):
+    """(low, high) edges travel as `range`, whether to a server or into the spool file
+    the monitor reads later; both give the same equal-width edges."""
+    from mlmon_tui.client import Monitor
+
+    hists = {"u": ([0.0, 4.0], [1, 2, 3, 4]), "e": ([0.0, 1.0, 3.0], [5, 6]),
+             "one": ([2.0, 2.0], [7])}
+    spool = tmp_path / "spool" / "r.jsonl"
+    with Monitor(run="r", address=str(tmp_path / "nobody.sock"), spool=str(spool)) as mon:
+        mon.log_histograms(1, hists)
+    sent = read_jsonl(spool)[0]["histograms"]
+    assert sent["u"] == {"range": [0.0, 4.0], "counts": [1, 2, 3, 4]} and "edges" in sent["e"]
+    with SocketServer(tmp_path / "srv") as srv:
+        with Monitor(run="r", address=srv.address) as mon:
+            mon.log_histograms(1, hists)
+            assert mon.flush()
+        assert wait_for(lambda: srv.stats["messages"] == 1)
+    got = read_jsonl(tmp_path / "srv" / "r" / proto.DATA_FILE)[0]["histograms"]
+    assert got["u"]["edges"] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert got["e"]["edges"] == [0.0, 1.0, 3.0] and got["one"]["edges"] == [2.0, 2.0]
+    replay = {h.tag: h for h in JsonlSource(spool, spool.parent).poll().histograms}
+    assert replay["u"].num == 10 and percentiles(replay["u"])[-1] == 4.0
 
 
 def test_server_writes_histograms_and_the_replay_reads_them(tmp_path):

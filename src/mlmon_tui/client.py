@@ -69,6 +69,15 @@ SEND_TIMEOUT = 30.0  # a monitor that reads nothing for this long is taken as hu
 _HELLO = object()
 
 
+class _Later:
+    """One `log_later` call waiting in the queue: `fn` gives its metrics and histograms."""
+
+    __slots__ = ("step", "wall", "fn", "done")
+
+    def __init__(self, step, wall, fn):
+        self.step, self.wall, self.fn, self.done = step, wall, fn, None
+
+
 class _Predictions:
     """One `log_predictions` call waiting in the queue (inputs already snapshotted)."""
 
@@ -185,10 +194,24 @@ class Monitor:
             return
         q.append((step, time.time(), metrics, kw))
 
+    def log_later(self, step: int, fn) -> None:
+        """Queue a message for `step` whose content `fn()` computes on the sending thread,
+        returning (metrics, histograms) as `log_histograms` takes them: work that can wait
+        (reducing samples to statistics), off the training thread. `fn` must not touch
+        anything the training goes on changing; if it raises, the message is dropped and
+        counted in `bad_values`."""
+        q = self._q
+        if len(q) >= self._maxlen or self._closed:
+            self._lost_in_log += 1
+            return
+        q.append(_Later(step, time.time(), fn))
+        self._wake.set()
+
     def log_histograms(self, step: int, histograms: dict, metrics: dict | None = None) -> None:
         """Queue histograms for `step`: {tag: (edges, counts)} with len(edges) ==
-        len(counts) + 1, as numpy.histogram returns them (lists or arrays); `metrics`, if
-        given, go in the same message."""
+        len(counts) + 1, as numpy.histogram returns them (lists or arrays), or edges given
+        as (low, high) for equal-width buckets between them (sent as the message's `range`,
+        shorter to encode and to send); `metrics`, if given, go in the same message."""
         self.log(step, metrics, **{_HIST_KEY: histograms})
 
     @property
@@ -367,7 +390,7 @@ class Monitor:
                     lines += [json.dumps({"run": self.run, **m}, separators=(",", ":"))
                               + "\n" for m in self._prediction_lines(it)]
                 else:
-                    ln = self._metrics_line(it)
+                    ln = self._metrics_line(self._computed(it) if type(it) is _Later else it)
                     if ln:
                         lines.append(ln)
             n = sum(1 for it in items if it is not _HELLO)
@@ -407,7 +430,7 @@ class Monitor:
                 recs += [json.dumps({k: v for k, v in m.items() if k != "type"}) + "\n"
                          for m in self._prediction_lines(it)]
                 continue
-            m = self._metrics_dict(it)
+            m = self._metrics_dict(self._computed(it) if type(it) is _Later else it)
             if m is not None:
                 recs.append(json.dumps(self._record(m)) + "\n")
         n = len(recs)
@@ -423,7 +446,21 @@ class Monitor:
             self._lost_in_send += n
 
     # --- serialisation -----------------------------------------------------------------------
+    def _computed(self, it: _Later):
+        """A `log_later` item as a `log` item, its function run here (once: a failed send
+        spools the same items); None if it raised."""
+        if it.fn is not None:
+            try:
+                metrics, hists = it.fn()
+                it.done = it.step, it.wall, metrics, {_HIST_KEY: hists} if hists else None
+            except Exception:
+                self.bad_values += 1
+            it.fn = None  # what it held may be large: let it go
+        return it.done
+
     def _metrics_dict(self, item):
+        if item is None:
+            return None
         step, wall, metrics, kw = item
         out = {}
         if kw and _HIST_KEY in kw:
@@ -479,9 +516,10 @@ class Monitor:
         out = {}
         try:
             for tag, (edges, counts) in hists.items():
-                out[str(tag)] = {"edges": [float(v) for v in edges],  # whole counts stay
-                                 "counts": [v if type(v) is int else float(v)  # ints: short
-                                            for v in counts]}
+                c = [v if type(v) is int else float(v) for v in counts]  # ints: short
+                e = [float(v) for v in edges]
+                out[str(tag)] = ({"range": e, "counts": c} if len(e) == 2 and len(c) > 1
+                                 else {"edges": e, "counts": c})
         except (TypeError, ValueError, AttributeError, RuntimeError, OverflowError):
             self.bad_values += 1
         return out

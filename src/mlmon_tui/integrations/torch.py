@@ -11,16 +11,16 @@
 Tags: `grad_norm` (L2 norm over all parameters) and `grad_norm/<layer>` where `<layer>` is a
 parameter's name without its last component (`encoder.0.weight` -> `encoder.0`).
 
-How it stays cheap: a forward hook on the model puts a hook on its output (on each tensor
-that requires grad in it, one level into a tuple, list or dict); when a backward pass reaches
-it, it queues a callback that autograd runs when the whole pass has finished: one Python call
-a pass. Until that has worked once, and whenever an output holds no such tensor, every
-parameter's post-accumulate-grad hook does the same (so a model whose submodules are called
-directly, never the model itself, is watched too; but once the output hook has worked, a
-backward pass that does not go through the model's output is not counted). The callback
-counts passes; on a logging pass it takes all norms with one `torch._foreach_norm` (on the
-CPU, numpy dot products), groups them per layer, and moves them to the CPU with a single
-`.tolist()` (the one device sync, on logging passes only). The step logged is the number of
+How it stays cheap: each parameter's post-accumulate-grad hook queues a callback that
+autograd runs when the whole backward pass has finished. For the first `LEARN` passes every
+parameter keeps its hook; then only the parameters that received a gradient in each of
+those passes and came first and last in the latest one stay hooked (the layers nearest the
+loss and nearest the input): one or two Python calls a pass, registered once. A backward
+pass that reaches neither of them is not counted (e.g. a loss on a part of the model that
+skips both). The callback counts passes; on a logging pass it takes all norms with one
+`torch._foreach_norm` (on the CPU, numpy dot products), groups them per layer, and moves
+them to the CPU with a single `.tolist()` (the one device sync, on logging passes only).
+The step logged is the number of
 backward passes seen, unless `step_fn` gives another (e.g. the optimizer step).
 
 With `activations=True` it also logs, every `every` training forward passes, each leaf
@@ -38,6 +38,8 @@ from typing import Callable
 import numpy as np
 import torch
 from torch.autograd import Variable
+
+LEARN = 8  # backward passes watched on every parameter before one or two are kept
 
 _NUMPY_FLOATS = (torch.float32, torch.float64)
 
@@ -116,18 +118,6 @@ class GradNorms:
         return out
 
 
-def _grad_tensors(out) -> list[torch.Tensor]:
-    """The tensors that require grad in a model's output: a tensor, or those in a tuple, list
-    or dict of them (one level deep)."""
-    if isinstance(out, torch.Tensor):
-        return [out] if out.requires_grad else []
-    if isinstance(out, dict):
-        out = out.values()
-    elif not isinstance(out, (tuple, list)):
-        return []
-    return [v for v in out if isinstance(v, torch.Tensor) and v.requires_grad]
-
-
 class GradWatch:
     """The handle `watch` returns. `remove()` detaches the hooks."""
 
@@ -135,7 +125,8 @@ class GradWatch:
                  prefix: str = "grad_norm", per_layer: bool = True,
                  step_fn: Callable[[], int] | None = None, activations: bool = False,
                  modules=None, update_ratio: bool | None = None):
-        from mlmon_tui.integrations.torch_activations import ActivationHooks, UpdateRatios
+        from mlmon_tui.integrations.torch_activations import ActivationHooks
+        from mlmon_tui.integrations.torch_ratios import UpdateRatios
 
         self.monitor = monitor
         self.every = max(1, int(every))
@@ -144,51 +135,47 @@ class GradWatch:
         self.passes = 0
         self.errors = 0
         self._queued = False
-        self._handles: list = []
-        self._param_hooks()
-        self._via_output = False  # this backward pass reached the model's output hook
-        self._root = model.register_forward_hook(self._on_forward)
+        self._removed = False
+        params = [p for _, p in self.norms.params]
+        self._seen: list[int] = []  # this pass's parameters, in order, while learning
+        self._always: set[int] | None = None  # those in every pass so far, while learning
+        self._handles = {id(p): p.register_post_accumulate_grad_hook(self._on_param_learn)
+                         for p in params}
         self.activations = ActivationHooks(model, self, modules) if activations else None
         self.ratios = UpdateRatios(model) if (activations if update_ratio is None
                                               else update_ratio) else None
 
-    def _param_hooks(self) -> None:
-        if not self._handles:
-            self._handles = [p.register_post_accumulate_grad_hook(self._on_grad)
-                             for _, p in self.norms.params]
-
-    def _on_forward(self, _model, _inputs, out) -> None:
-        """A hook on the model's output tells that a backward pass has begun: one Python call
-        a pass instead of one per parameter. Until it has seen one, and whenever the output
-        has no tensor that requires grad, the per-parameter hooks do it."""
-        if not torch.is_grad_enabled():
-            return
-        ts = _grad_tensors(out)
-        for t in ts:
-            t.register_hook(self._on_output_grad)
-        if not ts:
-            self._param_hooks()
-
-    def _on_output_grad(self, _grad) -> None:
-        if self._root is None:  # an output from before remove()
-            return
-        self._via_output = True
-        self._on_grad(None)
+    def _on_param_learn(self, param) -> None:
+        self._seen.append(id(param))
+        self._on_grad(param)
 
     def _on_grad(self, _param) -> None:
-        if not self._queued:
+        if not self._queued and not self._removed:
             self._queued = True
             Variable._execution_engine.queue_callback(self._on_backward_end)
+
+    def _learn(self) -> None:
+        """After LEARN passes, keep the hooks of the parameters that got a gradient in each
+        pass and came first and last in the latest one."""
+        seen, self._seen = self._seen, []
+        self._always = set(seen) if self._always is None else self._always & set(seen)
+        if self.passes < LEARN or not self._always:
+            return
+        keep = [k for k in seen if k in self._always]
+        keep = {keep[0], keep[-1]}
+        for k in list(self._handles):
+            if k not in keep:
+                self._handles.pop(k).remove()
+        for p in (p for _, p in self.norms.params if id(p) in keep):
+            self._handles[id(p)].remove()
+            self._handles[id(p)] = p.register_post_accumulate_grad_hook(self._on_grad)
+        self._always = None
 
     def _on_backward_end(self) -> None:
         self._queued = False
         self.passes += 1
-        if self._via_output:
-            self._via_output = False
-            if self._handles:  # the output hook works for this model: one hook is enough
-                for h in self._handles:
-                    h.remove()
-                self._handles = []
+        if self._always is not None or self._seen:
+            self._learn()
         # the activations of this pass's forward, when it logged: sent with the norms
         acts = self.activations.take() if self.activations is not None else None
         try:  # a monitoring problem must never stop the training
@@ -206,8 +193,7 @@ class GradWatch:
                 values = self.norms.compute()
                 values.update(ratios)
                 if acts is not None and acts[0] == step:  # one message: fewer sender wake-ups
-                    acts[1].update(values)
-                    self.activations.send(*acts)
+                    self.activations.send(*acts, extra=values)
                 else:
                     if acts is not None:
                         self.activations.send(*acts)
@@ -221,12 +207,10 @@ class GradWatch:
             self.errors += 1
 
     def remove(self) -> None:
-        for h in self._handles:
+        self._removed = True
+        for h in self._handles.values():
             h.remove()
         self._handles.clear()
-        if self._root is not None:
-            self._root.remove()
-            self._root = None
         if self.activations is not None:
             self.activations.remove()
 

@@ -1,8 +1,10 @@
 """PyTorch: per-layer activation statistics and update-to-weight ratios, for `watch`.
 
-Activations: a forward hook on each watched module (by default every leaf module), put there
-by a pre-hook on the model for every `every`-th training forward pass (model in train mode,
-grad enabled) and taken away when that pass ends, so the other passes run hook-free. A hook
+Activations: a global forward hook (one handle, called at the end of every module's forward
+and reading the outputs of the watched ones: by default every leaf module), put there by a
+pre-hook on the model for every `every`-th training forward pass (model in train mode, grad
+enabled) and taken away when the model's forward ends, so the other passes run hook-free
+but for the pre-hook. A hook
 reduces the output, on its device and without a sync, to one small float32 vector (mean,
 std, exact-zero fraction, fraction at the saturation bounds, min, max, and a `BINS`-bucket
 histogram between min and max) and drops the output. When the whole forward pass has
@@ -18,24 +20,21 @@ Tags (layer = the module's name in the model): `act/<layer>/mean`, `act/<layer>/
 `act/<layer>/zero_frac` (dead ReLUs), `act/<layer>/saturated` (tanh, sigmoid, hardtanh and
 its kin only) and the histogram `act/<layer>`.
 
-Update ratios: after the backward pass before every `every`-th one the weights are copied
-(on the device); after the `every`-th (one optimizer step later) `update_ratio/<layer>` =
-||W_now - W_then|| / ||W_now|| and `weight_norm/<layer>` go out in that pass's message with
-its other figures (one sync, one message). Frozen parameters count too, so a layer frozen
-by mistake shows a ratio of 0.
+Update ratios: `torch_ratios`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
+from torch.nn.modules.module import register_module_forward_hook
 
 from mlmon_tui.integrations.activation_numpy import (BINS, NEAR, SAMPLE, batch_stats,
                                                      cpu_sample, stride)
 
 from mlmon_tui.client import Monitor
-from mlmon_tui.integrations.torch import cpu_squared_norms
 
 HIST_SAMPLE = SAMPLE  # the sample is binned whole (32 buckets need no more)
 SATURATING = {  # module type -> (low bound, high bound) of its output
@@ -52,10 +51,6 @@ def saturation_bounds(module: torch.nn.Module) -> tuple[float, float] | None:
         if isinstance(module, cls):
             return b
     return None
-
-
-def _layer_of(name: str) -> str:
-    return name.rpartition(".")[0] or name
 
 
 def activation_stats(out: torch.Tensor, bounds: tuple[float, float] | None,
@@ -107,9 +102,9 @@ def _stats_torch(out: torch.Tensor, bounds) -> torch.Tensor:
 
 
 class ActivationHooks:
-    """Forward hooks on the chosen modules; see the module docstring. The leaf hooks are
-    registered by the model's pre-hook on logging passes only and removed when the pass ends,
-    so on the other passes the leaves run without any hook (PyTorch's fast path)."""
+    """Activation statistics of the chosen modules; see the module docstring. The global hook
+    is registered by the model's pre-hook on logging passes only and removed when the pass
+    ends, so on the other passes the leaves run without any hook (PyTorch's fast path)."""
 
     def __init__(self, model: torch.nn.Module, watch, modules=None, prefix: str = "act"):
         self.watch = watch  # the GradWatch: monitor, every, step_fn, errors
@@ -122,9 +117,9 @@ class ActivationHooks:
         self.held: tuple[int, dict, dict] | None = None  # a logging pass's, until its backward
         chosen = _choose(model, modules)
         self.layers = [name for name, _ in chosen]
-        self._leaves = [(m, self._hook(name, saturation_bounds(m))) for name, m in chosen]
-        self._handles = [model.register_forward_pre_hook(self._on_start),
-                         model.register_forward_hook(self._on_end)]
+        self._root = model
+        self._watched = {m: (name, saturation_bounds(m)) for name, m in chosen}
+        self._handles = [model.register_forward_pre_hook(self._on_start)]
 
     def _on_start(self, model, _inputs) -> None:
         if self._armed:  # the last logging pass raised before its end
@@ -137,28 +132,29 @@ class ActivationHooks:
             self.forwards += 1
             if self.forwards % self.watch.every == 0:
                 self._active = True
-                self._armed = [m.register_forward_hook(h) for m, h in self._leaves]
+                self._armed = [register_module_forward_hook(self._on_module)]
 
     def _disarm(self) -> None:
         for h in self._armed:
             h.remove()
         self._armed = []
 
-    def _hook(self, name: str, bounds):
-        def hook(_module, _inputs, out) -> None:
-            if not self._active or not isinstance(out, torch.Tensor) or not out.numel():
-                return
-            if not (out.is_floating_point()):
-                return
+    def _on_module(self, module, _inputs, out) -> None:
+        """Every module's forward end during a logging pass (one global hook: one handle to
+        put and take away, whatever the number of layers)."""
+        w = self._watched.get(module)
+        if w is not None and self._active and isinstance(out, torch.Tensor) \
+                and out.is_floating_point() and out.numel():
             try:  # a CPU output: a small copy of its sample, reduced with the others at the
                 sample = cpu_sample(out)  # end of the pass; else reduced now, on its device
-                self._pending.append((name, _stats_torch(out, bounds) if sample is None
-                                      else (*sample, bounds)))
+                self._pending.append((w[0], _stats_torch(out, w[1]) if sample is None
+                                      else (*sample, w[1])))
             except Exception:
                 self.watch.errors += 1
-        return hook
+        if module is self._root:
+            self._on_end()
 
-    def _on_end(self, _model, _inputs, _out) -> None:
+    def _on_end(self) -> None:
         if self._armed:
             self._disarm()
         if not self._active or not self._pending:
@@ -166,39 +162,46 @@ class ActivationHooks:
         pending, self._pending = self._pending, []
         self._active = False
         try:
-            cpu = [v for _, v in pending if isinstance(v, tuple)]
-            if cpu:
-                done = iter(batch_stats(*zip(*cpu)))
-                pending = [(n, next(done) if isinstance(v, tuple) else v) for n, v in pending]
+            step = self.watch.step_fn() if self.watch.step_fn is not None else self.forwards
             tensors = [v for _, v in pending if isinstance(v, torch.Tensor)]
-            k = 6 + BINS
-            if tensors:  # the one sync (CPU outputs came as lists already)
+            if tensors:  # the one sync, now (CPU outputs are reduced with the others)
                 dev = tensors[0].device
                 done = iter(torch.cat([v.to(dev) for v in tensors]).tolist())
                 pending = [(n, v if not isinstance(v, torch.Tensor)
                             else [next(done) for _ in range(6)]
                             + [int(next(done)) for _ in range(BINS)]) for n, v in pending]
-            step = self.watch.step_fn() if self.watch.step_fn is not None else self.forwards
-            metrics, hists = {}, {}
-            for name, v in pending:
-                mean, std, zero, sat, mn, mx = v[:6]
-                tag, t_mean, t_std, t_zero, t_sat = self._tags(name)
-                metrics[t_mean] = mean
-                metrics[t_std] = std
-                metrics[t_zero] = zero
-                if sat >= 0:
-                    metrics[t_sat] = sat
-                if not (math.isfinite(mn) and math.isfinite(mx)):
-                    continue  # NaN or inf in the output: the scalars say so, no histogram
-                if mx <= mn:  # one value only: one bucket of zero width
-                    hists[tag] = ([mn, mn], [sum(v[6:k])])
-                else:
-                    w = (mx - mn) / BINS
-                    hists[tag] = ([mn + w * i for i in range(BINS)] + [mx], v[6:k])
-            # held for the backward pass, whose gradient norms go in the same message
-            self.held = (step, metrics, hists)
+            # held for the backward pass, whose gradient norms go in the same message; the
+            # CPU samples are reduced where the message is sent (a Monitor's sending thread)
+            self.held = (step, functools.partial(self._reduce, pending))
         except Exception:
             self.watch.errors += 1
+
+    def _reduce(self, pending: list, extra: dict | None = None) -> tuple[dict, dict]:
+        """(metrics, histograms) from the pass's per-layer figures or CPU samples (reduced
+        together here), with `extra` metrics added."""
+        cpu = [v for _, v in pending if isinstance(v, tuple)]
+        if cpu:
+            done = iter(batch_stats(*zip(*cpu)))
+            pending = [(n, next(done) if isinstance(v, tuple) else v) for n, v in pending]
+        k = 6 + BINS
+        metrics, hists = {}, {}
+        for name, v in pending:
+            mean, std, zero, sat, mn, mx = v[:6]
+            tag, t_mean, t_std, t_zero, t_sat = self._tags(name)
+            metrics[t_mean] = mean
+            metrics[t_std] = std
+            metrics[t_zero] = zero
+            if sat >= 0:
+                metrics[t_sat] = sat
+            if not (math.isfinite(mn) and math.isfinite(mx)):
+                continue  # NaN or inf in the output: the scalars say so, no histogram
+            if mx <= mn:  # one value only: one bucket of zero width
+                hists[tag] = ([mn, mn], [sum(v[6:k])])
+            else:  # equal-width buckets: (low, high) stands for the edges
+                hists[tag] = ([mn, mx], v[6:k])
+        if extra:
+            metrics.update(extra)
+        return metrics, hists
 
     def _tags(self, name: str) -> tuple[str, str, str, str, str]:
         tags = self._tag_cache.get(name)
@@ -208,20 +211,25 @@ class ActivationHooks:
                                             f"{tag}/zero_frac", f"{tag}/saturated")
         return tags
 
-    def take(self) -> tuple[int, dict, dict] | None:
-        """The last logging pass's (step, metrics, histograms) not sent yet, if any."""
+    def take(self) -> tuple | None:
+        """The last logging pass's (step, figures) not sent yet, if any."""
         held, self.held = self.held, None
         return held
 
-    def send(self, step: int, metrics: dict, hists: dict) -> None:
+    def send(self, step: int, figures, extra: dict | None = None) -> None:
+        """Send a logging pass's figures (with `extra` metrics) in one message: reduced on a
+        Monitor's sending thread, or here for any other sink."""
         mon = self.watch.monitor
-        if isinstance(mon, Monitor):  # one message for the scalars and the histograms
-            mon.log_histograms(step, hists, metrics)
+        if extra:
+            figures = functools.partial(figures, extra=extra)
+        if isinstance(mon, Monitor):
+            mon.log_later(step, figures)
             return
+        metrics, hists = figures()
         mon.log(step, metrics)
         log_h = getattr(mon, "log_histograms", None)
-        if log_h is not None:
-            log_h(step, hists)
+        if log_h is not None:  # any other sink gets every edge
+            log_h(step, {tag: (_edges(e, len(c)), c) for tag, (e, c) in hists.items()})
 
     def remove(self) -> None:
         self._disarm()
@@ -235,6 +243,14 @@ class ActivationHooks:
         self._handles.clear()
 
 
+def _edges(lo_hi: list[float], k: int) -> list[float]:
+    lo, hi = lo_hi
+    if k == 1:
+        return [lo, hi]
+    w = (hi - lo) / k
+    return [lo + w * i for i in range(k)] + [hi]
+
+
 def _choose(model: torch.nn.Module, modules) -> list[tuple[str, torch.nn.Module]]:
     """Leaf modules by default; else those whose type is in `modules` (types) or whose
     name is in it (strings)."""
@@ -244,79 +260,3 @@ def _choose(model: torch.nn.Module, modules) -> list[tuple[str, torch.nn.Module]
     types = tuple(t for t in modules if isinstance(t, type))
     names = {t for t in modules if isinstance(t, str)}
     return [(n, m) for n, m in named if (types and isinstance(m, types)) or n in names]
-
-
-class UpdateRatios:
-    """||W_now - W_then|| / ||W_now|| per layer, one optimizer step apart."""
-
-    def __init__(self, model: torch.nn.Module):
-        self.params = [(n, p) for n, p in model.named_parameters()
-                       if p.is_floating_point() and p.numel()]
-        self.layer_names: list[str] = []
-        index: dict[str, int] = {}
-        self.layer_of = [index.setdefault(_layer_of(n), len(index)) for n, _ in self.params]
-        self.layer_names = list(index)
-        self._then: list[torch.Tensor] | None = None
-        self._buffers: list[torch.Tensor] | None = None  # reused between snapshots
-        self._index = None
-
-    @torch.no_grad()
-    def snapshot(self) -> None:
-        now = [p.detach() for _, p in self.params]
-        if self._buffers is None or any(b.shape != p.shape or b.device != p.device
-                                        or b.dtype != p.dtype
-                                        for b, p in zip(self._buffers, now)):
-            self._buffers = [p.clone() for p in now]
-        else:
-            torch._foreach_copy_(self._buffers, now)
-        self._then = self._buffers
-
-    @property
-    def armed(self) -> bool:
-        return self._then is not None
-
-    @torch.no_grad()
-    def compute(self) -> dict[str, float]:
-        then, self._then = self._then, None
-        if then is None or not self.params:
-            return {}
-        now = [p.detach() for _, p in self.params]
-        w2 = cpu_squared_norms(now)
-        if w2 is not None:
-            torch._foreach_sub_(then, now)  # in the snapshot's buffers: no allocation
-            d2 = cpu_squared_norms(then)
-            if d2 is not None:
-                return self._ratios(d2, w2)
-            dn = torch._foreach_norm(then)
-            wn = torch._foreach_norm(now)
-        else:
-            wn = torch._foreach_norm(now)
-            torch._foreach_sub_(then, now)
-            dn = torch._foreach_norm(then)
-        dev = dn[0].device
-        d2 = torch.stack([v.to(dev, torch.float32) for v in dn]).square()
-        w2 = torch.stack([v.to(dev, torch.float32) for v in wn]).square()
-        if self._index is None or self._index.device != dev:
-            self._index = torch.tensor(self.layer_of, device=dev)
-        idx = self._index
-        n = len(self.layer_names)
-        dl = torch.zeros(n, device=dev).index_add_(0, idx, d2).sqrt()
-        wl = torch.zeros(n, device=dev).index_add_(0, idx, w2).sqrt()
-        vals = torch.cat([dl, wl]).tolist()  # the one sync
-        return self._out(vals[:n], vals[n:])
-
-    def _ratios(self, d2: list[float], w2: list[float]) -> dict[str, float]:
-        """The same from per-parameter sums of squares (the CPU path)."""
-        n = len(self.layer_names)
-        dl, wl = [0.0] * n, [0.0] * n
-        for li, d, w in zip(self.layer_of, d2, w2):
-            dl[li] += d
-            wl[li] += w
-        return self._out([math.sqrt(v) for v in dl], [math.sqrt(v) for v in wl])
-
-    def _out(self, dl: list[float], wl: list[float]) -> dict[str, float]:
-        out = {}
-        for layer, d, w in zip(self.layer_names, dl, wl):
-            out[f"weight_norm/{layer}"] = w
-            out[f"update_ratio/{layer}"] = d / w if w > 0 else 0.0
-        return out

@@ -32,7 +32,8 @@ Messages
     {"run":"name","step":10,"metrics":{},"histograms":{"act/fc1":{"edges":[...],"counts":[...]}}}
         Optional `histograms` (since 0.2; older servers ignore it): per tag, `counts[i]`
         values fell in [edges[i], edges[i+1]] (numpy.histogram's layout; at most 1024 buckets,
-        finite, edges ascending). A bad histogram is dropped and counted as a bad value.
+        finite, edges ascending). `"range":[low,high]` in place of `edges` means equal-width
+        buckets between them. A bad histogram is dropped and counted as a bad value.
     {"type":"stats","run":"name","pid":123,"client":"3f9a0c","dropped":4,"spooled":0}
         Sent by the client every 5 s and at close: its cumulative count of messages it had
         to drop. `client` (a random id per client object) lets the server add up counters
@@ -201,10 +202,13 @@ MAX_BUCKETS = 1024
 
 
 def parse_histogram(h: object) -> dict | None:
-    """{"edges": [k+1 ascending finite numbers], "counts": [k >= 0 numbers]} or None."""
+    """{"edges": [k+1 ascending finite numbers], "counts": [k >= 0 numbers]} or None; a
+    `range` [low, high] in place of `edges` gives k equal-width buckets."""
     if not isinstance(h, dict):
         return None
     edges, counts = h.get("edges"), h.get("counts")
+    if edges is None and "range" in h:
+        edges = _uniform_edges(h["range"], counts)
     if not isinstance(edges, list) or not isinstance(counts, list):
         return None
     if not 1 <= len(counts) <= MAX_BUCKETS or len(edges) != len(counts) + 1:
@@ -216,6 +220,16 @@ def parse_histogram(h: object) -> dict | None:
     if any(b < a for a, b in zip(e, e[1:])):
         return None
     return {"edges": e, "counts": c}
+
+
+def _uniform_edges(rng: object, counts: object) -> list | None:
+    if not (isinstance(rng, list) and len(rng) == 2 and isinstance(counts, list) and counts):
+        return None
+    lo, hi = to_value(rng[0]), to_value(rng[1])
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    k = len(counts)
+    return [lo + (hi - lo) * i / k for i in range(k)] + [hi]
 
 
 def parse_histograms(obj: dict) -> tuple[dict, int]:
