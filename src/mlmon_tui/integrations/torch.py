@@ -20,14 +20,15 @@ pass that reaches neither of them is not counted (e.g. a loss on a part of the m
 skips both). The callback counts passes; on a logging pass it takes all norms with one
 `torch._foreach_norm` (on the CPU, numpy dot products), groups them per layer, and moves
 them to the CPU with a single `.tolist()` (the one device sync, on logging passes only).
-The step logged is the number of
-backward passes seen, unless `step_fn` gives another (e.g. the optimizer step).
+The step logged is the number of backward passes seen, unless `step_fn` gives another (e.g.
+the optimizer step).
 
 With `activations=True` it also logs, every `every` training forward passes, each leaf
 module's activation mean, std, exact-zero fraction, saturated fraction (tanh, sigmoid,
 hardtanh) and a histogram, and after every `every`-th backward pass the per-layer
 `update_ratio/<layer>` (about 1e-3 for a healthy layer) and `weight_norm/<layer>`; see
-`torch_activations`. `modules` picks other modules than the leaves: types or names.
+`torch_activations` and `torch_ratios`. `modules` picks other modules than the leaves: types
+or names.
 """
 
 from __future__ import annotations
