@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tmux_util import new_session
 
 tensorboardX = pytest.importorskip("tensorboardX")
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -71,8 +72,7 @@ def _screen(logdir, mode: str, env: dict) -> tuple[str, str]:
     prefix = ["env"] + ([] if "NO_COLOR" in env else ["-u", "NO_COLOR"])
     prefix += [f"{k}={v}" for k, v in assign.items()]
     cmd = " ".join(shlex.quote(x) for x in prefix) + " " + cmd
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "36", cmd],
-                   check=True, env=e)
+    new_session(session, 120, 36, cmd, e)
     try:
         deadline = time.monotonic() + 25
         plain = ""

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tmux_util import new_session
 
 tensorboardX = pytest.importorskip("tensorboardX")
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -55,8 +56,7 @@ def test_live_update_reaches_screen_and_q_quits(tmp_path, tmux_session):
     done = tmp_path / "exit-code"
     cmd = " ".join(_entry_point()) + f" {logdir}; echo $? > {done}"
     env = dict(os.environ, TERM="xterm-256color")
-    subprocess.run(["tmux", "new-session", "-d", "-s", tmux_session, "-x", "120", "-y", "36",
-                    cmd], check=True, env=env)
+    new_session(tmux_session, 120, 36, cmd, env)
 
     ok, screen, _ = _wait_for(tmux_session, lambda s: "exp-alpha" in s and "train/" in s, 20)
     assert ok, f"the run never appeared:\n{screen}"
@@ -80,8 +80,7 @@ def _start_demo(tmp_path, session):
 
     done = tmp_path / "exit-code"
     cmd = " ".join(_entry_point()) + f" demo --no-gpu; echo $? > {done}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48",
-                    cmd], check=True, env=dict(os.environ, TERM="xterm-256color"))
+    new_session(session, 160, 48, cmd, dict(os.environ, TERM="xterm-256color"))
     ok, screen, _ = _wait_for(session, lambda s: "resnet-baseline" in s and "keras" in s, 30)
     assert ok, f"the demo's runs never appeared:\n{screen}"
     writers = [p for p in psutil.process_iter(["cmdline", "ppid"])
@@ -138,8 +137,7 @@ def test_monitor_exits_when_the_terminal_goes_away(tmp_path, tmux_session):
     writer.add_scalar("train/loss", 1.0, 0)
     writer.close()
     cmd = " ".join(_entry_point()) + f" {logdir} --no-gpu"
-    subprocess.run(["tmux", "new-session", "-d", "-s", tmux_session, "-x", "100", "-y", "30",
-                    cmd], check=True, env=dict(os.environ, TERM="xterm-256color"))
+    new_session(tmux_session, 100, 30, cmd, dict(os.environ, TERM="xterm-256color"))
     ok, screen, _ = _wait_for(tmux_session, lambda s: "exp" in s and "train/" in s, 20)
     assert ok, screen
     mine = [p for p in psutil.process_iter(["cmdline", "name"])
@@ -163,8 +161,7 @@ def test_escape_alone_is_a_key_and_q_quits_at_once(tmp_path, tmux_session):
     writer.close()
     done = tmp_path / "exit-code"
     cmd = " ".join(_entry_point()) + f" {logdir} --no-gpu --no-listen; echo $? > {done}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", tmux_session, "-x", "120", "-y", "36",
-                    cmd], check=True, env=dict(os.environ, TERM="xterm-256color"))
+    new_session(tmux_session, 120, 36, cmd, dict(os.environ, TERM="xterm-256color"))
     ok, screen, _ = _wait_for(tmux_session, lambda s: "exp" in s and "train/loss" in s, 20)
     assert ok, screen
     time.sleep(2.0)  # idle: the input thread is asleep

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tmux_util import new_session
 
 import sweepdata
 from reallogs import REAL_LOGS
@@ -50,8 +51,7 @@ def session():
 def _shown_names(path: Path, size: tuple[int, int], session: str, timeout: float) -> list[str]:
     cmd = " ".join(_entry_point() + [str(path), "--no-gpu", "--no-listen"])
     env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=os.pathsep.join(sys.path))
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(size[0]), "-y",
-                    str(size[1]), cmd], check=True, env=env)
+    new_session(session, size[0], size[1], cmd, env)
     deadline = time.monotonic() + timeout
     last, since, screen = None, time.monotonic(), ""
     while time.monotonic() < deadline:  # until the number of runs has settled for 3 s
