@@ -123,7 +123,7 @@ class MonitorApp(SweepView, ChartGrid, App[None]):
         tags_re: str | None = None,
         smoothing: float = 0.6,
         x_mode: str = "step",
-        refresh: float = 0.5,
+        refresh: float = 1.0,
         clock=time.time,
         watch: bool = True,
         gpu: bool = True,

@@ -75,8 +75,9 @@ def monitor_parser() -> argparse.ArgumentParser:
                         "also an mlflow.db, a sqlite:/// URI or an MLflow server's http:// URL")
     p.add_argument("--poll", action="store_true",
                    help="poll instead of inotify (NFS, Lustre; automatic where detected)")
-    p.add_argument("--refresh", type=float, default=0.5, metavar="SECONDS",
-                   help="least time between redraws (default 0.5; new data waits at most this)")
+    p.add_argument("--refresh", type=float, default=1.0, metavar="SECONDS",
+                   help="least time between redraws of new data (default 1: runs that write "
+                        "out of step still make one frame a second)")
     add_view_options(p)
     add_service_options(p)
     from mlmon_tui.app.agent.server import add_metrics_options
