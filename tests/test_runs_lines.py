@@ -48,3 +48,36 @@ async def test_pieces_draw_the_same_line_as_rich_text():
 
 def _styles_per_cell(strip):
     return [s.style for s in strip for _ in s.text]
+
+
+async def test_a_new_step_is_found_by_comparing_pieces_and_the_line_drawn_once():
+    """Ten runs get a new step, one of them also a new state: the nine lines whose pieces
+    only changed their digits are not drawn to be compared, only when the screen asks for
+    them (once); the one whose style changed is drawn and compared cell by cell. Every line
+    is then the one a full redraw gives, with the changed cells a segment of their own."""
+    rows = [RunRow(f"run-{k:02d}", "red", True, "tfevents", 2000, 1.0, "live") for k in range(10)]
+    app = One()
+    async with app.run_test(size=(60, 14)) as pilot:
+        panel = app.query_one(RunsPanel)
+        panel.set_rows(rows)
+        await pilot.pause()
+        painted, cells = panel.lines_painted, panel.cells_refreshed
+        new = [RunRow(**{**r.__dict__, "last_step": 2001}) for r in rows]
+        new[3] = RunRow(**{**new[3].__dict__, "state": "stalled"})
+        panel.set_rows(new)
+        assert panel.lines_painted - painted == 1  # the stalled run's, to compare it
+        await pilot.pause()
+        assert panel.lines_painted - painted == 10
+        assert panel.cells_refreshed - cells > 9  # nine digits, and the new state's cells
+        width = panel._line_width
+        x = panel.render_line(1).text.index("2001") + 3
+        for k in range(10):
+            shown = panel.render_line(k + 1)
+            again = panel._render_row(k, width)
+            assert shown.text == again.text and _styles_per_cell(shown) == _styles_per_cell(again)
+            assert [s.text for s in shown.divide([x, x + 1])[1]] == ["1"]
+            if k != 3:
+                assert x in {sum(len(s.text) for s in list(shown)[:j]) for j in range(len(shown))}
+        panel.set_rows(new)  # nothing changed: nothing drawn, nothing refreshed
+        await pilot.pause()
+        assert panel.lines_painted - painted == 10 + 10  # the 10 `_render_row` calls above

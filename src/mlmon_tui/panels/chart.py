@@ -145,6 +145,10 @@ class Chart(Widget):
 
     LEGEND_SECONDS = 2.0  # the one-line legend's values change at most this often
     LEGEND_SLACK = 1.5  # how long a due legend waits for the next frame before its own
+    # a legend due this share of LEGEND_SECONDS after a frame goes out with that frame: the
+    # grid's charts are drawn every CHART_SECONDS (= LEGEND_SECONDS), and frames come a few
+    # milliseconds early or late; held back, each chart's legend went out in a frame of its own
+    LEGEND_EARLY = 0.1
 
     DEFAULT_CSS = """
     Chart { layout: vertical; height: 1fr; min-height: 3; }
@@ -216,8 +220,7 @@ class Chart(Widget):
         w, h = self.size.width, self.size.height
         if w <= 0 or h <= 0:
             return False
-        if (self._legend_pending is not None
-                and time.monotonic() >= self._legend_drawn + self.LEGEND_SECONDS):
+        if self._legend_pending is not None and self._legend_wait() <= 0:
             self._flush_legend()  # in this frame, not in one of its own
         with self.store.lock:
             versions = []
@@ -323,7 +326,8 @@ class Chart(Widget):
 
     def _update_legend(self, lay: cf.Layout, data: list[cf.RunData]) -> None:
         lines = cf.legend_lines(data, self.options, lay, self.labels)
-        keys = [[(p.plain, tuple(map(str, p.spans)), str(p.style)) for p in parts] for parts in lines]
+        # spans compared as they are (a Span's str goes through Rich's repr machinery)
+        keys = [[(p.plain, tuple(p.spans), p.style) for p in parts] for parts in lines]
         if keys == self._legend_texts:
             self._legend_pending = None
             return
@@ -332,7 +336,7 @@ class Chart(Widget):
         # LEGEND_SECONDS (the first change at once, the last one always).
         old = self._legend_texts
         if lay.compact_legend and old and [len(k) for k in keys] == [len(k) for k in old]:
-            wait = self._legend_drawn + self.LEGEND_SECONDS - time.monotonic()
+            wait = self._legend_wait()
             if wait > 0:
                 self._legend_pending = (lines, keys)
                 if self._legend_timer is None:
@@ -343,6 +347,11 @@ class Chart(Widget):
                         wait + self.LEGEND_SLACK, self._flush_legend)
                 return
         self._show_legend(lines, keys)
+
+    def _legend_wait(self) -> float:
+        """Seconds until a new one-line legend may be shown (<= 0: now)."""
+        due = self._legend_drawn + self.LEGEND_SECONDS * (1 - self.LEGEND_EARLY)
+        return due - time.monotonic()
 
     def _cancel_legend_timer(self) -> None:
         if self._legend_timer is not None:

@@ -21,7 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from mlmon_tui.analysis.names import fit_labels
-from mlmon_tui.panels.linediff import diff
+from mlmon_tui.panels.linediff import GAP, add_runs, diff, split_at
 
 STATE_STYLE = {"live": "green", "idle": "yellow", "stalled": "yellow", "finished": "dim",
                "crashed": "red"}
@@ -146,6 +146,8 @@ class RunsPanel(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self._rows: list[RunRow] = []
         self._lines: list[Strip | None] = []  # cached line per row (None: to render)
+        self._drawn: dict[int, tuple] = {}  # row -> (pieces, style) its line was drawn from
+        self._cuts: dict[int, list[int]] = {}  # row -> cells its next line is cut at
         self._width = 0
         self._fitted: dict[str, str] = {}  # run -> label fitted to the name column
         self._fitted_key: tuple = ()
@@ -183,6 +185,8 @@ class RunsPanel(ScrollView, can_focus=True):
         self._rows = list(rows)
         if [(r.name, r.label) for r in old] != [(r.name, r.label) for r in rows]:
             self._lines = [None] * len(rows)
+            self._drawn.clear()
+            self._cuts.clear()
             names = [r.name for r in rows]
             self.virtual_size = Size(self._width, len(rows) + 1)
             self.cursor_row = names.index(current) if current in names else min(
@@ -197,8 +201,10 @@ class RunsPanel(ScrollView, can_focus=True):
                 self._update_row(i, style)
 
     def _update_row(self, i: int, style=None) -> None:
-        """Draw row `i` again now and repaint only the cells that differ from the screen
-        (a new step is a digit or two: the rest of the line is not resent)."""
+        """Repaint only the cells of row `i` that differ from the screen (a new step is a
+        digit or two: the rest of the line is not resent). The usual line is compared piece
+        by piece with the pieces it was drawn from, and drawn again only when the screen
+        asks for it; anything else is drawn now and compared cell by cell."""
         old = self._lines[i] if i < len(self._lines) else None
         y = i + 1 - int(self.scroll_offset.y)
         width = self._width
@@ -207,11 +213,42 @@ class RunsPanel(ScrollView, can_focus=True):
                 self._lines[i] = None
             self._refresh_row(i)
             return
-        line, spans = diff(old, self._render_row(i, width, style))
-        self._lines[i] = line
+        if style is None:
+            style = self.rich_style
+        spans = self._piece_spans(i, width, style)
+        if spans is None:
+            line, spans = diff(old, self._render_row(i, width, style))
+            self._lines[i] = line
+        elif spans:
+            self._lines[i] = None  # drawn from its pieces when the screen asks, cut at `spans`
+            self._cuts[i] = sorted({x for span in spans for x in span if 0 < x < width})
         for x1, x2 in spans:
             self.cells_refreshed += x2 - x1
             self.refresh(Region(x1, y, x2 - x1, 1))
+
+    def _piece_spans(self, i: int, width: int, style) -> list[tuple[int, int]] | None:
+        """Where row `i`'s new pieces differ from those its line on screen was drawn from:
+        [(x1, x2)] (empty: the same line); None where they cannot be compared so (another
+        cut or style, a line not drawn from pieces)."""
+        drawn = self._drawn.get(i)
+        if drawn is None or drawn[1] != style or drawn[2] != (i == self.cursor_row):
+            return None
+        self._fit(width)
+        name = self._fitted.get(self._rows[i].name)
+        parts = None if name is None else row_parts(self._rows[i], width, name)
+        old = drawn[0]
+        if parts is None or len(parts) != len(old):
+            return None
+        spans: list[tuple[int, int]] = []
+        x = 0
+        for (ta, sa), (tb, sb) in zip(old, parts):
+            if sa != sb or len(ta) != len(tb):
+                return None
+            if ta != tb:
+                add_runs(ta, tb, x, spans, GAP)
+            x += len(tb)
+        self._drawn[i] = (parts, style, drawn[2])
+        return spans
 
     def move_cursor(self, row: int) -> None:
         self.cursor_row = max(0, min(row, len(self._rows) - 1))
@@ -226,6 +263,7 @@ class RunsPanel(ScrollView, can_focus=True):
         if self._line_width != self._width:
             self._width = self._line_width
             self._lines = [None] * len(self._rows)
+            self._cuts.clear()
             self.virtual_size = Size(self._width, len(self._rows) + 1)
             self.refresh()
 
@@ -240,6 +278,7 @@ class RunsPanel(ScrollView, can_focus=True):
         if width != self._width:  # a scrollbar came or went
             self._width = width
             self._lines = [None] * len(self._rows)
+            self._cuts.clear()
         i = y + int(self.scroll_offset.y) - 1
         if y == 0:
             return self._strip(header_text(width), width)
@@ -248,6 +287,9 @@ class RunsPanel(ScrollView, can_focus=True):
         line = self._lines[i] if i < len(self._lines) else None
         if line is None:
             line = self._render_row(i, width)
+            cuts = self._cuts.pop(i, None)
+            if cuts:  # the changed cells a segment of their own: only they are resent
+                line = split_at(line, cuts)
             self._lines[i] = line
         return line
 
@@ -258,7 +300,11 @@ class RunsPanel(ScrollView, can_focus=True):
         parts = None if name is None else row_parts(row, width, name)
         if parts is not None:  # the usual line, made as segments (no Rich Text round trip)
             self.lines_painted += 1
+            if style is None:
+                style = self.rich_style
+            self._drawn[i] = (parts, style, i == self.cursor_row)
             return self._parts_strip(parts, width, style, i == self.cursor_row)
+        self._drawn.pop(i, None)
         text = row_text(row, width, name)
         if i == self.cursor_row:
             text.stylize(self.get_component_rich_style("runs--cursor"))
