@@ -81,3 +81,22 @@ async def test_a_new_step_is_found_by_comparing_pieces_and_the_line_drawn_once()
         panel.set_rows(new)  # nothing changed: nothing drawn, nothing refreshed
         await pilot.pause()
         assert panel.lines_painted - painted == 10 + 10  # the 10 `_render_row` calls above
+
+
+async def test_lines_follow_a_theme_change():
+    """The list keeps its widget style between frames: a new theme still reaches every line."""
+    rows = [RunRow(f"run-{k:02d}", "red", True, "tfevents", 2000, 1.0, "live") for k in range(3)]
+    app = One()
+    async with app.run_test(size=(60, 8)) as pilot:
+        panel = app.query_one(RunsPanel)
+        panel.set_rows(rows)
+        await pilot.pause()
+        before = panel.render_line(2)
+        app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+        await pilot.pause()
+        await pilot.pause()
+        assert panel.base_style == panel.rich_style
+        after = panel.render_line(2)
+        assert after.text == before.text
+        assert _styles_per_cell(after)[5].bgcolor == panel.rich_style.bgcolor
+        assert _styles_per_cell(after)[5] != _styles_per_cell(before)[5]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.events import Click
@@ -148,6 +149,7 @@ class RunsPanel(ScrollView, can_focus=True):
         self._lines: list[Strip | None] = []  # cached line per row (None: to render)
         self._drawn: dict[int, tuple] = {}  # row -> (pieces, style) its line was drawn from
         self._cuts: dict[int, list[int]] = {}  # row -> cells its next line is cut at
+        self._base_style: Style | None = None
         self._width = 0
         self._fitted: dict[str, str] = {}  # run -> label fitted to the name column
         self._fitted_key: tuple = ()
@@ -197,7 +199,7 @@ class RunsPanel(ScrollView, can_focus=True):
         for i, (a, b) in enumerate(zip(old, rows)):
             if a != b:
                 if style is None:
-                    style = self.rich_style  # walks the ancestors: once, not per row
+                    style = self.base_style
                 self._update_row(i, style)
 
     def _update_row(self, i: int, style=None) -> None:
@@ -214,7 +216,7 @@ class RunsPanel(ScrollView, can_focus=True):
             self._refresh_row(i)
             return
         if style is None:
-            style = self.rich_style
+            style = self.base_style
         spans = self._piece_spans(i, width, style)
         if spans is None:
             line, spans = diff(old, self._render_row(i, width, style))
@@ -255,6 +257,22 @@ class RunsPanel(ScrollView, can_focus=True):
 
     # -- drawing ---------------------------------------------------------------------
     @property
+    def base_style(self) -> Style:
+        """`rich_style`, kept until the styles change: it walks the ancestors, and a frame
+        with ten new steps asked for it once per line drawn."""
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        return self._base_style
+
+    def notify_style_update(self) -> None:
+        # CSS applied again (a theme, a pseudo-class): lines are drawn again in the new style
+        self._base_style = None
+        self._lines = [None] * len(self._rows)
+        self._drawn.clear()
+        self._cuts.clear()
+        super().notify_style_update()
+
+    @property
     def _line_width(self) -> int:
         """Cells a line has: the widget's width less a vertical scrollbar when there is one."""
         return self.scrollable_content_region.width
@@ -283,7 +301,7 @@ class RunsPanel(ScrollView, can_focus=True):
         if y == 0:
             return self._strip(header_text(width), width)
         if not 0 <= i < len(self._rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.base_style)
         line = self._lines[i] if i < len(self._lines) else None
         if line is None:
             line = self._render_row(i, width)
@@ -301,7 +319,7 @@ class RunsPanel(ScrollView, can_focus=True):
         if parts is not None:  # the usual line, made as segments (no Rich Text round trip)
             self.lines_painted += 1
             if style is None:
-                style = self.rich_style
+                style = self.base_style
             self._drawn[i] = (parts, style, i == self.cursor_row)
             return self._parts_strip(parts, width, style, i == self.cursor_row)
         self._drawn.pop(i, None)
@@ -314,7 +332,7 @@ class RunsPanel(ScrollView, can_focus=True):
     def _parts_strip(self, parts, width: int, style, cursor: bool) -> Strip:
         """The same line `_strip` makes of `row_text`, from its (text, style) pieces."""
         if style is None:
-            style = self.rich_style
+            style = self.base_style
         get = self.app.console.get_style
         over = self.get_component_rich_style("runs--cursor") if cursor else None
         segs = []
@@ -330,7 +348,7 @@ class RunsPanel(ScrollView, can_focus=True):
     def _strip(self, text: Text, width: int, style=None) -> Strip:
         segments = list(text.render(self.app.console))
         if style is None:
-            style = self.rich_style
+            style = self.base_style
         segs = [Segment(s.text, style + s.style if s.style else style) for s in segments
                 if not s.control]
         return Strip(segs).adjust_cell_length(width, style)
