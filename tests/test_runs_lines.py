@@ -100,3 +100,45 @@ async def test_lines_follow_a_theme_change():
         assert after.text == before.text
         assert _styles_per_cell(after)[5].bgcolor == panel.rich_style.bgcolor
         assert _styles_per_cell(after)[5] != _styles_per_cell(before)[5]
+
+
+async def test_legend_plot_and_gauge_cells_follow_a_theme_change():
+    """Widgets that keep their style between frames: after a new theme, what they draw has
+    the new theme's colours (a kept style or line would keep the old ones)."""
+    import numpy as np
+    from rich.text import Text
+
+    from mlmon_tui.panels.chart import Chart, PlotStrip, TextCell
+    from mlmon_tui.panels.gauges import _Cell
+    from mlmon_tui.sources.base import ScalarBatch, Update
+    from mlmon_tui.store import Store
+
+    st = Store()
+    step = np.arange(50)
+    st.apply(Update(scalars=[ScalarBatch(r, "loss", step, 1.7e9 + step, np.linspace(1, k + 2, 50))
+                             for k, r in enumerate("ab")]))
+
+    class Both(App):
+        def compose(self):
+            yield Chart(st, "loss")
+            yield _Cell(10)
+
+    app = Both()
+    async with app.run_test(size=(60, 20)) as pilot:
+        chart = app.query_one(Chart)
+        chart.set_runs([("a", "red"), ("b", "blue")])
+        chart.poll()
+        cell = app.query_one(_Cell)
+        cell.set(Text("42 %"))
+        await pilot.pause()
+        widgets = [app.query(TextCell).first(), app.query(PlotStrip).first(), cell]
+        before = [w.render_line(0) for w in widgets]
+        app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+        await pilot.pause()
+        await pilot.pause()
+        for w, old in zip(widgets, before):
+            new = w.render_line(0)
+            assert w.base_style == w.rich_style, type(w).__name__
+            assert new.text == old.text
+            assert {s.style.bgcolor for s in new} == {w.rich_style.bgcolor}, type(w).__name__
+            assert {s.style.bgcolor for s in new} != {s.style.bgcolor for s in old}

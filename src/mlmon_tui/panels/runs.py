@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.events import Click
@@ -22,6 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from mlmon_tui.analysis.names import fit_labels
+from mlmon_tui.panels.kept_style import KeptStyle
 from mlmon_tui.panels.linediff import GAP, add_runs, diff, split_at
 
 STATE_STYLE = {"live": "green", "idle": "yellow", "stalled": "yellow", "finished": "dim",
@@ -109,7 +109,7 @@ def header_text(width: int) -> Text:
     return Text(s, style="bold", no_wrap=True, overflow="crop")
 
 
-class RunsPanel(ScrollView, can_focus=True):
+class RunsPanel(KeptStyle, ScrollView, can_focus=True):
     """Runs with their colour, last step, steps/s, state and health badge. Up/down move the
     cursor; `space`/`enter` or a click on the dot show or hide a run."""
 
@@ -149,7 +149,6 @@ class RunsPanel(ScrollView, can_focus=True):
         self._lines: list[Strip | None] = []  # cached line per row (None: to render)
         self._drawn: dict[int, tuple] = {}  # row -> (pieces, style) its line was drawn from
         self._cuts: dict[int, list[int]] = {}  # row -> cells its next line is cut at
-        self._base_style: Style | None = None
         self._width = 0
         self._fitted: dict[str, str] = {}  # run -> label fitted to the name column
         self._fitted_key: tuple = ()
@@ -256,21 +255,11 @@ class RunsPanel(ScrollView, can_focus=True):
         self.cursor_row = max(0, min(row, len(self._rows) - 1))
 
     # -- drawing ---------------------------------------------------------------------
-    @property
-    def base_style(self) -> Style:
-        """`rich_style`, kept until the styles change: it walks the ancestors, and a frame
-        with ten new steps asked for it once per line drawn."""
-        if self._base_style is None:
-            self._base_style = self.rich_style
-        return self._base_style
-
-    def notify_style_update(self) -> None:
+    def style_changed(self) -> None:
         # CSS applied again (a theme, a pseudo-class): lines are drawn again in the new style
-        self._base_style = None
         self._lines = [None] * len(self._rows)
         self._drawn.clear()
         self._cuts.clear()
-        super().notify_style_update()
 
     @property
     def _line_width(self) -> int:
