@@ -194,28 +194,36 @@ class RunsPanel(KeptStyle, ScrollView, can_focus=True):
                 self.cursor_row, max(0, len(rows) - 1))
             self.refresh()
             return
-        style = None
-        for i, (a, b) in enumerate(zip(old, rows)):
-            if a != b:
-                if style is None:
-                    style = self.base_style
-                self._update_row(i, style)
+        changed = [i for i, (a, b) in enumerate(zip(old, rows)) if a != b]
+        if not changed:
+            return
+        # what every changed row needs, asked once (each walks the DOM or the scrollbars)
+        at = (self.base_style, self._line_width, int(self.scroll_offset.y), self.size)
+        regions: list[Region] = []
+        for i in changed:
+            self._update_row(i, at, regions)
+        if regions:
+            self.refresh(*regions)
 
-    def _update_row(self, i: int, style=None) -> None:
-        """Repaint only the cells of row `i` that differ from the screen (a new step is a
-        digit or two: the rest of the line is not resent). The usual line is compared piece
-        by piece with the pieces it was drawn from, and drawn again only when the screen
-        asks for it; anything else is drawn now and compared cell by cell."""
+    def _update_row(self, i: int, at: tuple, regions: list[Region]) -> None:
+        """Add to `regions` only the cells of row `i` that differ from the screen (a new
+        step is a digit or two: the rest of the line is not resent). The usual line is
+        compared piece by piece with the pieces it was drawn from, and drawn again only
+        when the screen asks for it; anything else is drawn now and compared cell by cell.
+        `at`: the widget's (base style, line width, scroll offset, size)."""
+        style, line_width, offset, size = at
         old = self._lines[i] if i < len(self._lines) else None
-        y = i + 1 - int(self.scroll_offset.y)
+        y = i + 1 - offset
         width = self._width
-        if old is None or width <= 0 or width != self._line_width or not 0 < y < self.size.height:
+        if not 0 < y < size.height:
             if i < len(self._lines):
                 self._lines[i] = None
-            self._refresh_row(i)
             return
-        if style is None:
-            style = self.base_style
+        if old is None or width <= 0 or width != line_width:
+            self._lines[i] = None
+            self.cells_refreshed += size.width
+            regions.append(Region(0, y, size.width, 1))
+            return
         spans = self._piece_spans(i, width, style)
         if spans is None:
             line, spans = diff(old, self._render_row(i, width, style))
@@ -225,7 +233,7 @@ class RunsPanel(KeptStyle, ScrollView, can_focus=True):
             self._cuts[i] = sorted({x for span in spans for x in span if 0 < x < width})
         for x1, x2 in spans:
             self.cells_refreshed += x2 - x1
-            self.refresh(Region(x1, y, x2 - x1, 1))
+            regions.append(Region(x1, y, x2 - x1, 1))
 
     def _piece_spans(self, i: int, width: int, style) -> list[tuple[int, int]] | None:
         """Where row `i`'s new pieces differ from those its line on screen was drawn from:
@@ -293,8 +301,13 @@ class RunsPanel(KeptStyle, ScrollView, can_focus=True):
             return Strip.blank(width, self.base_style)
         line = self._lines[i] if i < len(self._lines) else None
         if line is None:
-            line = self._render_row(i, width)
             cuts = self._cuts.pop(i, None)
+            drawn = self._drawn.get(i) if cuts else None
+            if drawn is not None:  # the pieces `_piece_spans` compared
+                self.lines_painted += 1
+                line = self._parts_strip(drawn[0], width, drawn[1], drawn[2])
+            else:
+                line = self._render_row(i, width)
             if cuts:  # the changed cells a segment of their own: only they are resent
                 line = split_at(line, cuts)
             self._lines[i] = line
