@@ -114,6 +114,8 @@ def cut(strip: Strip, spans: list[tuple[int, int]]) -> Strip:
     cuts = sorted({x for span in spans for x in span if 0 < x < length})
     if not cuts:
         return strip
+    if all(cell_len(seg.text) == len(seg.text) for seg in strip):
+        return split_at(strip, cuts)  # one-cell characters: the same line, cut for less
     parts = strip.divide(cuts + [length])
     segs: list[Segment] = [s for p in parts for s in p]
     return Strip(segs, length)
