@@ -142,3 +142,25 @@ async def test_legend_plot_and_gauge_cells_follow_a_theme_change():
             assert new.text == old.text
             assert {s.style.bgcolor for s in new} == {w.rich_style.bgcolor}, type(w).__name__
             assert {s.style.bgcolor for s in new} != {s.style.bgcolor for s in old}
+
+
+async def test_two_updates_and_a_cursor_move_before_the_screen_draws_show_the_last():
+    """New steps twice, and the cursor moved onto a changed row, all before the next
+    frame: every line shows the last values, the cursor where it ended up."""
+    rows = [RunRow(f"run-{k:02d}", "red", True, "tfevents", 2000, 1.0, "live") for k in range(5)]
+    app = One()
+    async with app.run_test(size=(60, 10)) as pilot:
+        panel = app.query_one(RunsPanel)
+        panel.set_rows(rows)
+        await pilot.pause()
+        panel.set_rows([RunRow(**{**r.__dict__, "last_step": 2001}) for r in rows])
+        panel.set_rows([RunRow(**{**r.__dict__, "last_step": 2002}) for r in rows])
+        panel.move_cursor(3)
+        panel.set_rows([RunRow(**{**r.__dict__, "last_step": 2003}) for r in rows])
+        await pilot.pause()
+        width = panel._line_width
+        for k in range(5):
+            shown = panel.render_line(k + 1)
+            assert "2003" in shown.text
+            again = panel._render_row(k, width)
+            assert _styles_per_cell(shown) == _styles_per_cell(again), k

@@ -216,11 +216,10 @@ class RunsPanel(KeptStyle, ScrollView, can_focus=True):
         y = i + 1 - offset
         width = self._width
         if not 0 < y < size.height:
-            if i < len(self._lines):
-                self._lines[i] = None
+            self._forget(i)
             return
         if old is None or width <= 0 or width != line_width:
-            self._lines[i] = None
+            self._forget(i)
             self.cells_refreshed += size.width
             regions.append(Region(0, y, size.width, 1))
             return
@@ -258,6 +257,12 @@ class RunsPanel(KeptStyle, ScrollView, can_focus=True):
             x += len(tb)
         self._drawn[i] = (parts, style, drawn[2])
         return spans
+
+    def _forget(self, i: int) -> None:
+        """Row `i` is drawn afresh from its row when next asked for (no pending pieces)."""
+        if i < len(self._lines):
+            self._lines[i] = None
+        self._cuts.pop(i, None)
 
     def move_cursor(self, row: int) -> None:
         self.cursor_row = max(0, min(row, len(self._rows) - 1))
@@ -359,7 +364,7 @@ class RunsPanel(KeptStyle, ScrollView, can_focus=True):
     def watch_cursor_row(self, old: int, new: int) -> None:
         for i in {old, new}:
             if 0 <= i < len(self._lines):
-                self._lines[i] = None
+                self._forget(i)
                 self._refresh_row(i)
         self.scroll_to_region(Region(0, new + 1, 1, 1), animate=False)
         self.post_message(self.Highlighted(self.current_run))
