@@ -413,6 +413,58 @@ async def test_one_line_legend_due_is_shown_with_the_next_frame():
         assert "0.125" in legend and "1.125" in legend
 
 
+async def test_one_line_legend_due_within_a_frames_jitter_goes_out_with_that_frame():
+    """The grid's charts are drawn every CHART_SECONDS, as long as a one-line legend is
+    held back: a frame a few milliseconds early shows the new values, rather than leaving
+    them to a frame of their own a moment later (one per chart)."""
+    import time
+
+    st, app = two_flat_runs()
+    async with app.run_test(size=(38, 8)) as pilot:
+        chart = app.query_one(Chart)
+        chart.LEGEND_SLACK = 60.0
+        await settle(pilot, chart)
+        chart._legend_drawn -= chart.LEGEND_SECONDS  # long since the last change
+        st.apply(Update(scalars=[batch(r, [100], [0.25 + k]) for k, r in enumerate("ab")]))
+        await settle(pilot, chart)
+        assert "0.25" in screen_lines(app)[-1]
+        # the next frame comes 20 ms before LEGEND_SECONDS since the legend was drawn
+        chart._legend_drawn = time.monotonic() - chart.LEGEND_SECONDS + 0.02
+        st.apply(Update(scalars=[batch(r, [101], [0.125 + k]) for k, r in enumerate("ab")]))
+        chart.poll()
+        await pilot.pause()
+        assert "0.125" in screen_lines(app)[-1] and chart._legend_timer is None
+        # well before it is due, it is still held back
+        chart._legend_drawn = time.monotonic() - chart.LEGEND_SECONDS / 2
+        st.apply(Update(scalars=[batch(r, [102], [0.375 + k]) for k, r in enumerate("ab")]))
+        chart.poll()
+        await pilot.pause()
+        assert "0.375" not in screen_lines(app)[-1] and chart._legend_timer is not None
+
+
+async def test_one_line_legend_held_back_is_replaced_by_the_next_frames_values():
+    """A legend held back and a new point by the time it is due: the chart's next frame
+    shows the newest values (not the held-back ones, leaving the newest for later)."""
+    st, app = two_flat_runs()
+    async with app.run_test(size=(38, 8)) as pilot:
+        chart = app.query_one(Chart)
+        chart.LEGEND_SLACK = 60.0
+        await settle(pilot, chart)
+        chart._legend_drawn -= chart.LEGEND_SECONDS
+        st.apply(Update(scalars=[batch(r, [100], [0.25 + k]) for k, r in enumerate("ab")]))
+        await settle(pilot, chart)
+        st.apply(Update(scalars=[batch(r, [101], [0.125 + k]) for k, r in enumerate("ab")]))
+        await settle(pilot, chart)
+        assert "0.25" in screen_lines(app)[-1]  # 0.125 held back
+        chart._legend_drawn -= chart.LEGEND_SECONDS  # due now
+        st.apply(Update(scalars=[batch(r, [102], [0.375 + k]) for k, r in enumerate("ab")]))
+        chart.poll()
+        await pilot.pause()
+        legend = screen_lines(app)[-1]
+        assert "0.375" in legend and "1.375" in legend
+        assert chart._legend_pending is None and chart._legend_timer is None
+
+
 def test_a_frame_is_skipped_only_when_its_cells_would_not_change():
     """Live points, most falling into each run's last dot column: `unchanged` returns the
     last frame only when drawing again gives the same cells (checked against a chart that

@@ -90,3 +90,27 @@ def test_spans_of_lines_cut_alike_equal_a_cell_by_cell_comparison():
                           zip(zip(bounds[:-1], bounds[1:]), seg_styles)])
 
         assert changed_spans(strip(old), strip(new)) == reference(old, new)
+
+
+def test_split_at_cuts_as_strip_divide_does():
+    """The one-cell-character cut gives the segments Textual's `Strip.divide` gives, for
+    random lines and cut positions (edges, neighbours, inside and between segments)."""
+    import random
+
+    from rich.segment import Segment
+    from rich.style import Style
+
+    from mlmon_tui.panels.linediff import split_at
+
+    rng = random.Random(5)
+    styles = [Style(), Style(bold=True), Style(color="red"), Style(color="red", bgcolor="blue")]
+    for _ in range(300):
+        segs = [Segment("".join(rng.choice("ab1 .") for _ in range(rng.randint(1, 7))),
+                        rng.choice(styles)) for _ in range(rng.randint(1, 6))]
+        strip = Strip(segs)
+        n = strip.cell_length
+        xs = sorted(set(rng.sample(range(1, n), min(n - 1, rng.randint(0, 4))))) if n > 1 else []
+        want = [s for part in strip.divide(xs + [n]) for s in part]
+        got = list(split_at(strip, xs))
+        assert [(s.text, s.style) for s in got] == [(s.text, s.style) for s in want], (segs, xs)
+        assert split_at(strip, xs).cell_length == n

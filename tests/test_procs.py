@@ -217,3 +217,23 @@ def test_rescans_back_off_while_nothing_changes_and_come_back_for_a_new_writer(t
         stop(pa)
         if pb is not None:
             stop(pb)
+
+
+def test_a_sample_before_any_log_file_is_known_does_not_delay_the_first_scan(tmp_path):
+    """The first sample comes before the watcher found the logs: it walks nothing, and the
+    first data for a run gets its writer looked up at the next sample (the trainer's line
+    shows up at once, not a rescan interval later)."""
+    a = tmp_path / "a"
+    a.mkdir()
+    pa = start_trainer(a / "metrics.csv")
+    try:
+        files: dict = {}
+        t = ProcessTracker(lambda: files, rescan_interval=10)
+        assert t.sample() == {}
+        assert t.scan_seconds == 0.0  # /proc not walked
+        files["a"] = [str(a)]
+        t.note_activity({"a"})
+        out = t.sample()
+        assert set(out) == {"a"} and out["a"][0].pid == pa.pid
+    finally:
+        stop(pa)

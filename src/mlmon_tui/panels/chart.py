@@ -28,6 +28,7 @@ from textual.widgets import Static
 from mlmon_tui.panels import chart_frame as cf
 from mlmon_tui.panels.bands import collect_bands
 from mlmon_tui.panels.braille import row_segments
+from mlmon_tui.panels.kept_style import KeptStyle
 from mlmon_tui.panels.linediff import diff
 
 STRIP_WIDTH = 12
@@ -47,7 +48,7 @@ class ChartOptions:
         return replace(self, smoothing=s, x_mode=mode)
 
 
-class PlotStrip(Widget):
+class PlotStrip(KeptStyle, Widget):
     """A vertical slice [x0, x0 + width) of the chart's canvas, drawn line by line."""
 
     DEFAULT_CSS = "PlotStrip { height: 1fr; }"
@@ -70,21 +71,24 @@ class PlotStrip(Widget):
                 self._lines.pop(r, None)
             self.refresh(Region(0, a, self.strip_width, b - a))
 
+    def style_changed(self) -> None:
+        self._lines.clear()  # drawn again in the new style
+
     def render_line(self, y: int) -> Strip:
         line = self._lines.get(y)
         if line is None:
             frame = self.owner.frame
             w = self.strip_width
             if frame is None or y >= frame.codes.shape[0]:
-                line = Strip.blank(w, self.rich_style)
+                line = Strip.blank(w, self.base_style)
             else:
                 segs = row_segments(frame.codes[y], frame.sid[y], frame.styles, self.x0, self.x0 + w)
-                line = Strip(segs).adjust_cell_length(w).apply_style(self.rich_style)
+                line = Strip(segs).adjust_cell_length(w).apply_style(self.base_style)
             self._lines[y] = line
         return line
 
 
-class TextCell(Widget):
+class TextCell(KeptStyle, Widget):
     """One line of text of a fixed width. Changing the text repaints only this widget
     (`Static.update` would lay out the parent again and repaint the siblings too), and of it
     only the cells that differ from what is on screen (a new last value: a digit or two)."""
@@ -108,7 +112,7 @@ class TextCell(Widget):
         self.text = text
         old = self._strip
         if (old is None or not self.is_mounted or old.cell_length != self.size.width
-                or self._style != self.rich_style):
+                or self._style != self.base_style):
             self._strip = None
             self.refresh()
             return
@@ -124,14 +128,14 @@ class TextCell(Widget):
         # Text.render leaves out the text's own base style (its __rich_console__ adds it)
         segs = [s for s in Segment.apply_style(self.text.render(console, end=""), base or None)
                 if not s.control]
-        self._style = style = self.rich_style
+        self._style = style = self.base_style
         return Strip(segs).adjust_cell_length(width).apply_style(style)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y:
-            return Strip.blank(width, self.rich_style)
-        if self._strip is None or self._strip.cell_length != width or self._style != self.rich_style:
+            return Strip.blank(width, self.base_style)
+        if self._strip is None or self._strip.cell_length != width or self._style != self.base_style:
             self._strip = self._render_strip(width)
         return self._strip
 
@@ -145,6 +149,10 @@ class Chart(Widget):
 
     LEGEND_SECONDS = 2.0  # the one-line legend's values change at most this often
     LEGEND_SLACK = 1.5  # how long a due legend waits for the next frame before its own
+    # a legend due this share of LEGEND_SECONDS after a frame goes out with that frame: the
+    # grid's charts are drawn every CHART_SECONDS (= LEGEND_SECONDS), and frames come a few
+    # milliseconds early or late; held back, each chart's legend went out in a frame of its own
+    LEGEND_EARLY = 0.1
 
     DEFAULT_CSS = """
     Chart { layout: vertical; height: 1fr; min-height: 3; }
@@ -216,9 +224,6 @@ class Chart(Widget):
         w, h = self.size.width, self.size.height
         if w <= 0 or h <= 0:
             return False
-        if (self._legend_pending is not None
-                and time.monotonic() >= self._legend_drawn + self.LEGEND_SECONDS):
-            self._flush_legend()  # in this frame, not in one of its own
         with self.store.lock:
             versions = []
             for run, _ in self.runs:
@@ -226,9 +231,11 @@ class Chart(Widget):
                 versions.append(None if s is None else (id(s), s.version, len(s)))
         sig = (tuple(self.runs), self.options, (w, h), tuple(self.markers), tuple(versions))
         if sig == self._sig:
+            if self._legend_pending is not None and self._legend_wait() <= 0:
+                self._flush_legend()  # in this frame, not in one of its own
             return False
         self._sig = sig
-        self._redraw(w, h)
+        self._redraw(w, h)  # its legend replaces one held back (newer values, one update)
         return True
 
     # -- widgets ---------------------------------------------------------------------
@@ -323,7 +330,8 @@ class Chart(Widget):
 
     def _update_legend(self, lay: cf.Layout, data: list[cf.RunData]) -> None:
         lines = cf.legend_lines(data, self.options, lay, self.labels)
-        keys = [[(p.plain, tuple(map(str, p.spans)), str(p.style)) for p in parts] for parts in lines]
+        # spans compared as they are (a Span's str goes through Rich's repr machinery)
+        keys = [[(p.plain, tuple(p.spans), p.style) for p in parts] for parts in lines]
         if keys == self._legend_texts:
             self._legend_pending = None
             return
@@ -332,7 +340,7 @@ class Chart(Widget):
         # LEGEND_SECONDS (the first change at once, the last one always).
         old = self._legend_texts
         if lay.compact_legend and old and [len(k) for k in keys] == [len(k) for k in old]:
-            wait = self._legend_drawn + self.LEGEND_SECONDS - time.monotonic()
+            wait = self._legend_wait()
             if wait > 0:
                 self._legend_pending = (lines, keys)
                 if self._legend_timer is None:
@@ -343,6 +351,11 @@ class Chart(Widget):
                         wait + self.LEGEND_SLACK, self._flush_legend)
                 return
         self._show_legend(lines, keys)
+
+    def _legend_wait(self) -> float:
+        """Seconds until a new one-line legend may be shown (<= 0: now)."""
+        due = self._legend_drawn + self.LEGEND_SECONDS * (1 - self.LEGEND_EARLY)
+        return due - time.monotonic()
 
     def _cancel_legend_timer(self) -> None:
         if self._legend_timer is not None:
@@ -363,6 +376,7 @@ class Chart(Widget):
 
     def _show_legend(self, lines: list[list[Text]], keys: list[list[tuple]]) -> None:
         self._legend_pending = None
+        self._cancel_legend_timer()
         self._legend_drawn = time.monotonic()
         box = self.query_one("#chart-legend", Vertical)
         box.display = bool(lines)

@@ -21,6 +21,7 @@ from textual.widget import Widget
 
 from ..records.system import Snapshot
 from .gauge_lines import build_lines
+from .kept_style import KeptStyle
 from .linediff import diff
 
 CELL_WIDTH = 0  # 0: one cell per row; 16: fewer bytes, more CPU (see gauges_bytes.py)
@@ -53,7 +54,7 @@ def last_change(old: Text, new: Text, width: int) -> int | None:
     return 0
 
 
-class _Cell(Widget):
+class _Cell(KeptStyle, Widget):
     """A few columns of one row; draws its text and nothing else."""
 
     DEFAULT_CSS = "_Cell { height: 1; }"
@@ -66,13 +67,13 @@ class _Cell(Widget):
         self._style = None  # the widget style `_strip` was drawn with
 
     def set(self, text: Text, style=None) -> bool:
-        """`style`: this cell's `rich_style` when the caller knows it (it walks the DOM)."""
+        """`style`: this cell's `base_style` when the caller knows it."""
         if text == self.text:
             return False
         self.text = text
         old, width = self._strip, self.size.width
         if style is None:
-            style = self.rich_style
+            style = self.base_style
         if old is None or old.cell_length != width or self._style != style:
             self._strip = None
             self.refresh()
@@ -85,14 +86,14 @@ class _Cell(Widget):
 
     def _render(self, width: int, style=None) -> Strip:
         segs = list(self.text.render(self.app.console, end=""))
-        self._style = style = self.rich_style if style is None else style
+        self._style = style = self.base_style if style is None else style
         return Strip(segs).adjust_cell_length(width).apply_style(style)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        if self._strip is None or self._strip.cell_length != width or self._style != self.rich_style:
+        if self._strip is None or self._strip.cell_length != width or self._style != self.base_style:
             self._strip = self._render(width)
-        return self._strip if y == 0 else Strip.blank(width, self.rich_style)
+        return self._strip if y == 0 else Strip.blank(width, self.base_style)
 
 
 class _Row(Widget):
@@ -109,7 +110,7 @@ class _Row(Widget):
         yield from self.cells
 
     def set(self, text: Text, style=None) -> int:
-        """Show this line; return how many cells changed. `style`: the cells' `rich_style`
+        """Show this line; return how many cells changed. `style`: the cells' `base_style`
         (all cells are styled alike), when the caller knows it."""
         pieces = text.divide(self.cuts) if text.cell_len == len(text.plain) else [text]
         changed = 0
@@ -202,8 +203,8 @@ class GaugesPanel(Widget):
                 self._shorter = 0
             new = [_Row(width, self.cell_width) for _ in range(len(lines) - len(self._rows))]
             self._rows += new
-            # every cell has the same style: ask the DOM once (it walks the ancestors)
-            style = (self._rows[0].cells[0].rich_style
+            # every cell has the same style: ask once
+            style = (self._rows[0].cells[0].base_style
                      if self._rows and self._rows[0].cells and self._rows[0].cells[0].is_mounted
                      else None)
             for row, line in zip(self._rows, shown):

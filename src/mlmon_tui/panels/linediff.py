@@ -46,11 +46,11 @@ def changed_spans(old: Strip | None, new: Strip, gap: int = GAP) -> list[tuple[i
     if a is None or b is None or len(a) != len(b):
         return [(0, width)]
     spans: list[tuple[int, int]] = []
-    _add_runs(a, b, 0, spans, gap)
+    add_runs(a, b, 0, spans, gap)
     return spans
 
 
-def _add_runs(a, b, x0: int, spans: list[tuple[int, int]], gap: int) -> None:
+def add_runs(a, b, x0: int, spans: list[tuple[int, int]], gap: int) -> None:
     """Append to `spans` the runs [x1, x2) where the equally long sequences `a` and `b`
     differ (cells of a line, or one segment's text starting at cell `x0`), a run closer
     than `gap` cells to the last span joined to it."""
@@ -97,7 +97,7 @@ def _same_cut_spans(old: Strip, new: Strip, gap: int) -> list[tuple[int, int]] |
         if len(ta) != n or sa != sb or cell_len(tb) != n or cell_len(ta) != n:
             return None
         if ta != tb:
-            _add_runs(ta, tb, x, spans, gap)
+            add_runs(ta, tb, x, spans, gap)
         x += n
     return spans
 
@@ -114,9 +114,37 @@ def cut(strip: Strip, spans: list[tuple[int, int]]) -> Strip:
     cuts = sorted({x for span in spans for x in span if 0 < x < length})
     if not cuts:
         return strip
+    if all(cell_len(seg.text) == len(seg.text) for seg in strip):
+        return split_at(strip, cuts)  # one-cell characters: the same line, cut for less
     parts = strip.divide(cuts + [length])
     segs: list[Segment] = [s for p in parts for s in p]
     return Strip(segs, length)
+
+
+def split_at(strip: Strip, xs: list[int]) -> Strip:
+    """`strip` with segment boundaries at cells `xs` (ascending), for a line of one-cell
+    characters only (`cut` for any line, at a few times the cost)."""
+    if not xs:
+        return strip
+    out: list[Segment] = []
+    x, k, n = 0, 0, len(xs)
+    for seg in strip:
+        text = seg.text
+        end = x + len(text)
+        while k < n and xs[k] <= x:
+            k += 1
+        if seg.control or k == n or xs[k] >= end:
+            out.append(seg)
+        else:
+            a = 0
+            while k < n and xs[k] < end:
+                b = xs[k] - x
+                out.append(Segment(text[a:b], seg.style))
+                a = b
+                k += 1
+            out.append(Segment(text[a:], seg.style))
+        x = end
+    return Strip(out, strip.cell_length)
 
 
 def diff(old: Strip | None, new: Strip) -> tuple[Strip, list[tuple[int, int]]]:

@@ -21,7 +21,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from mlmon_tui.analysis.names import fit_labels
-from mlmon_tui.panels.linediff import diff
+from mlmon_tui.panels.kept_style import KeptStyle
+from mlmon_tui.panels.linediff import GAP, add_runs, diff, split_at
 
 STATE_STYLE = {"live": "green", "idle": "yellow", "stalled": "yellow", "finished": "dim",
                "crashed": "red"}
@@ -108,7 +109,7 @@ def header_text(width: int) -> Text:
     return Text(s, style="bold", no_wrap=True, overflow="crop")
 
 
-class RunsPanel(ScrollView, can_focus=True):
+class RunsPanel(KeptStyle, ScrollView, can_focus=True):
     """Runs with their colour, last step, steps/s, state and health badge. Up/down move the
     cursor; `space`/`enter` or a click on the dot show or hide a run."""
 
@@ -146,6 +147,8 @@ class RunsPanel(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self._rows: list[RunRow] = []
         self._lines: list[Strip | None] = []  # cached line per row (None: to render)
+        self._drawn: dict[int, tuple] = {}  # row -> (pieces, style) its line was drawn from
+        self._cuts: dict[int, list[int]] = {}  # row -> cells its next line is cut at
         self._width = 0
         self._fitted: dict[str, str] = {}  # run -> label fitted to the name column
         self._fitted_key: tuple = ()
@@ -183,40 +186,94 @@ class RunsPanel(ScrollView, can_focus=True):
         self._rows = list(rows)
         if [(r.name, r.label) for r in old] != [(r.name, r.label) for r in rows]:
             self._lines = [None] * len(rows)
+            self._drawn.clear()
+            self._cuts.clear()
             names = [r.name for r in rows]
             self.virtual_size = Size(self._width, len(rows) + 1)
             self.cursor_row = names.index(current) if current in names else min(
                 self.cursor_row, max(0, len(rows) - 1))
             self.refresh()
             return
-        style = None
-        for i, (a, b) in enumerate(zip(old, rows)):
-            if a != b:
-                if style is None:
-                    style = self.rich_style  # walks the ancestors: once, not per row
-                self._update_row(i, style)
-
-    def _update_row(self, i: int, style=None) -> None:
-        """Draw row `i` again now and repaint only the cells that differ from the screen
-        (a new step is a digit or two: the rest of the line is not resent)."""
-        old = self._lines[i] if i < len(self._lines) else None
-        y = i + 1 - int(self.scroll_offset.y)
-        width = self._width
-        if old is None or width <= 0 or width != self._line_width or not 0 < y < self.size.height:
-            if i < len(self._lines):
-                self._lines[i] = None
-            self._refresh_row(i)
+        changed = [i for i, (a, b) in enumerate(zip(old, rows)) if a != b]
+        if not changed:
             return
-        line, spans = diff(old, self._render_row(i, width, style))
-        self._lines[i] = line
+        # what every changed row needs, asked once (each walks the DOM or the scrollbars)
+        at = (self.base_style, self._line_width, int(self.scroll_offset.y), self.size)
+        regions: list[Region] = []
+        for i in changed:
+            self._update_row(i, at, regions)
+        if regions:
+            self.refresh(*regions)
+
+    def _update_row(self, i: int, at: tuple, regions: list[Region]) -> None:
+        """Add to `regions` only the cells of row `i` that differ from the screen (a new
+        step is a digit or two: the rest of the line is not resent). The usual line is
+        compared piece by piece with the pieces it was drawn from, and drawn again only
+        when the screen asks for it; anything else is drawn now and compared cell by cell.
+        `at`: the widget's (base style, line width, scroll offset, size)."""
+        style, line_width, offset, size = at
+        old = self._lines[i] if i < len(self._lines) else None
+        y = i + 1 - offset
+        width = self._width
+        if not 0 < y < size.height:
+            self._forget(i)
+            return
+        if old is None or width <= 0 or width != line_width:
+            self._forget(i)
+            self.cells_refreshed += size.width
+            regions.append(Region(0, y, size.width, 1))
+            return
+        spans = self._piece_spans(i, width, style)
+        if spans is None:
+            line, spans = diff(old, self._render_row(i, width, style))
+            self._lines[i] = line
+        elif spans:
+            self._lines[i] = None  # drawn from its pieces when the screen asks, cut at `spans`
+            self._cuts[i] = sorted({x for span in spans for x in span if 0 < x < width})
         for x1, x2 in spans:
             self.cells_refreshed += x2 - x1
-            self.refresh(Region(x1, y, x2 - x1, 1))
+            regions.append(Region(x1, y, x2 - x1, 1))
+
+    def _piece_spans(self, i: int, width: int, style) -> list[tuple[int, int]] | None:
+        """Where row `i`'s new pieces differ from those its line on screen was drawn from:
+        [(x1, x2)] (empty: the same line); None where they cannot be compared so (another
+        cut or style, a line not drawn from pieces)."""
+        drawn = self._drawn.get(i)
+        if drawn is None or drawn[1] != style or drawn[2] != (i == self.cursor_row):
+            return None
+        self._fit(width)
+        name = self._fitted.get(self._rows[i].name)
+        parts = None if name is None else row_parts(self._rows[i], width, name)
+        old = drawn[0]
+        if parts is None or len(parts) != len(old):
+            return None
+        spans: list[tuple[int, int]] = []
+        x = 0
+        for (ta, sa), (tb, sb) in zip(old, parts):
+            if sa != sb or len(ta) != len(tb):
+                return None
+            if ta != tb:
+                add_runs(ta, tb, x, spans, GAP)
+            x += len(tb)
+        self._drawn[i] = (parts, style, drawn[2])
+        return spans
+
+    def _forget(self, i: int) -> None:
+        """Row `i` is drawn afresh from its row when next asked for (no pending pieces)."""
+        if i < len(self._lines):
+            self._lines[i] = None
+        self._cuts.pop(i, None)
 
     def move_cursor(self, row: int) -> None:
         self.cursor_row = max(0, min(row, len(self._rows) - 1))
 
     # -- drawing ---------------------------------------------------------------------
+    def style_changed(self) -> None:
+        # CSS applied again (a theme, a pseudo-class): lines are drawn again in the new style
+        self._lines = [None] * len(self._rows)
+        self._drawn.clear()
+        self._cuts.clear()
+
     @property
     def _line_width(self) -> int:
         """Cells a line has: the widget's width less a vertical scrollbar when there is one."""
@@ -226,6 +283,7 @@ class RunsPanel(ScrollView, can_focus=True):
         if self._line_width != self._width:
             self._width = self._line_width
             self._lines = [None] * len(self._rows)
+            self._cuts.clear()
             self.virtual_size = Size(self._width, len(self._rows) + 1)
             self.refresh()
 
@@ -240,14 +298,23 @@ class RunsPanel(ScrollView, can_focus=True):
         if width != self._width:  # a scrollbar came or went
             self._width = width
             self._lines = [None] * len(self._rows)
+            self._cuts.clear()
         i = y + int(self.scroll_offset.y) - 1
         if y == 0:
             return self._strip(header_text(width), width)
         if not 0 <= i < len(self._rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.base_style)
         line = self._lines[i] if i < len(self._lines) else None
         if line is None:
-            line = self._render_row(i, width)
+            cuts = self._cuts.pop(i, None)
+            drawn = self._drawn.get(i) if cuts else None
+            if drawn is not None:  # the pieces `_piece_spans` compared
+                self.lines_painted += 1
+                line = self._parts_strip(drawn[0], width, drawn[1], drawn[2])
+            else:
+                line = self._render_row(i, width)
+            if cuts:  # the changed cells a segment of their own: only they are resent
+                line = split_at(line, cuts)
             self._lines[i] = line
         return line
 
@@ -258,7 +325,11 @@ class RunsPanel(ScrollView, can_focus=True):
         parts = None if name is None else row_parts(row, width, name)
         if parts is not None:  # the usual line, made as segments (no Rich Text round trip)
             self.lines_painted += 1
+            if style is None:
+                style = self.base_style
+            self._drawn[i] = (parts, style, i == self.cursor_row)
             return self._parts_strip(parts, width, style, i == self.cursor_row)
+        self._drawn.pop(i, None)
         text = row_text(row, width, name)
         if i == self.cursor_row:
             text.stylize(self.get_component_rich_style("runs--cursor"))
@@ -268,7 +339,7 @@ class RunsPanel(ScrollView, can_focus=True):
     def _parts_strip(self, parts, width: int, style, cursor: bool) -> Strip:
         """The same line `_strip` makes of `row_text`, from its (text, style) pieces."""
         if style is None:
-            style = self.rich_style
+            style = self.base_style
         get = self.app.console.get_style
         over = self.get_component_rich_style("runs--cursor") if cursor else None
         segs = []
@@ -284,7 +355,7 @@ class RunsPanel(ScrollView, can_focus=True):
     def _strip(self, text: Text, width: int, style=None) -> Strip:
         segments = list(text.render(self.app.console))
         if style is None:
-            style = self.rich_style
+            style = self.base_style
         segs = [Segment(s.text, style + s.style if s.style else style) for s in segments
                 if not s.control]
         return Strip(segs).adjust_cell_length(width, style)
@@ -293,7 +364,7 @@ class RunsPanel(ScrollView, can_focus=True):
     def watch_cursor_row(self, old: int, new: int) -> None:
         for i in {old, new}:
             if 0 <= i < len(self._lines):
-                self._lines[i] = None
+                self._forget(i)
                 self._refresh_row(i)
         self.scroll_to_region(Region(0, new + 1, 1, 1), animate=False)
         self.post_message(self.Highlighted(self.current_run))

@@ -166,6 +166,12 @@ class ProcessTracker:
             files = dict(self._run_files())
         except Exception:  # the caller's callback must not stop sampling
             files = {}
+        if not files and not self._found:
+            # no log file known yet (the first load is still looking): nothing to walk /proc
+            # for, and no back-off: the first data for a run (`note_activity`) asks for a
+            # scan at once, not a rescan_interval after this one
+            self._next_scan = time.monotonic() + self._scan_every
+            return {}
         found = scan_writers(files, exclude=(os.getpid(),))
         same = found == self._found
         self._found = found
