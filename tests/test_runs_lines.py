@@ -3,6 +3,8 @@ one the Rich Text path draws, segment for segment, in every state a row can be i
 
 from __future__ import annotations
 
+import contextlib
+
 import itertools
 
 from textual.app import App
@@ -50,17 +52,28 @@ def _styles_per_cell(strip):
     return [s.style for s in strip for _ in s.text]
 
 
+@contextlib.asynccontextmanager
+async def _listing(rows, size):
+    """A runs list showing `rows` at `size`, drawn once: (app, pilot, panel)."""
+    app = One()
+    async with app.run_test(size=size) as pilot:
+        panel = app.query_one(RunsPanel)
+        panel.set_rows(rows)
+        await pilot.pause()
+        yield app, pilot, panel
+
+
+def _live_rows(n: int) -> list[RunRow]:
+    return [RunRow(f"run-{k:02d}", "red", True, "tfevents", 2000, 1.0, "live") for k in range(n)]
+
+
 async def test_a_new_step_is_found_by_comparing_pieces_and_the_line_drawn_once():
     """Ten runs get a new step, one of them also a new state: the nine lines whose pieces
     only changed their digits are not drawn to be compared, only when the screen asks for
     them (once); the one whose style changed is drawn and compared cell by cell. Every line
     is then the one a full redraw gives, with the changed cells a segment of their own."""
-    rows = [RunRow(f"run-{k:02d}", "red", True, "tfevents", 2000, 1.0, "live") for k in range(10)]
-    app = One()
-    async with app.run_test(size=(60, 14)) as pilot:
-        panel = app.query_one(RunsPanel)
-        panel.set_rows(rows)
-        await pilot.pause()
+    rows = _live_rows(10)
+    async with _listing(rows, (60, 14)) as (app, pilot, panel):
         painted, cells = panel.lines_painted, panel.cells_refreshed
         new = [RunRow(**{**r.__dict__, "last_step": 2001}) for r in rows]
         new[3] = RunRow(**{**new[3].__dict__, "state": "stalled"})
@@ -85,12 +98,8 @@ async def test_a_new_step_is_found_by_comparing_pieces_and_the_line_drawn_once()
 
 async def test_lines_follow_a_theme_change():
     """The list keeps its widget style between frames: a new theme still reaches every line."""
-    rows = [RunRow(f"run-{k:02d}", "red", True, "tfevents", 2000, 1.0, "live") for k in range(3)]
-    app = One()
-    async with app.run_test(size=(60, 8)) as pilot:
-        panel = app.query_one(RunsPanel)
-        panel.set_rows(rows)
-        await pilot.pause()
+    rows = _live_rows(3)
+    async with _listing(rows, (60, 8)) as (app, pilot, panel):
         before = panel.render_line(2)
         app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
         await pilot.pause()
@@ -147,12 +156,8 @@ async def test_legend_plot_and_gauge_cells_follow_a_theme_change():
 async def test_two_updates_and_a_cursor_move_before_the_screen_draws_show_the_last():
     """New steps twice, and the cursor moved onto a changed row, all before the next
     frame: every line shows the last values, the cursor where it ended up."""
-    rows = [RunRow(f"run-{k:02d}", "red", True, "tfevents", 2000, 1.0, "live") for k in range(5)]
-    app = One()
-    async with app.run_test(size=(60, 10)) as pilot:
-        panel = app.query_one(RunsPanel)
-        panel.set_rows(rows)
-        await pilot.pause()
+    rows = _live_rows(5)
+    async with _listing(rows, (60, 10)) as (app, pilot, panel):
         panel.set_rows([RunRow(**{**r.__dict__, "last_step": 2001}) for r in rows])
         panel.set_rows([RunRow(**{**r.__dict__, "last_step": 2002}) for r in rows])
         panel.move_cursor(3)
