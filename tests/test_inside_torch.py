@@ -45,6 +45,19 @@ def train(tmp_path, model, steps, *, scale=1.0, lr=0.05, during=None, every=2, r
     return store, found
 
 
+class Sink:
+    """A plain sink for `watch`: every metrics row and every histogram message, with its step."""
+
+    def __init__(self):
+        self.rows, self.hists = [], []
+
+    def log(self, step, metrics):
+        self.rows.append((step, metrics))
+
+    def log_histograms(self, step, hists):
+        self.hists.append((step, hists))
+
+
 def relu_mlp():
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
@@ -104,24 +117,15 @@ def test_a_healthy_run_gets_none_of_them(tmp_path):
 
 
 def test_activations_of_a_pass_without_backward_are_sent_all_the_same():
-    model = relu_mlp()
-    steps = []
-
-    class Sink:
-        def log(self, step, metrics):
-            pass
-
-        def log_histograms(self, step, hists):
-            steps.append(step)
-
-    handle = watch(model, Sink(), every=1, activations=True)
+    model, sink = relu_mlp(), Sink()
+    handle = watch(model, sink, every=1, activations=True)
     x = torch.randn(4, 8)
     model(x)  # a training forward pass whose backward never comes
-    assert steps == []  # held for the backward pass
+    assert sink.hists == []  # held for the backward pass
     model(x).sum().backward()  # the next pass sends it, then its own
     model(x)
     handle.remove()  # ... and removing the hooks the last one
-    assert steps == [1, 2, 3] and handle.errors == 0
+    assert [s for s, _ in sink.hists] == [1, 2, 3] and handle.errors == 0
 
 
 def test_activation_explosion(tmp_path):
@@ -136,19 +140,7 @@ def test_activation_explosion(tmp_path):
 
 
 def test_only_chosen_modules_and_no_work_between_logging_passes():
-    model = relu_mlp()
-
-    class Sink:
-        def __init__(self):
-            self.rows, self.hists = [], []
-
-        def log(self, step, metrics):
-            self.rows.append((step, metrics))
-
-        def log_histograms(self, step, hists):
-            self.hists.append((step, hists))
-
-    sink = Sink()
+    model, sink = relu_mlp(), Sink()
     handle = watch(model, sink, every=3, activations=True, modules=[nn.ReLU], update_ratio=False)
     x = torch.randn(4, 8)
     for _ in range(7):
@@ -232,24 +224,15 @@ def test_hooks_exist_only_during_logging_passes():
         return len(torch_module._global_forward_hooks) + sum(
             len(m._forward_hooks) for m in model.modules())
 
-    model = relu_mlp()
-    seen = []
-
-    class Sink:
-        def log(self, step, metrics):
-            pass
-
-        def log_histograms(self, step, hists):
-            seen.append(step)
-
-    handle = watch(model, Sink(), every=2, activations=True)
+    model, sink = relu_mlp(), Sink()
+    handle = watch(model, sink, every=2, activations=True)
     x = torch.randn(4, 8)
     model(x).sum().backward()  # pass 1: not a logging pass
     assert hooks() == 0
     armed = []
     model[4].register_forward_pre_hook(lambda m, i: armed.append(hooks()))
     model(x).sum().backward()  # pass 2: logs
-    assert armed[-1] == 1 and seen == [2] and hooks() == 0
+    assert armed[-1] == 1 and [s for s, _ in sink.hists] == [2] and hooks() == 0
 
     def boom(m, i):
         raise RuntimeError("boom")
@@ -264,7 +247,7 @@ def test_hooks_exist_only_during_logging_passes():
     model(x).sum().backward()  # pass 5: the stale hook went at its start
     assert hooks() == 0 and armed[-1] == 0
     model(x).sum().backward()  # pass 6 logs
-    assert seen == [2, 6] and handle.errors == 0
+    assert [s for s, _ in sink.hists] == [2, 6] and handle.errors == 0
     handle.remove()
     assert not model._forward_hooks and not model._forward_pre_hooks.keys() - {h.id}
     assert not torch_module._global_forward_hooks
@@ -279,16 +262,9 @@ def test_update_ratios_equal_direct_numbers_and_inf_outputs_send_no_histogram():
             return torch.cat([x, torch.full_like(x[:, :1], float("inf"))], 1)
 
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), Inf())
-    rows, hists = [], []
-
-    class Sink:
-        def log(self, step, metrics):
-            rows.append((step, metrics))
-
-        def log_histograms(self, step, h):
-            hists.append((step, h))
-
-    handle = watch(model, Sink(), every=2, activations=True)
+    sink = Sink()
+    rows, hists = sink.rows, sink.hists
+    handle = watch(model, sink, every=2, activations=True)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     x = torch.randn(32, 8)
     weights = {}
