@@ -33,6 +33,7 @@ second plain model's own figures show the noise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import importlib.util
 import statistics
@@ -49,6 +50,24 @@ import torch  # noqa: E402
 from mlmon_tui.client import Monitor  # noqa: E402
 from mlmon_tui.integrations.torch import watch  # noqa: E402
 from mlmon_tui.sources.socket.server import SocketServer  # noqa: E402
+
+
+@contextlib.contextmanager
+def monitor_server():
+    """A real socket server in a process of its own, as the monitor runs in real use: a dict
+    with its "address" while it runs, and the "messages" it received once it has stopped."""
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp:
+        addr_q, stop, done = ctx.Queue(), ctx.Event(), ctx.Queue()
+        server = ctx.Process(target=serve, args=(Path(tmp) / "logs", addr_q, stop, done))
+        server.start()
+        srv = {"address": addr_q.get(timeout=60)}
+        try:
+            yield srv
+        finally:
+            stop.set()
+            srv["messages"] = done.get(timeout=30)
+            server.join(10)
 
 
 def serve(logdir, addr_q, stop, done) -> None:
@@ -152,12 +171,8 @@ def per_step(key: str, cycles: int, before=None) -> None:
     title, make, shape = MODELS[key]
     torch.set_num_threads(1)
     x, y = torch.randn(*shape), torch.randint(0, 10, (shape[0],))
-    ctx = mp.get_context("spawn")
-    with tempfile.TemporaryDirectory() as tmp:
-        addr_q, stop, done = ctx.Queue(), ctx.Event(), ctx.Queue()
-        server = ctx.Process(target=serve, args=(Path(tmp) / "logs", addr_q, stop, done))
-        server.start()
-        address = addr_q.get(timeout=60)
+    with monitor_server() as srv:
+        address = srv["address"]
         variants = {}
         names = ("plain", "plain again", "acts every=10") + (
             (f"acts every=10 @{before}",) if before else ())
@@ -203,8 +218,6 @@ def per_step(key: str, cycles: int, before=None) -> None:
         for _, _, mon in variants.values():
             if mon is not None:
                 mon.close()
-        stop.set()
-        server.join(10)
     # the baseline is the mean of two unmonitored models: one model alone carries the luck of
     # its memory placement (about +-1 % here); half their difference shows what is left
     base = [(statistics.median(a) + statistics.median(b)) / 2 * 1e6
@@ -231,13 +244,8 @@ def run(key: str, quick: bool, device, names=VARIANTS, rounds=None, steps=None,
     x, y = torch.randn(*shape, device=device), torch.randint(0, 10, (shape[0],), device=device)
     gpu = device.type == "cuda"
     clock = time.perf_counter if gpu else time.process_time
-    ctx = mp.get_context("spawn")
-    with tempfile.TemporaryDirectory() as tmp:
-        # the monitor runs in its own process, as it does in real use
-        addr_q, stop, done = ctx.Queue(), ctx.Event(), ctx.Queue()
-        server = ctx.Process(target=serve, args=(Path(tmp) / "logs", addr_q, stop, done))
-        server.start()
-        address = addr_q.get(timeout=60)
+    with monitor_server() as srv:
+        address = srv["address"]
         mon = Monitor(run="bench", address=address, buffer=100_000)
         monitors = [mon]
         variants, counter = {}, [0]
@@ -291,9 +299,7 @@ def run(key: str, quick: bool, device, names=VARIANTS, rounds=None, steps=None,
         for m in monitors:
             m.flush(10)
             m.close()
-        stop.set()
-        received = done.get(timeout=30)
-        server.join(10)
+    received = srv["messages"]
     where = torch.cuda.get_device_name(device) if gpu else "CPU 1 thread"
     unit = "wall ms/step" if gpu else "CPU ms/step"
     print(f"{title}, {where}, {rounds} rounds x {steps} steps; messages received {received}")
