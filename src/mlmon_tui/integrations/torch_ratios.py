@@ -15,16 +15,10 @@ import numpy as np
 import torch
 
 from mlmon_tui.integrations.activation_numpy import stride
+from mlmon_tui.integrations.torch import _layer
 
 RATIO_SAMPLE = 1 << 14  # at most this many values of a parameter are followed for its update
 BLOCK = 16  # ... in blocks of this many neighbours (64 bytes of float32: a cache line)
-
-
-def _layer_of(name: str) -> str:
-    return name.rpartition(".")[0] or name
-
-
-
 
 
 class _Samples:
@@ -42,12 +36,9 @@ class _Samples:
         self.then_views = [t.view(v.shape) for t, v in zip(self.then.split(sizes), views)]
         self.now_views = [t.view(v.shape) for t, v in zip(self.now.split(sizes), views)]
         self.cpu = dev.type == "cpu"
-        starts = [0]
-        for n in sizes[:-1]:
-            starts.append(starts[-1] + n)
-        self.starts = np.array(starts, dtype=np.intp)
-        self.segment = torch.repeat_interleave(  # each value's parameter, for other devices
-            torch.arange(len(sizes), device=dev), torch.tensor(sizes, device=dev))
+        self.sizes = sizes
+        self.starts = np.cumsum([0, *sizes[:-1]], dtype=np.intp)
+        self.segment: torch.Tensor | None = None  # each value's parameter (torch's sums)
 
     def sums(self, numpy: bool) -> tuple[list[float], list[float]]:
         """Per parameter: the sum of squares of the update since the snapshot, and of the
@@ -60,6 +51,10 @@ class _Samples:
             d2 = np.add.reduceat(np.square(a, out=a), self.starts)
             w2 = np.add.reduceat(np.square(b, out=b), self.starts)
             return d2.tolist(), w2.tolist()
+        if self.segment is None:
+            self.segment = torch.repeat_interleave(
+                torch.arange(len(self.sizes), device=self.then.device),
+                torch.tensor(self.sizes, device=self.then.device))
         d = self.then.sub_(self.now).square_()
         both = torch.zeros(2, len(self.idx), device=d.device, dtype=torch.float64)
         both.index_add_(1, self.segment, torch.stack([d, self.now.square_()]).double())
@@ -80,7 +75,7 @@ class UpdateRatios:
         self.params = [(n, p) for n, p in model.named_parameters()
                        if p.is_floating_point() and p.numel()]
         index: dict[str, int] = {}
-        self.layer_of = [index.setdefault(_layer_of(n), len(index)) for n, _ in self.params]
+        self.layer_of = [index.setdefault(_layer(n), len(index)) for n, _ in self.params]
         self.layer_names = list(index)
         self._tags = [(f"weight_norm/{n}", f"update_ratio/{n}") for n in self.layer_names]
         self._key: list | None = None  # the parameters' storage when the layout was made
