@@ -390,7 +390,7 @@ class Monitor:
                     lines += [json.dumps({"run": self.run, **m}, separators=(",", ":"))
                               + "\n" for m in self._prediction_lines(it)]
                 else:
-                    ln = self._metrics_line(self._computed(it) if type(it) is _Later else it)
+                    ln = self._metrics_line(it)
                     if ln:
                         lines.append(ln)
             n = sum(1 for it in items if it is not _HELLO)
@@ -430,7 +430,7 @@ class Monitor:
                 recs += [json.dumps({k: v for k, v in m.items() if k != "type"}) + "\n"
                          for m in self._prediction_lines(it)]
                 continue
-            m = self._metrics_dict(self._computed(it) if type(it) is _Later else it)
+            m = self._metrics_dict(it)
             if m is not None:
                 recs.append(json.dumps(self._record(m)) + "\n")
         n = len(recs)
@@ -459,8 +459,10 @@ class Monitor:
         return it.done
 
     def _metrics_dict(self, item):
-        if item is None:
-            return None
+        if type(item) is _Later:
+            item = self._computed(item)
+            if item is None:
+                return None
         step, wall, metrics, kw = item
         out = {}
         if kw and _HIST_KEY in kw:
