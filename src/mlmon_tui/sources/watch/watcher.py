@@ -1,8 +1,9 @@
 """Finds runs and files under the roots and tails them, off the UI thread.
 
-Discovery and change notification use watchdog (inotify); known files are also swept by
-their own `poll()` (a stat, then only new bytes) every few seconds, so truncation and
-replacement are always seen. Where inotify is unavailable, not allowed, or the root is on a
+Discovery uses watchdog (inotify on the folders: new, moved and deleted files); writes to
+the files being read are seen through watches of their own that this thread reads itself
+(`filewatch`). Known files are also swept by their own `poll()` (a stat, then only new
+bytes) every few seconds, so truncation and replacement are always seen. Where inotify is unavailable, not allowed, or the root is on a
 network filesystem (where it misses remote writes), everything falls back to polling.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from mlmon_tui.sources.logs import registry
 from mlmon_tui.sources.base import Problem, Sink, Source, Update
+from mlmon_tui.sources.watch.filewatch import FileWatches
 
 NETWORK_FS = {"nfs", "nfs4", "lustre", "cifs", "smb3", "smbfs", "gpfs", "beegfs", "ceph",
               "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "9p", "afs", "panfs", "fuse.juicefs"}
@@ -145,7 +147,8 @@ class Watcher:
         self._real: set[Path] = set()  # real paths of the files read
         self._dirty: set[Path] = set()
         self._rescan = True
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # or the FileWatches, which also wake on writes
+        self._files: FileWatches | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -173,6 +176,8 @@ class Watcher:
                 tracked.source.close()
             except Exception:
                 pass
+        if self._files is not None and (self._thread is None or not self._thread.is_alive()):
+            self._files.close()
 
     def files(self) -> dict[str, list[str]]:
         """run name -> the files feeding it (for finding a run's processes)."""
@@ -207,11 +212,19 @@ class Watcher:
                 self.mode = f"polling ({fs} filesystem)"
                 return
         try:
+            from watchdog import events as ev
             from watchdog.events import FileSystemEventHandler
             from watchdog.observers.inotify import InotifyObserver
         except Exception as e:  # not Linux, or watchdog without inotify
             self.mode = f"polling (no inotify: {e.__class__.__name__})"
             return
+        try:
+            self._files = FileWatches()
+        except OSError:  # no inotify instance left: watchdog reports writes as well
+            self._files = None
+        # with watches of their own on the files, the folders need no write events
+        structure = [ev.FileCreatedEvent, ev.DirCreatedEvent, ev.FileDeletedEvent,
+                     ev.DirDeletedEvent, ev.FileMovedEvent, ev.DirMovedEvent]
         watcher = self
 
         class Handler(FileSystemEventHandler):
@@ -229,12 +242,20 @@ class Watcher:
         try:
             obs = InotifyObserver()
             for root in self.roots.paths:
-                obs.schedule(Handler(), str(root), recursive=True)
+                if self._files is not None:
+                    obs.schedule(Handler(), str(root), recursive=True, event_filter=structure)
+                else:
+                    obs.schedule(Handler(), str(root), recursive=True)
             obs.daemon = True
             obs.start()
             self._observer = obs
             self.mode = "inotify"
+            if self._files is not None:
+                self._wake = self._files
         except Exception as e:  # watch limit reached, permission, ...
+            if self._files is not None:
+                self._files.close()
+                self._files = None
             self.mode = "polling (inotify unavailable)"
             self.sink.add_problem(Problem(str(self.roots.paths[0]),
                                            f"inotify unavailable ({e}); polling instead"))
@@ -259,6 +280,11 @@ class Watcher:
             with self._lock:
                 dirty, self._dirty = {registry.owner(p) for p in self._dirty}, set()
                 rescan, self._rescan = self._rescan, False
+            if self._files is not None:
+                for p in dirty:  # created or moved here: perhaps another file than watched
+                    if p in self._sources:
+                        self._watch(p)
+                dirty |= {registry.owner(p) for p in self._files.take()}
             try:
                 if rescan or (self._observer is None and now - last_scan >= 5 * interval):
                     self._scan()
@@ -307,13 +333,31 @@ class Watcher:
         if source is None:
             tries = (seen[1] + 1) if seen else (0 if size == 0 else 1)
             self._ignored[path] = (size, tries)
+            # probed again when it grows, a few times (a SQLite companion is watched for
+            # its database)
+            if self._files is not None and registry.owner(path) == path:
+                if tries < MAX_PROBE_BYTES_GROWTH:
+                    self._files.add(path)
+                else:
+                    self._files.discard(path)
             return
         self._ignored.pop(path, None)
+        self._watch(path)
         self._real.add(real)
         with self._lock:
             # a root that is a file is considered under its folder: its prefix is its own
             prefix = self.roots.prefix.get(root, self.roots.prefix.get(path, ""))
             self._sources[path] = _Tracked(source, prefix)
+
+    def _watch(self, path: Path) -> None:
+        """Watch a file read (and its SQLite companions) for writes."""
+        if self._files is None:
+            return
+        self._files.add(path)
+        for suffix in registry.COMPANION_SUFFIXES:
+            companion = path.with_name(path.name + suffix)
+            if companion.exists():
+                self._files.add(companion, owner=path)
 
     def _sweep(self, paths: list[Path], first: bool = False) -> bool:
         """Poll the given sources; apply what they found. True when anything was new.
