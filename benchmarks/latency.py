@@ -1,6 +1,8 @@
 """Write-to-screen latency: a writer appends one TensorBoard event at a time (at irregular
-moments) and this script, acting as the terminal, times how long until the new step number
-is on the screen. With inotify (default) and with `--poll`, in the same run.
+moments) and this script times how long until the new step number is on the screen: the
+monitor runs in a tmux pane (160x48) and the screen is read with `capture-pane` every few
+milliseconds (a step that changes one digit is sent as that one cell, so the terminal's
+bytes alone cannot tell). With inotify (default) and with `--poll`, in the same run.
 
     PYTHONPATH=src python benchmarks/latency.py [--quick]
 """
@@ -10,28 +12,25 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import select
+import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptyterm import spawn, stop  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from tmux_util import new_session  # noqa: E402
 
 from mlmon_tui.sources.logs.tfevents import EventWriter  # noqa: E402
 
+SESSION = "mlmon-latency"
 
-def drain(fd: int, seconds: float) -> bytes:
-    out, end = bytearray(), time.monotonic() + seconds
-    while time.monotonic() < end:
-        if select.select([fd], [], [], 0.02)[0]:
-            try:
-                out += os.read(fd, 65536)
-            except OSError:
-                break
-    return bytes(out)
+
+def screen() -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", SESSION],
+                          capture_output=True, text=True).stdout
 
 
 def measure(extra: list[str], n: int) -> list[float]:
@@ -41,31 +40,33 @@ def measure(extra: list[str], n: int) -> list[float]:
     for s in range(100):
         w.add_scalar("train/loss", 1.0 / (s + 1), s)
     w.flush()
-    src = os.path.join(os.path.dirname(__file__), "..", "src")
-    pid, fd = spawn([sys.executable, "-m", "mlmon_tui", str(root), "--no-listen", "--no-gpu",
-                     *extra], env={"PYTHONPATH": src})
+    src = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "src"))
+    cmd = shlex.join([sys.executable, "-m", "mlmon_tui", str(root), "--no-listen", "--no-gpu",
+                      *extra])
+    new_session(SESSION, 160, 48, cmd, env=dict(os.environ, PYTHONPATH=src))
     lat = []
     try:
-        drain(fd, 6.0)  # start-up and first frame
+        end = time.monotonic() + 20
+        while " 99 " not in screen() and time.monotonic() < end:  # the first frame
+            time.sleep(0.1)
+        time.sleep(1.0)
         rng = random.Random(0)
         for k in range(n):
             step = 700_000 + k * 1111  # a number that appears nowhere else (shown as 700k..)
-            drain(fd, rng.uniform(0.3, 1.7))
+            time.sleep(rng.uniform(0.3, 1.7))
+            shown = f" {step / 1e3:.0f}k"  # right-aligned in the runs list
             w.add_scalar("train/loss", 0.5, step)
             w.flush()
             t0 = time.monotonic()
-            shown = f"{step}" if step < 100_000 else f"{step / 1e3:.0f}k"
-            buf = b""
             while time.monotonic() - t0 < 5:
-                if select.select([fd], [], [], 0.01)[0]:
-                    buf += os.read(fd, 65536)
-                    if shown.encode() in buf:
-                        lat.append(time.monotonic() - t0)
-                        break
+                if shown in screen():
+                    lat.append(time.monotonic() - t0)
+                    break
+                time.sleep(0.003)
             else:
                 lat.append(float("inf"))
     finally:
-        stop(pid, fd)
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
         w.close()
         shutil.rmtree(root, ignore_errors=True)
     return lat
@@ -80,6 +81,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     n = 10 if ap.parse_args().quick else 30
+    if shutil.which("tmux") is None:
+        print("tmux is not installed: the screen cannot be read, nothing measured")
+        return 1
     print(f"{n} events, one at a time, irregular gaps of 0.3-1.7 s; time until the step is on screen")
     for name, extra in (("inotify", []), ("--poll", ["--poll"])):
         lat = measure(extra, n)
