@@ -5,8 +5,10 @@
     new = monitor.update(store, changed)      # findings not reported before
     monitor.findings                          # everything current
 
-A series that shrank, or whose first or last-seen point changed (a rewritten file, a resumed
-run whose orphaned steps were purged), has its state rebuilt from the start.
+A series that was changed other than by points added at its end (a rewritten file, a resumed
+run whose orphaned steps were purged: the store's `Series.rewrites` counts those) has its
+state rebuilt from the start. For a series without that count, one that shrank or whose
+first, middle, last-seen point or a finding's onset changed is rebuilt.
 """
 
 from __future__ import annotations
@@ -43,12 +45,14 @@ MAX_STEP_KEYS = ("max_steps", "total_steps", "num_training_steps", "last_step")
 
 
 class _SeriesState:
-    __slots__ = ("n", "anchors", "stats", "detectors")
+    __slots__ = ("n", "anchors", "stats", "detectors", "series", "rewrites")
 
     def __init__(self, ctx: Context) -> None:
         cfg = ctx.cfg
         self.n = 0
         self.anchors: dict[int, tuple] = {}  # index -> (step, value) as processed
+        self.series = None  # the store's series fed, and its rewrites count then
+        self.rewrites: int | None = None
         self.stats = None
         self.detectors = [NonFiniteDetector(ctx)]
         if ctx.cls == GRAD or (ctx.cls == LOSS and not ctx.rl):
@@ -62,10 +66,11 @@ class _SeriesState:
             div.short = short
             self.detectors += [short, div, PlateauDetector(ctx, self.stats, div)]
 
-    def feed(self, view: View) -> None:
+    def feed(self, view: View, series=None) -> None:
         n = len(view.step)
         if n <= self.n:
             return
+        self.series, self.rewrites = series, getattr(series, "rewrites", None)
         if self.stats is not None:
             self.stats.extend(view.value)
         if self.n == 0:  # a first load: the whole array at once (analysis/firstload.py)
@@ -75,6 +80,8 @@ class _SeriesState:
             for d in self.detectors:
                 d.feed(view, self.n, n)
         self.n = n
+        if self.rewrites is not None:
+            return  # the series counts its own rewrites
         # points whose change means the series was rewritten: the ends, the middle and
         # every finding's onset (so a finding never outlives the data it was about)
         idx = {0, n // 2, n - 1}
@@ -82,10 +89,12 @@ class _SeriesState:
                    if f.step is not None)
         self.anchors = {i: _point(view, i) for i in idx if 0 <= i < n}
 
-    def unchanged(self, view: View) -> bool:
+    def unchanged(self, view: View, series=None) -> bool:
         """The points already processed are still there as they were."""
         if len(view.step) < self.n:
             return False
+        if self.rewrites is not None:
+            return series is self.series and series.rewrites == self.rewrites
         return all(_same(p, _point(view, i)) for i, p in self.anchors.items())
 
     def findings(self) -> Iterable[Finding]:
@@ -186,10 +195,10 @@ class HealthMonitor:
     def _feed(self, key: Key, series) -> None:
         view = View(series.step, series.wall, series.value, series.src)
         st = self._series.get(key)
-        reset = st is None or not st.unchanged(view)
+        reset = st is None or not st.unchanged(view, series)
         if reset:
             st = self._series[key] = _SeriesState(self._context(*key))
-        st.feed(view)
+        st.feed(view, series)
         run, tag = key
         rh = self._rhythm.get(run)
         # the run's rhythm follows its busiest series, learned from its start

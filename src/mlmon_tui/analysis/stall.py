@@ -42,6 +42,7 @@ class Rhythm:
         self.total = 0
         self.max_normal = 0.0
         self.findings: list[Finding] = []  # gaps inside the data
+        self._thr: tuple[int, float | None] | None = None  # (total, threshold) while counts hold
 
     # -- learning ----------------------------------------------------------------------
     def quantile(self, q: float) -> float:
@@ -54,8 +55,22 @@ class Rhythm:
         """Longest gap still normal, or None while the rhythm is not learned yet."""
         if self.total < self.cfg.stall_min_gaps:
             return None
+        kept = self._thr
+        if kept is not None and kept[0] == self.total:
+            return kept[1]
         q = self.quantile(self.cfg.stall_quantile)
-        return max(self.cfg.stall_factor * q, self.cfg.stall_min_s)
+        thr = max(self.cfg.stall_factor * q, self.cfg.stall_min_s)
+        self._thr = (self.total, thr)
+        return thr
+
+    def _add(self, counts: np.ndarray, sign: int = 1) -> None:
+        """Gaps into (or, with sign -1, back out of) the histogram."""
+        if sign > 0:
+            self.counts += counts
+        else:
+            self.counts -= counts
+        self.total += sign * int(counts.sum())
+        self._thr = None
 
     @staticmethod
     def _bins(gaps: np.ndarray) -> np.ndarray:
@@ -64,9 +79,7 @@ class Rhythm:
         return np.bincount(k, minlength=_NBINS)
 
     def _learn(self, gaps: np.ndarray) -> None:
-        counts = self._bins(gaps)
-        self.counts += counts
-        self.total += int(counts.sum())
+        self._add(self._bins(gaps))
 
     def feed(self, view: View, n0: int, n1: int,
              explained: Callable[[float, float], bool]) -> None:
@@ -85,19 +98,16 @@ class Rhythm:
             # not learned yet: judge this batch against a rhythm that includes it (one long
             # pause among many short gaps barely moves the high quantile)
             counts = self._bins(gaps[~restart])
-            self.counts += counts
-            self.total += int(counts.sum())
+            self._add(counts)
             thr = self.threshold()
-            self.counts -= counts
-            self.total -= int(counts.sum())
+            self._add(counts, -1)
         big = np.zeros(len(gaps), bool)
         if thr is not None:
             with np.errstate(invalid="ignore"):
                 big = (gaps > thr) & ~restart
         normal = ~big & ~restart & np.isfinite(gaps)
         if counts is not None and not big.any():  # the same gaps as just binned
-            self.counts += counts
-            self.total += int(counts.sum())
+            self._add(counts)
         else:
             self._learn(gaps[normal])
         if normal.any():
