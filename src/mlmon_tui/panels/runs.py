@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.events import Click
@@ -154,6 +155,8 @@ class RunsPanel(KeptStyle, ScrollView, can_focus=True):
         self._fitted_key: tuple = ()
         self.lines_painted = 0  # rows rendered since start (for tests and benchmarks)
         self.cells_refreshed = 0  # cells marked for repaint by row updates (tests, benchmarks)
+        self._piece_styles: dict[tuple, Style] = {}  # (piece style, cursor) -> its Style
+        self._piece_base: Style | None = None  # ... on this widget style
 
     # -- data ------------------------------------------------------------------------
     @property
@@ -270,6 +273,7 @@ class RunsPanel(KeptStyle, ScrollView, can_focus=True):
     # -- drawing ---------------------------------------------------------------------
     def style_changed(self) -> None:
         # CSS applied again (a theme, a pseudo-class): lines are drawn again in the new style
+        self._piece_styles.clear()
         self._lines = [None] * len(self._rows)
         self._drawn.clear()
         self._cuts.clear()
@@ -340,13 +344,18 @@ class RunsPanel(KeptStyle, ScrollView, can_focus=True):
         """The same line `_strip` makes of `row_text`, from its (text, style) pieces."""
         if style is None:
             style = self.base_style
-        get = self.app.console.get_style
-        over = self.get_component_rich_style("runs--cursor") if cursor else None
+        if style is not self._piece_base:
+            self._piece_base = style
+            self._piece_styles.clear()
+        styles = self._piece_styles
         segs = []
         for text, st in parts:
-            s = style + get(st) if st else style
-            if over is not None:
-                s = s + over
+            s = styles.get((st, cursor))
+            if s is None:  # the first line drawn in this style (a handful of them)
+                s = style + self.app.console.get_style(st) if st else style
+                if cursor:
+                    s = s + self.get_component_rich_style("runs--cursor")
+                styles[(st, cursor)] = s
             segs.append(Segment(text, s))
         # neighbours of one style as one segment, as Rich Text renders them (SVG exports
         # drop a segment's trailing spaces)
