@@ -140,3 +140,15 @@ def test_a_file_deleted_and_written_again_is_still_tailed_live(tmp_path):
         assert took is not None and took < 1.5, took
     finally:
         w.stop()
+
+
+
+def test_a_refused_watch_is_counted(tmp_path, fw):
+    """A watch the kernel refuses (past fs.inotify.max_user_watches, no permission, not a
+    file: provoked here by a path under a file) is counted; the watcher then says in its
+    mode that such files are read by its sweep."""
+    f = tmp_path / "plain"
+    f.write_text("x")
+    assert not fw.add(f / "below")
+    assert fw.failed == 1
+    assert fw.add(f) and fw.failed == 1

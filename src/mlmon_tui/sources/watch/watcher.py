@@ -353,7 +353,10 @@ class Watcher:
         """Watch a file read (and its SQLite companions) for writes."""
         if self._files is None:
             return
-        self._files.add(path)
+        if not self._files.add(path) and self._files.failed:
+            # the kernel's watch limit (fs.inotify.max_user_watches), or no permission
+            self.mode = (f"inotify; {self._files.failed} files read every "
+                         f"{self.sweep_interval:g} s (no inotify watch left for them)")
         for suffix in registry.COMPANION_SUFFIXES:
             companion = path.with_name(path.name + suffix)
             if companion.exists():
