@@ -534,3 +534,52 @@ def test_cached_columns_and_smoothing_follow_points_inserted_before_the_end():
         assert np.array_equal(getattr(got[0].raw, f), getattr(fresh[0].raw, f)), f
         assert np.allclose(getattr(got[0].smooth, f), getattr(fresh[0].smooth, f)), f
     assert got[0].raw.ymax.max() == 9.0
+
+
+def test_legend_segments_made_directly_equal_rich_rendering():
+    """`_segments` (the legend's text drawn without Rich's span machinery) gives the same
+    cells in the same styles as `Text.render`, for the legends the chart makes and for
+    texts with string styles and a base style; overlapping spans are left to Rich."""
+    from rich.console import Console
+    from rich.segment import Segment
+    from rich.style import Style
+    from rich.text import Text
+
+    from mlmon_tui.panels.chart import _segments
+
+    console = Console(color_system="truecolor")
+
+    def merged(segs):
+        out = []
+        for s in Segment.simplify(Segment(s.text, s.style or Style.null()) for s in segs
+                                  if s.text):  # no style and the null style draw the same
+            out.append((s.text, s.style))
+        return out
+
+    from mlmon_tui.panels import chart_frame as cf
+
+    data = [cf.RunData(r, colour_for(k), n=50, last=0.1 * (k + 1), vmin=0.1, vmax=1.0)
+            for k, r in enumerate(["run-a", "run-b", "a-long-run-name"])]
+    texts = []
+    for w, h in ((100, 30), (38, 8)):
+        lay = cf.plan_layout(w, h, len(data))
+        texts += [p for line in cf.legend_lines(data, ChartOptions(smoothing=0), lay) for p in line]
+    t = Text("a b c", style="bold")
+    t.append(" red", "red")
+    t.append(" plain ")
+    t.append("blue", Style(color="blue", italic=True))
+    texts.append(t)
+    assert len(texts) > 5
+    for text in texts:
+        for base in (None, Style(color="white", bgcolor="black")):
+            ours = _segments(text, (base + console.get_style(text.style, default="")) if base
+                             else (console.get_style(text.style, default="") or None), console)
+            full = base + console.get_style(text.style, default="") if base else \
+                (console.get_style(text.style, default="") or None)
+            theirs = Segment.apply_style(text.render(console, end=""), full)
+            assert ours is not None
+            assert merged(ours) == merged(theirs), text.plain
+    over = Text("abcdef")
+    over.stylize("red", 0, 4)
+    over.stylize("bold", 2, 6)
+    assert _segments(over, None, console) is None

@@ -15,6 +15,7 @@ import asyncio
 import time
 from dataclasses import dataclass, replace
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
@@ -29,7 +30,7 @@ from mlmon_tui.panels import chart_frame as cf
 from mlmon_tui.panels.bands import collect_bands
 from mlmon_tui.panels.braille import row_segments
 from mlmon_tui.panels.kept_style import KeptStyle
-from mlmon_tui.panels.linediff import diff
+from mlmon_tui.panels.linediff import GAP, add_runs, diff, split_at
 
 STRIP_WIDTH = 12
 
@@ -101,6 +102,7 @@ class TextCell(KeptStyle, Widget):
         self.styles.width = text.cell_len
         self._strip: Strip | None = None
         self._style = None  # the widget style `_strip` was drawn with
+        self._cuts: list[int] = []  # cells the next strip is cut at (the changed spans)
         self.cells_refreshed = 0  # cells marked for repaint by set_text (tests, benchmarks)
 
     def set_text(self, text: Text) -> None:
@@ -109,14 +111,19 @@ class TextCell(KeptStyle, Widget):
             self.text, self._strip = text, None
             self.refresh()
             return
-        self.text = text
+        old_text, self.text = self.text, text
         old = self._strip
         if (old is None or not self.is_mounted or old.cell_length != self.size.width
                 or self._style != self.base_style):
             self._strip = None
             self.refresh()
             return
-        self._strip, spans = diff(old, self._render_strip(self.size.width))
+        spans = _same_layout_spans(old_text, text)
+        if spans is None:  # styles moved: the lines are compared cell by cell
+            self._strip, spans = diff(old, self._render_strip(self.size.width))
+        elif spans:  # the same styles in the same places: drawn when the screen asks
+            self._strip = None
+            self._cuts = sorted({x for span in spans for x in span})
         for x1, x2 in spans:
             self.cells_refreshed += x2 - x1
             self.refresh(Region(x1, 0, x2 - x1, 1))
@@ -125,9 +132,11 @@ class TextCell(KeptStyle, Widget):
         console = self.app.console
         base = self.text.style
         base = console.get_style(base, default="") if isinstance(base, str) else base
-        # Text.render leaves out the text's own base style (its __rich_console__ adds it)
-        segs = [s for s in Segment.apply_style(self.text.render(console, end=""), base or None)
-                if not s.control]
+        segs = _segments(self.text, base or None, console)
+        if segs is None:
+            # Text.render leaves out the text's own base style (its __rich_console__ adds it)
+            segs = [s for s in Segment.apply_style(self.text.render(console, end=""), base or None)
+                    if not s.control]
         self._style = style = self.base_style
         return Strip(segs).adjust_cell_length(width).apply_style(style)
 
@@ -137,7 +146,47 @@ class TextCell(KeptStyle, Widget):
             return Strip.blank(width, self.base_style)
         if self._strip is None or self._strip.cell_length != width or self._style != self.base_style:
             self._strip = self._render_strip(width)
+            cuts, self._cuts = self._cuts, []
+            if cuts:  # the changed cells a segment of their own: only they are resent
+                self._strip = split_at(self._strip, [x for x in cuts if 0 < x < width])
         return self._strip
+
+
+def _same_layout_spans(old: Text, new: Text) -> list[tuple[int, int]] | None:
+    """Where `new` differs from `old` when both are one-cell characters with the same styles
+    over the same cells (a new value in the same place: the usual legend update), without
+    drawing either; None otherwise."""
+    a, b = old.plain, new.plain
+    if (len(a) != len(b) or old.style != new.style or old.spans != new.spans
+            or cell_len(a) != len(a) or cell_len(b) != len(b)):
+        return None
+    spans: list[tuple[int, int]] = []
+    add_runs(a, b, 0, spans, GAP)
+    return spans
+
+
+def _segments(text: Text, base, console) -> list[Segment] | None:
+    """The segments `Text.render` gives (with `base` in front), made directly for the usual
+    text: pieces appended one after another, no span overlapping another, no newline; None
+    for anything else."""
+    plain = text.plain
+    if "\n" in plain:
+        return None
+    get = console.get_style
+    out: list[Segment] = []
+    pos = 0
+    for start, end, st in text.spans:
+        if start < pos or end > len(plain):
+            return None
+        if start > pos:
+            out.append(Segment(plain[pos:start], base))
+        if end > start:
+            st = get(st, default="") if isinstance(st, str) else st
+            out.append(Segment(plain[start:end], (base + st) if base is not None else st))
+        pos = end
+    if pos < len(plain):
+        out.append(Segment(plain[pos:], base))
+    return out
 
 
 class Chart(Widget):
