@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from nvml_fake import FakeNvml
@@ -180,6 +182,9 @@ async def test_a_stale_snapshot_says_so(monkeypatch):
     snap = snapshot(monkeypatch, "one_gpu_busy")
     async with GaugesApp(stale_after=0.2).run_test(size=(120, 30)) as pilot:
         panel = pilot.app.query_one(GaugesPanel)
+        # taken now, not before the app started (a slow start on a busy machine would make
+        # it stale already)
+        snap = dataclasses.replace(snap, mono=time.monotonic())
         panel.update_snapshot(snap)
         await pilot.pause()
         assert "no new sample" not in screen_rows(panel)[0]
