@@ -8,7 +8,11 @@ Textual monitor that reads the same runs with the same reader and redraws its ch
 new data came (see NAIVE), and btop and htop where they are installed (system monitors:
 they read no logs, but are what people keep open beside training).
 
-    PYTHONPATH=src python benchmarks/app_cost.py [--quick]
+    PYTHONPATH=src python benchmarks/app_cost.py [--quick] [--before REV [--rounds N]]
+
+`--before REV`: then the steady phase again, N times in turn (each first in turn) for this
+code and for the code of git revision REV (its `src/` from `git archive`), same writers and
+pty, with the median of each: before and after measured in the same run.
 """
 
 from __future__ import annotations
@@ -135,10 +139,56 @@ NAIVE = textwrap.dedent("""
 PEERS = (("btop", ["btop"]), ("htop", ["htop"]))
 
 
+def before_after(rev: str, rounds: int, warm: float, steady: float) -> None:
+    """Steady CPU and bytes of this code and of revision `rev`, alternated."""
+    import statistics
+
+    repo = Path(__file__).resolve().parents[1]
+    old = Path(tempfile.mkdtemp(prefix="mlmon-before-"))
+    root = Path(tempfile.mkdtemp(prefix="mlmon-cost-"))
+    writer = None
+    try:
+        tar = subprocess.run(["git", "-C", str(repo), "archive", rev, "src"],
+                             capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=tar, check=True)
+        srcs = {"this code": str(repo / "src"), f"@{rev}": str(old / "src")}
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(root)],
+                                  stdout=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, PYTHONPATH=srcs["this code"]))
+        writer.stdout.readline()
+        got: dict[str, list] = {name: [] for name in srcs}
+        order = list(srcs)
+        for k in range(rounds):
+            for name in order[k % 2:] + order[:k % 2]:
+                r = run_phases([sys.executable, "-m", "mlmon_tui", str(root), "--no-listen"],
+                               [("warm-up", warm, None), ("steady", steady, None)],
+                               env={"PYTHONPATH": srcs[name]})
+                got[name].append(r["steady"])
+    finally:
+        if writer is not None:
+            writer.kill()
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    print(f"steady phase, {rounds} rounds in turn, same writers and pty:")
+    for name, rs in got.items():
+        cpu = [100 * r["cpu"] for r in rs]
+        print(f"  mlmon-tui {name:18s} median {statistics.median(cpu):5.2f} % of a core "
+              f"(each: {', '.join(f'{c:.2f}' for c in cpu)}), "
+              f"{statistics.median(r['Bps'] for r in rs) / 1024:.2f} KB/s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--before", metavar="REV", help="also the steady phase of git revision REV")
+    ap.add_argument("--rounds", type=int, default=4, help="rounds of --before (default 4)")
     a = ap.parse_args()
+    if a.before:  # a bad revision: one clear line before anything starts
+        repo = Path(__file__).resolve().parents[1]
+        got = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q",
+                              a.before + "^{commit}"], capture_output=True, text=True)
+        if got.returncode:
+            raise SystemExit(f"--before {a.before}: not a revision of this repository")
     warm, steady, idle = (6, 10, 6) if a.quick else (10, 30, 15)
     root = Path(tempfile.mkdtemp(prefix="mlmon-cost-"))
     src = os.path.join(os.path.dirname(__file__), "..", "src")
@@ -187,6 +237,8 @@ def main() -> int:
     o = ours["steady"]
     print(f"  ratio straightforward/ours, steady: bytes {n['Bps'] / max(o['Bps'], 1):.1f}x, "
           f"CPU {n['cpu'] / max(o['cpu'], 1e-6):.1f}x")
+    if a.before:
+        before_after(a.before, a.rounds, warm, steady)
     return 0
 
 
