@@ -152,3 +152,35 @@ def test_a_refused_watch_is_counted(tmp_path, fw):
     assert not fw.add(f / "below")
     assert fw.failed == 1
     assert fw.add(f) and fw.failed == 1
+
+
+def test_files_with_a_watch_are_swept_less_often(tmp_path):
+    """An idle tree costs less: a file whose writes wake the watcher is polled on every
+    FULL_SWEEP-th sweep only (200 idle runs: 200 stats every 2 s before)."""
+    for k in range(5):
+        _tfevents(tmp_path / f"r{k}" / "events.out.tfevents.1", range(3))
+    store = Store()
+    w = Watcher([tmp_path], store, sweep_interval=0.1)
+    w.start()
+    try:
+        assert w.loaded.wait(10)
+        polls = {"n": 0}
+        for tracked in w._sources.values():
+            src = tracked.source
+            real = src.poll
+
+            def counted(real=real):
+                polls["n"] += 1
+                return real()
+
+            src.poll = counted
+        time.sleep(3.0)  # about 11 sweeps (one read every MIN_READ_GAP at most), no writes
+        # sweeping every file every time polls each about 11 times; the full sweeps, 2 or 3
+        assert 0 < polls["n"] <= 5 * 5, polls
+        ew = EventWriter(tmp_path / "r0" / "events.out.tfevents.1")
+        ew.add_scalar("loss", 0.1, 9, 1_700_000_009.0)
+        ew.close()
+        took = _seen_within(store, "r0", 9, 3.0)
+        assert took is not None and took < 1.0, took  # a write is read at once all the same
+    finally:
+        w.stop()

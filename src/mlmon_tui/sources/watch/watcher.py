@@ -3,7 +3,9 @@
 Discovery uses watchdog (inotify on the folders: new, moved and deleted files); writes to
 the files being read are seen through watches of their own that this thread reads itself
 (`filewatch`). Known files are also swept by their own `poll()` (a stat, then only new
-bytes) every few seconds, so truncation and replacement are always seen. Where inotify is unavailable, not allowed, or the root is on a
+bytes) every few seconds (every `sweep_interval` those without a watch of their own, every
+FULL_SWEEP-th time the others: their writes wake the watcher anyway), so truncation and
+replacement are always seen. Where inotify is unavailable, not allowed, or the root is on a
 network filesystem (where it misses remote writes), everything falls back to polling.
 """
 
@@ -23,6 +25,7 @@ NETWORK_FS = {"nfs", "nfs4", "lustre", "cifs", "smb3", "smbfs", "gpfs", "beegfs"
               "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "9p", "afs", "panfs", "fuse.juicefs"}
 MIN_READ_GAP = 0.25  # seconds between two reads of what changed
 MAX_PROBE_BYTES_GROWTH = 3  # re-probe an ignored file a few times as it grows, then give up
+FULL_SWEEP = 5  # files with an inotify watch of their own are swept every 5th sweep only
 
 
 def filesystem_type(path: Path) -> str | None:
@@ -267,7 +270,7 @@ class Watcher:
             self.sink.add_problem(Problem("watcher", f"reading failed: {e!r}", "error"))
             self.loaded.set()
         interval = 0.5 if self._observer is None else self.sweep_interval
-        last_sweep = last_scan = last_read = time.monotonic()
+        last_sweep = last_scan = last_read = last_full = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(timeout=interval)
             if self._stop.is_set():
@@ -289,13 +292,18 @@ class Watcher:
                 if rescan or (self._observer is None and now - last_scan >= 5 * interval):
                     self._scan()
                     last_scan = now
+                known = {p for p in dirty if p in self._sources or p in self._ignored}
                 if now - last_sweep >= interval:
-                    self._sweep(list(self._sources))
                     last_sweep = now
-                elif dirty:
+                    if self._files is None or now - last_full >= FULL_SWEEP * interval:
+                        self._sweep(list(self._sources))
+                        last_full = now
+                    else:  # files with a watch of their own are swept less often
+                        known.update(p for p in self._sources if p not in self._files)
+                        self._sweep(sorted(known))
+                elif known:
                     # name order: a run's event files are read oldest first
-                    self._sweep(sorted(p for p in dirty
-                                       if p in self._sources or p in self._ignored))
+                    self._sweep(sorted(known))
                 if self.on_tick is not None:
                     self.on_tick()
             except Exception as e:
