@@ -18,6 +18,7 @@ BINS = 32
 SAMPLE = 1 << 12  # at most this many values per layer output are looked at (and binned)
 NEAR = 0.02  # a value within 2 % of the output range from a bound counts as saturated
 NUMPY_DTYPES = ("torch.float32", "torch.float64", "torch.float16")
+_NUMPY_OK: dict = {}  # dtype -> whether numpy reads it
 
 
 def stride(n: int, most: int) -> int:
@@ -30,7 +31,10 @@ def stride(n: int, most: int) -> int:
 def cpu_sample(out) -> tuple[np.ndarray, int] | None:
     """(a float32 copy of the strided sample, the output's size) of a CPU tensor numpy can
     read; None otherwise."""
-    if out.device.type != "cpu" or str(out.dtype) not in NUMPY_DTYPES:
+    ok = _NUMPY_OK.get(out.dtype)
+    if ok is None:  # str() of a dtype is slow: once per dtype
+        ok = _NUMPY_OK[out.dtype] = str(out.dtype) in NUMPY_DTYPES
+    if not ok or not out.is_cpu:
         return None
     x = out.detach().numpy().reshape(-1)
     full = x.size
