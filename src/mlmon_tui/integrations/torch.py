@@ -56,7 +56,7 @@ def cpu_squared_norms(tensors) -> list[float] | None:
     which accumulates in double)."""
     out = []
     for t in tensors:
-        if t.device.type != "cpu" or t.dtype not in _NUMPY_FLOATS or t.layout != torch.strided:
+        if not t.is_cpu or t.dtype not in _NUMPY_FLOATS or t.layout != torch.strided:
             return None
         a = t.detach().numpy()
         out.append(float(np.vdot(a, a)))
