@@ -116,14 +116,16 @@ def naive_act_hooks(model, mon, counter):
 
 
 def load_before(rev: str):
-    """`watch` and `Monitor` as they were at git revision `rev`: the client, torch.py and
-    torch_activations.py from `git show`, imported under other module names."""
+    """`watch` and `Monitor` as they were at git revision `rev`: the client and the torch
+    integration's modules from `git show`, imported under other module names."""
     root = Path(__file__).resolve().parents[1]
     mods = {}
     renames = {"mlmon_tui.client": "_before_client",
+               "mlmon_tui.integrations.activation_numpy": "_before_activation_numpy",
                "mlmon_tui.integrations.torch_ratios": "_before_torch_ratios",
                "mlmon_tui.integrations.torch_activations": "_before_torch_activations"}
     for rel, name in (("client.py", "_before_client"),
+                      ("integrations/activation_numpy.py", "_before_activation_numpy"),
                       ("integrations/torch_ratios.py", "_before_torch_ratios"),
                       ("integrations/torch_activations.py", "_before_torch_activations"),
                       ("integrations/torch.py", "_before_torch")):
