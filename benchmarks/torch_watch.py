@@ -24,10 +24,12 @@ printed is the interquartile range of those per-round figures.
 "plain again"), acts every=10 (and @REV) interleaved cycle by cycle, each first in turn; for
 each position in the cycle (the 10th logs) the median extra CPU time of the training thread
 over the mean of the two plain ones, and the client's sender thread's CPU per cycle; the
-second plain model's own figures show the noise.
+second plain model's own figures show the noise. `--instances K` makes K models of each
+variant and averages their figures (a model's memory placement shifts all its steps alike).
 
     PYTHONPATH=src python benchmarks/torch_watch.py [--quick] [--model mlp|cnn|both]
         [--rounds N] [--steps N] [--variants NAME ...] [--before REV] [--per-step N]
+        [--instances K]
 """
 
 from __future__ import annotations
@@ -114,14 +116,16 @@ def naive_act_hooks(model, mon, counter):
 
 
 def load_before(rev: str):
-    """`watch` and `Monitor` as they were at git revision `rev`: the client, torch.py and
-    torch_activations.py from `git show`, imported under other module names."""
+    """`watch` and `Monitor` as they were at git revision `rev`: the client and the torch
+    integration's modules from `git show`, imported under other module names."""
     root = Path(__file__).resolve().parents[1]
     mods = {}
     renames = {"mlmon_tui.client": "_before_client",
+               "mlmon_tui.integrations.activation_numpy": "_before_activation_numpy",
                "mlmon_tui.integrations.torch_ratios": "_before_torch_ratios",
                "mlmon_tui.integrations.torch_activations": "_before_torch_activations"}
     for rel, name in (("client.py", "_before_client"),
+                      ("integrations/activation_numpy.py", "_before_activation_numpy"),
                       ("integrations/torch_ratios.py", "_before_torch_ratios"),
                       ("integrations/torch_activations.py", "_before_torch_activations"),
                       ("integrations/torch.py", "_before_torch")):
@@ -153,6 +157,9 @@ def main() -> None:
                     help="also measure acts every=10 with the code of git revision REV")
     ap.add_argument("--per-step", type=int, metavar="CYCLES",
                     help="profile each step of the every=10 cycle instead (CPU only)")
+    ap.add_argument("--instances", type=int, default=1, metavar="K",
+                    help="--per-step: K models of each variant, figures averaged over them "
+                         "(each model carries the luck of its memory placement)")
     a = ap.parse_args()
     if a.before:  # a bad revision: one clear line before anything starts
         try:
@@ -162,12 +169,12 @@ def main() -> None:
     names = [v for v in VARIANTS if a.variants is None or v == "plain" or v in a.variants]
     for key in (("mlp", "cnn") if a.model == "both" else (a.model,)):
         if a.per_step:
-            per_step(key, a.per_step, a.before)
+            per_step(key, a.per_step, a.before, max(1, a.instances))
         else:
             run(key, a.quick, torch.device(a.device), names, a.rounds, a.steps, a.before)
 
 
-def per_step(key: str, cycles: int, before=None) -> None:
+def per_step(key: str, cycles: int, before=None, instances: int = 1) -> None:
     title, make, shape = MODELS[key]
     torch.set_num_threads(1)
     x, y = torch.randn(*shape), torch.randint(0, 10, (shape[0],))
@@ -176,7 +183,7 @@ def per_step(key: str, cycles: int, before=None) -> None:
         variants = {}
         names = ("plain", "plain again", "acts every=10") + (
             (f"acts every=10 @{before}",) if before else ())
-        for name in names:
+        for k, name in ((k, n) for k in range(instances) for n in names):
             model = make()
             opt = torch.optim.SGD(model.parameters(), lr=1e-3)
             mon = None
@@ -187,7 +194,7 @@ def per_step(key: str, cycles: int, before=None) -> None:
             elif not name.startswith("plain"):
                 mon = Monitor(run="bench", address=address, buffer=100_000)
                 watch(model, mon, every=10, activations=True)
-            variants[name] = (model, opt, mon)
+            variants[name, k] = (model, opt, mon)
 
         def step(model, opt):
             opt.zero_grad(set_to_none=True)
@@ -218,19 +225,25 @@ def per_step(key: str, cycles: int, before=None) -> None:
         for _, _, mon in variants.values():
             if mon is not None:
                 mon.close()
+    # per variant and position: the mean over its models of each model's median
+    def med(name):
+        return [statistics.mean(statistics.median(main[name, k][i]) for k in range(instances))
+                * 1e6 for i in range(10)]
+
     # the baseline is the mean of two unmonitored models: one model alone carries the luck of
     # its memory placement (about +-1 % here); half their difference shows what is left
-    base = [(statistics.median(a) + statistics.median(b)) / 2 * 1e6
-            for a, b in zip(main["plain"], main["plain again"])]
-    print(f"{title}, CPU 1 thread, {cycles} cycles of 10 steps interleaved; training thread "
-          "CPU per step, median per position in the cycle (the 10th logs), in us")
+    base = [(a + b) / 2 for a, b in zip(med("plain"), med("plain again"))]
+    many = f", {instances} models of each" if instances > 1 else ""
+    print(f"{title}, CPU 1 thread, {cycles} cycles of 10 steps interleaved{many}; training "
+          "thread CPU per step, median per position in the cycle (the 10th logs), in us")
     print(f"  {'plain (mean of two)':22s}" + "".join(f"{b:7.0f}" for b in base))
     print("  (\"plain again\" is the second unmonitored model: its figures show the noise)")
-    for name in list(variants)[1:]:
-        med = [statistics.median(v) * 1e6 for v in main[name]]
-        extra = sum(m - b for m, b in zip(med, base))
-        snd = statistics.median(sender[name]) * 1e6 if sender[name] else 0.0
-        print(f"  {name:22s}" + "".join(f"{m - b:+7.0f}" for m, b in zip(med, base)))
+    for name in names[1:]:
+        m = med(name)
+        extra = sum(v - b for v, b in zip(m, base))
+        snd = statistics.mean(statistics.median(sender[name, k]) if sender[name, k] else 0.0
+                              for k in range(instances)) * 1e6
+        print(f"  {name:22s}" + "".join(f"{v - b:+7.0f}" for v, b in zip(m, base)))
         print(f"  {'':22s}training thread {extra:+.0f} us a cycle, sender thread {snd:.0f} us: "
               f"{100 * (extra + snd) / sum(base):+.1f} % of plain's {sum(base) / 1000:.1f} ms")
 

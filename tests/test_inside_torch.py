@@ -233,6 +233,7 @@ def test_hooks_exist_only_during_logging_passes():
     model[4].register_forward_pre_hook(lambda m, i: armed.append(hooks()))
     model(x).sum().backward()  # pass 2: logs
     assert armed[-1] == 1 and [s for s, _ in sink.hists] == [2] and hooks() == 0
+    assert not model._forward_pre_hooks  # pass 3 will not log: not even the model's pre-hook
 
     def boom(m, i):
         raise RuntimeError("boom")
@@ -251,6 +252,33 @@ def test_hooks_exist_only_during_logging_passes():
     handle.remove()
     assert not model._forward_hooks and not model._forward_pre_hooks.keys() - {h.id}
     assert not torch_module._global_forward_hooks
+
+
+def test_the_pre_hook_waits_through_evaluation_passes_for_the_logging_pass():
+    """The model's pre-hook is put there by the backward pass before a logging pass; forwards
+    in eval mode or without grad in between are not counted, and it goes after the logging
+    pass's backward; activations and norms of that pass travel together."""
+    model, sink = relu_mlp(), Sink()
+    handle = watch(model, sink, every=3, activations=True)
+    x = torch.randn(4, 8)
+    for _ in range(2):
+        model(x).sum().backward()
+    assert len(model._forward_pre_hooks) == 1  # the next training forward logs
+    with torch.no_grad():
+        model(x)
+    model.eval()
+    model(x)
+    model.train()
+    assert sink.hists == [] and len(model._forward_pre_hooks) == 1
+    model(x).sum().backward()  # pass 3
+    assert [s for s, _ in sink.hists] == [3] and not model._forward_pre_hooks
+    row = next(m for s, m in sink.rows if s == 3)
+    assert "act/0/mean" in row and "grad_norm/0" in row
+    for _ in range(3):
+        model(x).sum().backward()
+    assert [s for s, _ in sink.hists] == [3, 6] and handle.errors == 0
+    handle.remove()
+    assert not model._forward_pre_hooks
 
 
 def test_update_ratios_equal_direct_numbers_and_inf_outputs_send_no_histogram():

@@ -10,12 +10,15 @@ layers is most of the cost. Per layer it gives [mean, std, zero fraction, satura
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 BINS = 32
 SAMPLE = 1 << 12  # at most this many values per layer output are looked at (and binned)
 NEAR = 0.02  # a value within 2 % of the output range from a bound counts as saturated
 NUMPY_DTYPES = ("torch.float32", "torch.float64", "torch.float16")
+_NUMPY_OK: dict = {}  # dtype -> whether numpy reads it
 
 
 def stride(n: int, most: int) -> int:
@@ -28,7 +31,10 @@ def stride(n: int, most: int) -> int:
 def cpu_sample(out) -> tuple[np.ndarray, int] | None:
     """(a float32 copy of the strided sample, the output's size) of a CPU tensor numpy can
     read; None otherwise."""
-    if out.device.type != "cpu" or str(out.dtype) not in NUMPY_DTYPES:
+    ok = _NUMPY_OK.get(out.dtype)
+    if ok is None:  # str() of a dtype is slow: once per dtype
+        ok = _NUMPY_OK[out.dtype] = str(out.dtype) in NUMPY_DTYPES
+    if not ok or not out.is_cpu:
         return None
     x = out.detach().numpy().reshape(-1)
     full = x.size
@@ -45,50 +51,68 @@ def batch_stats(samples: list[np.ndarray], fulls: list[int],
 
 
 def _batch(samples, fulls, bounds) -> list[list]:
-    n_layers = len(samples)
-    lens = np.array([s.size for s in samples], dtype=np.intp)
-    full = np.array(fulls, dtype=np.int64)
-    x = np.concatenate(samples) if n_layers > 1 else samples[0]
-    starts = np.zeros(n_layers, dtype=np.intp)
-    np.cumsum(lens[:-1], out=starts[1:])
-    mean = np.add.reduceat(x, starts, dtype=np.float64) / lens
-    d = x - np.repeat(mean.astype(np.float32), lens)
-    std = np.sqrt(np.add.reduceat(np.square(d, out=d), starts, dtype=np.float64) / lens)
-    zero = (lens - np.add.reduceat(x != 0, starts, dtype=np.intp)) / lens
-    sat = np.full(n_layers, -1.0)
-    has = [i for i, b in enumerate(bounds) if b is not None]
+    # On a logging pass every distinct numpy call is a cold one (the training step between
+    # two of them pushes numpy's code and data out of the caches: some 20-50 us each, 5-10x
+    # a warm call), so: few calls over all values, and the per-layer arithmetic on a few
+    # numbers each in plain Python
+    n = len(samples)
+    lens = [s.size for s in samples]
+    starts, at = [], 0
+    for m in lens:
+        starts.append(at)
+        at += m
+    x = np.concatenate(samples) if n > 1 else samples[0]
+    st = np.array(starts, dtype=np.intp)
+    # float32 sums: numpy adds a segment pairwise (relative errors near 1e-7; float64 buffers
+    # cost 60 us a pass more)
+    sums = np.add.reduceat(x, st).tolist()
+    mns = np.minimum.reduceat(x, st).tolist()
+    mxs = np.maximum.reduceat(x, st).tolist()
+    nonzero = np.add.reduceat(x != 0, st, dtype=np.intp).tolist()
+    mean = [s / m for s, m in zip(sums, lens)]
+    ok, scale, mid, reach = [], [], [], []
+    for i, (lo, hi) in enumerate(zip(mns, mxs)):
+        w = hi - lo
+        ok.append(math.isfinite(w) and w > 0)
+        scale.append(BINS / w if ok[i] else 0.0)
+        b = bounds[i]
+        mid.append(0.0 if b is None else (b[0] + b[1]) / 2)
+        reach.append(math.inf if b is None else (b[1] - b[0]) / 2 - NEAR * (b[1] - b[0]))
+    has = any(b is not None for b in bounds)
+    # per-layer numbers repeated for each of the layer's values: one call, rows in float32
+    rows = [mean, mns, scale, [float(i * BINS) for i in range(n)]] + ([mid, reach] if has else [])
+    per = np.repeat(np.array(rows, dtype=np.float32), lens, axis=1)
+    d = x - per[0]
+    sq = np.add.reduceat(np.square(d, out=d), st).tolist()
+    sat = [-1.0] * n
     if has:
-        mid = np.zeros(n_layers, dtype=np.float32)
-        reach = np.full(n_layers, np.inf, dtype=np.float32)
-        for i in has:
-            lo, hi = bounds[i]
-            mid[i], reach[i] = (lo + hi) / 2, (hi - lo) / 2 - NEAR * (hi - lo)
-        np.subtract(x, np.repeat(mid, lens), out=d)
-        out = np.add.reduceat(np.abs(d, out=d) >= np.repeat(reach, lens), starts,
-                              dtype=np.intp) / lens
-        sat[has] = out[has]
-    mn = np.minimum.reduceat(x, starts).astype(np.float64)
-    mx = np.maximum.reduceat(x, starts).astype(np.float64)
-    width = mx - mn
-    ok = np.isfinite(width) & (width > 0)
-    scale = np.where(ok, BINS / np.where(ok, width, 1.0), 0.0).astype(np.float32)
-    np.subtract(x, np.repeat(mn.astype(np.float32), lens), out=d)
-    d *= np.repeat(scale, lens)
-    if ok.all():
+        np.subtract(x, per[4], out=d)
+        got = np.add.reduceat(np.abs(d, out=d) >= per[5], st, dtype=np.intp).tolist()
+        sat = [g / m if b is not None else -1.0 for g, m, b in zip(got, lens, bounds)]
+    np.subtract(x, per[1], out=d)
+    d *= per[2]
+    if all(ok):
         np.minimum(d, BINS - 1, out=d)  # the max itself lands on BINS
     else:  # NaN to 0 (layers with NaN or inf have scale 0, and are not binned)
         np.fmax(d, 0, out=d)
         np.fmin(d, BINS - 1, out=d)
-    idx = d.astype(np.int32)
-    idx += np.repeat(np.arange(0, n_layers * BINS, BINS, dtype=np.int32), lens)
-    counts = np.bincount(idx, minlength=n_layers * BINS).reshape(n_layers, BINS)
-    # scaled to the full size, rounded cumulatively so that each layer's sum stays exact
-    cum = np.cumsum(counts, axis=1) * full[:, None]
-    cum += (lens // 2)[:, None]
-    cum //= lens[:, None]
-    counts = cum.copy()
-    counts[:, 1:] -= cum[:, :-1]
-    counts[~ok] = 0  # one value, or NaN / inf: everything in the first bucket
-    counts[~ok, 0] = full[~ok]
-    head = np.stack([mean, std, zero, sat, mn, mx], axis=1).tolist()
-    return [h + c for h, c in zip(head, counts.tolist())]
+    np.floor(d, out=d)  # whole numbers, so that adding the offsets below is exact
+    d += per[3]  # each layer's buckets after the previous layer's
+    counts = np.bincount(d.astype(np.intp), minlength=n * BINS).tolist()
+    out = []
+    for i, m in enumerate(lens):
+        full = fulls[i]
+        if not ok[i]:  # one value, or NaN / inf: everything in the first bucket
+            c = [full] + [0] * (BINS - 1)
+        elif m == full:
+            c = counts[i * BINS:(i + 1) * BINS]
+        else:  # scaled to the full size, rounded cumulatively so that the sum stays exact
+            c, cum, prev, half = [], 0, 0, m // 2
+            for v in counts[i * BINS:(i + 1) * BINS]:
+                cum += v
+                r = (cum * full + half) // m
+                c.append(r - prev)
+                prev = r
+        out.append([mean[i], math.sqrt(sq[i] / m), (m - nonzero[i]) / m, sat[i],
+                    mns[i], mxs[i]] + c)
+    return out

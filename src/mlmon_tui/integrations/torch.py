@@ -56,7 +56,7 @@ def cpu_squared_norms(tensors) -> list[float] | None:
     which accumulates in double)."""
     out = []
     for t in tensors:
-        if t.device.type != "cpu" or t.dtype not in _NUMPY_FLOATS or t.layout != torch.strided:
+        if not t.is_cpu or t.dtype not in _NUMPY_FLOATS or t.layout != torch.strided:
             return None
         a = t.detach().numpy()
         out.append(float(np.vdot(a, a)))
@@ -177,8 +177,15 @@ class GradWatch:
         self.passes += 1
         if self._always is not None or self._seen:
             self._learn()
+        hooks = self.activations
+        if hooks is not None:
+            hooks.after_backward()
+        if self.passes % self.every and (self.passes + 1) % self.every and (
+                hooks is None or hooks.held is None) and (
+                self.ratios is None or not self.ratios.armed):
+            return  # nothing to take, log or snapshot on this pass
         # the activations of this pass's forward, when it logged: sent with the norms
-        acts = self.activations.take() if self.activations is not None else None
+        acts = hooks.take() if hooks is not None else None
         try:  # a monitoring problem must never stop the training
             ratios = {}
             if self.ratios is not None and self.ratios.armed:  # one optimizer step later

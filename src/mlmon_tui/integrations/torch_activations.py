@@ -3,8 +3,10 @@
 Activations: a global forward hook (one handle, called at the end of every module's forward
 and reading the outputs of the watched ones: by default every leaf module), put there by a
 pre-hook on the model for every `every`-th training forward pass (model in train mode, grad
-enabled) and taken away when the model's forward ends, so the other passes run hook-free
-but for the pre-hook. A hook
+enabled) and taken away when the model's forward ends. The pre-hook itself is there only
+from the end of the backward pass before a logging pass to the end of the logging pass's
+backward (and until the first backward pass): the backward passes count the forwards the
+pre-hook does not see, so the other passes run without any hook. A hook
 reduces the output, on its device and without a sync, to one small float32 vector (mean,
 std, exact-zero fraction, fraction at the saturation bounds, min, max, and a `BINS`-bucket
 histogram between min and max) and drops the output. When the whole forward pass has
@@ -104,7 +106,9 @@ def _stats_torch(out: torch.Tensor, bounds) -> torch.Tensor:
 class ActivationHooks:
     """Activation statistics of the chosen modules; see the module docstring. The global hook
     is registered by the model's pre-hook on logging passes only and removed when the pass
-    ends, so on the other passes the leaves run without any hook (PyTorch's fast path)."""
+    ends, and the pre-hook is there only around logging passes, so on the other passes the
+    model and its leaves run without any hook (PyTorch's fast path). A training forward that
+    no backward follows counts only while the pre-hook is there (it always is with every=1)."""
 
     def __init__(self, model: torch.nn.Module, watch, modules=None, prefix: str = "act"):
         self.watch = watch  # the GradWatch: monitor, every, step_fn, errors
@@ -119,7 +123,30 @@ class ActivationHooks:
         self.layers = [name for name, _ in chosen]
         self._root = model
         self._watched = {m: (name, saturation_bounds(m)) for name, m in chosen}
-        self._handles = [model.register_forward_pre_hook(self._on_start)]
+        self._counted = False  # the pre-hook counted a forward that no backward followed yet
+        self._pre = None  # the model's pre-hook, while the next forward may log
+        self._removed = False
+        self._arm()  # until the first backward pass, every forward is seen and counted
+
+    def _arm(self) -> None:
+        if self._pre is None and not self._removed:
+            self._pre = self._root.register_forward_pre_hook(self._on_start)
+
+    def after_backward(self) -> None:
+        """At the end of each backward pass (the GradWatch's callback): the forward before it
+        is counted (the pre-hook did, or it ran unseen), and the pre-hook is there only when
+        the next forward is a logging one; a logging forward that raised is over."""
+        if self._counted:
+            self._counted = False
+        else:
+            self.forwards += 1
+        if self._armed:
+            self._disarm()
+        if (self.forwards + 1) % self.watch.every == 0:
+            self._arm()
+        elif self._pre is not None:
+            self._pre.remove()
+            self._pre = None
 
     def _on_start(self, model, _inputs) -> None:
         if self._armed:  # the last logging pass raised before its end
@@ -130,6 +157,7 @@ class ActivationHooks:
         self._active = False
         if model.training and torch.is_grad_enabled():
             self.forwards += 1
+            self._counted = True
             if self.forwards % self.watch.every == 0:
                 self._active = True
                 self._armed = [register_module_forward_hook(self._on_module)]
@@ -238,9 +266,10 @@ class ActivationHooks:
                 self.send(*self.take())
             except Exception:
                 self.watch.errors += 1
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
+        self._removed = True
+        if self._pre is not None:
+            self._pre.remove()
+            self._pre = None
 
 
 def _edges(lo_hi: list[float], k: int) -> list[float]:

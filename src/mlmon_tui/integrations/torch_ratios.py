@@ -17,7 +17,8 @@ import torch
 from mlmon_tui.integrations.activation_numpy import stride
 from mlmon_tui.integrations.torch import _layer
 
-RATIO_SAMPLE = 1 << 14  # at most this many values of a parameter are followed for its update
+RATIO_SAMPLE = 1 << 12  # at most this many values of a parameter are followed for its update
+# (1 << 14 halved the worst error seen, 2.7 % -> 1.2 %, for 0.17 ms more a logging pass)
 BLOCK = 16  # ... in blocks of this many neighbours (64 bytes of float32: a cache line)
 
 
@@ -67,7 +68,7 @@ class UpdateRatios:
     parameter of more than RATIO_SAMPLE values is followed through a sample of that size:
     evenly spaced blocks of BLOCK neighbours (one cache line each, so that the copy and the
     difference touch that much memory and no more); its sums of squares are scaled up to the
-    whole (estimates within about 1 %: the ratio's meaning is its order of magnitude)."""
+    whole (estimates within about 3 %: the ratio's meaning is its order of magnitude)."""
 
     numpy = True  # on the CPU, numpy's segment sums (else torch's, as on other devices)
 
