@@ -42,7 +42,7 @@ class Rhythm:
         self.total = 0
         self.max_normal = 0.0
         self.findings: list[Finding] = []  # gaps inside the data
-        self._thr: tuple[int, float | None] | None = None  # (total, threshold) while counts hold
+        self._thr: float | None = None  # the threshold, until the histogram changes
 
     # -- learning ----------------------------------------------------------------------
     def quantile(self, q: float) -> float:
@@ -55,13 +55,10 @@ class Rhythm:
         """Longest gap still normal, or None while the rhythm is not learned yet."""
         if self.total < self.cfg.stall_min_gaps:
             return None
-        kept = self._thr
-        if kept is not None and kept[0] == self.total:
-            return kept[1]
-        q = self.quantile(self.cfg.stall_quantile)
-        thr = max(self.cfg.stall_factor * q, self.cfg.stall_min_s)
-        self._thr = (self.total, thr)
-        return thr
+        if self._thr is None:
+            q = self.quantile(self.cfg.stall_quantile)
+            self._thr = max(self.cfg.stall_factor * q, self.cfg.stall_min_s)
+        return self._thr
 
     def _add(self, counts: np.ndarray, sign: int = 1) -> None:
         """Gaps into (or, with sign -1, back out of) the histogram."""

@@ -53,7 +53,6 @@ class FileWatches:
         self._owner: dict[int, Path] = {}  # watch -> the file it stands for
         self._wd: dict[Path, int] = {}  # watched path -> watch
         self.failed = 0  # files not watched (watch limit, permissions): left to the sweep
-        self.overflowed = False  # events were lost: every file counts as written
         self._closed = False
 
     def add(self, path: Path, owner: Path | None = None) -> bool:
@@ -102,6 +101,7 @@ class FileWatches:
     def take(self) -> set[Path]:
         """The files written to since the last call (owners, not companions)."""
         out: set[Path] = set()
+        overflowed = False  # events were lost: every file counts as written
         while True:
             try:
                 buf = os.read(self.fd, 65536)
@@ -114,7 +114,7 @@ class FileWatches:
                 wd, mask, _cookie, n = _EVENT.unpack_from(buf, pos)
                 pos += 16 + n
                 if mask & IN_Q_OVERFLOW:
-                    self.overflowed = True
+                    overflowed = True
                     continue
                 owner = self._owner.get(wd)
                 if owner is None:
@@ -124,8 +124,7 @@ class FileWatches:
                     del self._owner[wd]
                     for path in [p for p, w in self._wd.items() if w == wd]:
                         del self._wd[path]
-        if self.overflowed:
-            self.overflowed = False
+        if overflowed:
             out.update(self._owner.values())
         return out
 
